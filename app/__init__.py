@@ -1,0 +1,28 @@
+"""Stagecast: stream LangGraph agent runs as Server-Sent Events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from app.config import load_settings
+from app.logs import configure_logging
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Build the app; ``config`` overrides settings (tests), the rest comes from STAGECAST_*."""
+    settings = load_settings(dict(config or {}))
+    configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from app import extension
+    from app.api import chat, errors, health, runs, threads
+
+    extension.init_app(app, settings)
+    errors.init_app(app)
+    for module in (chat, runs, threads, health):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,1 @@
+"""Agents: a compiled LangGraph graph driven and mapped to Stagecast events."""

@@ -1,0 +1,1 @@
+"""Graphs bundled with Stagecast."""

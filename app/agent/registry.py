@@ -1,0 +1,61 @@
+"""The agents this service serves, loaded from ``STAGECAST_GRAPHS`` (``name=module:attribute``).
+
+A graph module may also define ``STAGE_MESSAGES`` (node -> (started, completed) text) and
+``make_context(settings, request, control)`` (the LangGraph runtime context of one run).
+A graph compiled without a checkpointer gets the service's, so threads keep history.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import partial
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.pregel import Pregel
+
+from app.agent.chatbot import ChatbotAgent
+from app.config import Settings
+
+
+class UnknownAgentError(LookupError):
+    """The request named an agent this service does not serve."""
+
+
+class AgentRegistry:
+    def __init__(self, agents: dict[str, ChatbotAgent], default: str) -> None:
+        if default not in agents:
+            raise ValueError(f"default agent {default!r} is not among {sorted(agents)}")
+        self.agents = agents
+        self.default = default
+
+    def get(self, name: str | None) -> ChatbotAgent:
+        try:
+            return self.agents[name or self.default]
+        except KeyError:
+            raise UnknownAgentError(name) from None
+
+
+def load_agents(settings: Settings, checkpointer: BaseCheckpointSaver) -> AgentRegistry:
+    agents = {
+        name: _load_agent(name, target, settings, checkpointer) for name, target in settings.graphs.items()
+    }
+    return AgentRegistry(agents, settings.default_agent)
+
+
+def _load_agent(
+    name: str, target: str, settings: Settings, checkpointer: BaseCheckpointSaver
+) -> ChatbotAgent:
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    graph = getattr(module, attribute, None)
+    if not isinstance(graph, Pregel):
+        raise TypeError(f"STAGECAST_GRAPHS: {target} is not a compiled LangGraph graph")
+    if graph.checkpointer is None:
+        graph = graph.copy({"checkpointer": checkpointer})
+    make_context = getattr(module, "make_context", None)
+    return ChatbotAgent(
+        name,
+        graph,
+        stage_messages=getattr(module, "STAGE_MESSAGES", None),
+        context_factory=partial(make_context, settings) if make_context else None,
+    )

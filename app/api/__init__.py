@@ -1,0 +1,1 @@
+"""HTTP API: thin views that validate, hand over to the run manager and respond."""

@@ -1,0 +1,80 @@
+"""``/api/chat``: ask a question and stream the run (POST or EventSource GET), or wait for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from app.api.requests import run_request_from_body, run_request_from_query, trace_id_of
+from app.api.streaming import last_event_id_of, parse_event_id, stream_response
+from app.errors import ServiceError
+from app.events import ErrorCode
+from app.extension import stagecast
+from app.runs.models import RunRequest
+
+bp = Blueprint("chat", __name__, url_prefix="/api/chat")
+
+# How a run that ended without an answer is reported by the blocking endpoint.
+_FAILURE_STATUS = {
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.CANCELLED: 409,
+    ErrorCode.INTERRUPTED: 503,
+    ErrorCode.UPSTREAM_ERROR: 502,
+    ErrorCode.RATE_LIMITED: 429,
+}
+
+
+@bp.post("/stream")
+def stream_post() -> Response:
+    return _stream(lambda: run_request_from_body(request, stagecast().settings))
+
+
+@bp.get("/stream")
+def stream_get() -> Response:
+    return _stream(lambda: run_request_from_query(request.args, stagecast().settings))
+
+
+def _stream(read_request: Any) -> Response:
+    state = stagecast()
+    trace_id = trace_id_of(request)
+    event_id = last_event_id_of(request)
+    if event_id:
+        # An EventSource reconnecting: the id names the run, so resume it, never re-ask.
+        run_id, after = parse_event_id(event_id)
+        log, run = state.manager.open_log(run_id)
+        return stream_response(state.manager, run_id, log, run, after, trace_id)
+    run = state.manager.start(read_request(), trace_id)
+    return stream_response(state.manager, run.run_id, run.log, run, 0, trace_id)
+
+
+@bp.post("")
+def chat() -> tuple[Response, int]:
+    """Run to the end and answer one JSON document."""
+    state = stagecast()
+    run_request: RunRequest = run_request_from_body(request, state.settings)
+    run = state.manager.start(run_request, trace_id_of(request))
+    state.manager.attach(run)
+    try:
+        while not run.log.closed:
+            run.log.read(run.log.last_seq, state.settings.heartbeat_s)
+    finally:
+        state.manager.detach(run)
+    summary = run.summary()
+    if run.result is None:
+        error = run.error or {
+            "error": ErrorCode.INTERNAL_ERROR,
+            "message": "The run ended without an answer.",
+        }
+        failure = ServiceError(error["error"], _FAILURE_STATUS.get(error["error"], 500), error["message"])
+        return jsonify({**failure.body(), "run_id": run.run_id, "thread_id": run.thread_id}), failure.status
+    return jsonify(
+        {
+            "success": True,
+            "run_id": run.run_id,
+            "thread_id": run.thread_id,
+            "trace_id": run.trace_id,
+            "duration_ms": summary["duration_ms"],
+            **run.result,
+        }
+    ), 200

@@ -1,0 +1,52 @@
+"""Every error answer is the contract's JSON body; nothing leaks a stack trace or HTML."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.errors import ServiceError
+from app.events import ErrorCode
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def error_response(error: ServiceError) -> Response:
+    response = jsonify(error.body())
+    response.status_code = error.status
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _http_error(exc: HTTPException) -> Response:
+    code = _HTTP_CODES.get(
+        exc.code or 500, ErrorCode.BAD_REQUEST if (exc.code or 500) < 500 else ErrorCode.INTERNAL_ERROR
+    )
+    response = error_response(ServiceError(code, exc.code or 500, exc.description or exc.name))
+    if exc.code == 405 and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return error_response(
+        ServiceError(ErrorCode.INTERNAL_ERROR, 500, "Something went wrong; see the server log.")
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(ServiceError, error_response)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

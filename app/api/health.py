@@ -1,0 +1,21 @@
+"""``/healthz``: liveness, and whether this worker takes new runs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from app.extension import stagecast
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    state = stagecast()
+    manager = state.manager
+    body = {
+        "status": "draining" if manager.draining else "ok",
+        "active_runs": manager.active,
+        "writer": "openai-compatible" if state.settings.llm_enabled else "offline",
+    }
+    return jsonify(body), 503 if manager.draining else 200

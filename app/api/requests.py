@@ -1,0 +1,88 @@
+"""Reading a run request from a JSON body or a query string, with the contract's errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Request
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.errors import ServiceError, bad_request
+from app.events import ErrorCode
+from app.runs.models import RunRequest
+
+_TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Query parameters of the EventSource form (GET) besides the body's scalar fields.
+_QUERY_FIELDS = {
+    "message",
+    "conversation_id",
+    "history",
+    "user_id",
+    "agent",
+    "on_disconnect",
+    "last_event_id",
+}
+
+
+def trace_id_of(request: Request) -> str:
+    """The caller's ``X-Trace-ID`` if it is a sane token, else a new one."""
+    given = request.headers.get("X-Trace-ID", "")
+    return given if _TRACE_ID.match(given) else uuid.uuid4().hex
+
+
+def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
+    if not request.is_json:
+        raise ServiceError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            415,
+            "Send the request as JSON (Content-Type: application/json).",
+        )
+    raw = request.get_data(cache=True)  # raises 413 beyond MAX_CONTENT_LENGTH
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"The body is not valid JSON: {exc}", ErrorCode.INVALID_JSON) from None
+    if not isinstance(data, dict):
+        raise bad_request("The body must be a JSON object.")
+    return _validated(data, settings)
+
+
+def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRequest:
+    unknown = sorted(set(args) - _QUERY_FIELDS)
+    if unknown:
+        raise bad_request(f"Unknown query parameters: {', '.join(unknown)}.")
+    data: dict[str, Any] = {k: v for k, v in args.items() if k not in {"history", "last_event_id"}}
+    if "history" in args:
+        try:
+            data["history"] = json.loads(args["history"])
+        except ValueError:
+            raise bad_request(
+                "history must be a JSON array of {role, content}.", ErrorCode.INVALID_JSON
+            ) from None
+    return _validated(data, settings)
+
+
+def _validated(data: dict[str, Any], settings: Settings) -> RunRequest:
+    try:
+        run_request = RunRequest.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise bad_request(f"Invalid request: {problems}.") from None
+    if len(run_request.message) > settings.max_message_chars:
+        raise bad_request(
+            f"message is {len(run_request.message)} characters; the limit is {settings.max_message_chars}.",
+            ErrorCode.MESSAGE_TOO_LONG,
+        )
+    if len(run_request.history) > settings.max_history_messages:
+        raise bad_request(f"history has more than {settings.max_history_messages} messages.")
+    model = run_request.llm_config.model
+    if model and settings.llm_allowed_models and model not in settings.llm_allowed_models:
+        raise bad_request(f"llm_config.model must be one of {settings.llm_allowed_models}.")
+    return run_request

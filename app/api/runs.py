@@ -1,0 +1,59 @@
+"""``/api/runs``: start a run, read its state, join or resume its stream, cancel it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from app.api.requests import run_request_from_body, trace_id_of
+from app.api.streaming import last_event_id_of, parse_event_id, stream_response
+from app.errors import bad_request
+from app.extension import stagecast
+
+bp = Blueprint("runs", __name__, url_prefix="/api/runs")
+
+
+@bp.post("")
+def create() -> tuple[Response, int]:
+    state = stagecast()
+    run = state.manager.start(run_request_from_body(request, state.settings), trace_id_of(request))
+    stream_url = url_for("runs.stream", run_id=run.run_id)
+    body = {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "trace_id": run.trace_id,
+        "stream_url": stream_url,
+    }
+    return jsonify(body), 202
+
+
+@bp.get("")
+def index() -> Response:
+    """Live and recently finished runs of this worker, newest first (the runs monitor)."""
+    runs = sorted(stagecast().manager.runs.values(), key=lambda run: run.created_at, reverse=True)
+    return jsonify({"runs": [run.summary() for run in runs]})
+
+
+@bp.get("/<run_id>")
+def show(run_id: str) -> Response:
+    return jsonify(stagecast().manager.describe(run_id))
+
+
+@bp.get("/<run_id>/stream")
+def stream(run_id: str) -> Response:
+    state = stagecast()
+    after = 0
+    event_id = last_event_id_of(request)
+    if event_id:
+        id_run, after = parse_event_id(event_id)
+        if id_run != run_id:
+            raise bad_request(f"Last-Event-ID names run {id_run}, not {run_id}.")
+    log, run = state.manager.open_log(run_id)
+    return stream_response(state.manager, run_id, log, run, after, trace_id_of(request))
+
+
+@bp.post("/<run_id>/cancel")
+def cancel(run_id: str) -> tuple[Response, int]:
+    manager = stagecast().manager
+    run = manager.get(run_id)
+    cancelled = manager.cancel(run)
+    return jsonify({"run_id": run_id, "cancelled": cancelled, "status": run.state}), 202 if cancelled else 200

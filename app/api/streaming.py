@@ -1,0 +1,79 @@
+"""The SSE transport: a subscriber that reads a run's log and writes it to one client.
+
+Only the response generator writes to the socket (DESIGN.md, trap 4). It sends a
+``retry:`` line first, so headers leave before the agent does any work (trap 2), then
+the log's events, and a heartbeat comment after ``heartbeat_s`` of silence (trap 1).
+When the server drains it ends the response with a ``retry:`` hint so the client
+reconnects, with Last-Event-ID, elsewhere (trap 8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Request, Response
+
+from app.errors import bad_request
+from app.events import ErrorCode
+from app.runs.log import MemoryEventLog
+from app.runs.manager import RunManager
+from app.runs.models import Run
+from app.sse import HEARTBEAT, SSE_HEADERS, encode_message, encode_retry
+
+
+def last_event_id_of(request: Request) -> str | None:
+    """``Last-Event-ID`` from the header (EventSource) or ``?last_event_id=`` (the rest)."""
+    return request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or None
+
+
+def parse_event_id(event_id: str) -> tuple[str, int]:
+    """``<run_id>:<seq>`` -> (run_id, seq)."""
+    run_id, sep, seq = event_id.rpartition(":")
+    if not sep or not run_id or not seq.isdigit():
+        raise bad_request("Last-Event-ID must look like <run_id>:<seq>.", ErrorCode.BAD_REQUEST)
+    return run_id, int(seq)
+
+
+def stream_response(
+    manager: RunManager, run_id: str, log: MemoryEventLog, run: Run | None, after: int, trace_id: str
+) -> Response:
+    """The SSE response of ``run_id``'s events after sequence number ``after``."""
+    if log.closed and after >= log.last_seq:
+        # Everything was delivered: 204 tells EventSource to stop reconnecting.
+        return Response(status=204, headers={"X-Run-ID": run_id})
+    settings = manager.settings
+    if run is not None:
+        # Attached here, not in the generator: a client gone before the first write still
+        # leaves through detach(), which starts the disconnect grace period.
+        manager.attach(run)
+    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms)
+    headers = {**SSE_HEADERS, "X-Run-ID": run_id, "X-Trace-ID": trace_id}
+    response = Response(body, status=200, headers=headers, direct_passthrough=True)
+    if run is not None:
+        response.call_on_close(lambda: manager.detach(run))
+    return response
+
+
+def _subscribe(
+    manager: RunManager,
+    run_id: str,
+    log: MemoryEventLog,
+    after: int,
+    heartbeat_s: float,
+    retry_ms: int,
+) -> Iterator[bytes]:
+    yield encode_retry(retry_ms)
+    prefix = run_id + ":"
+    while not manager.draining or log.closed:
+        entries = log.read(after, heartbeat_s)
+        if entries:
+            # Everything that arrived since the last write leaves in one chunk.
+            yield b"".join(
+                encode_message(entry, prefix + str(seq)) for seq, entry in enumerate(entries, after + 1)
+            )
+            after += len(entries)
+        elif log.closed:
+            return
+        elif not manager.draining:
+            yield HEARTBEAT
+    yield encode_retry(retry_ms)

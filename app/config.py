@@ -1,0 +1,114 @@
+"""Settings from ``STAGECAST_*`` environment variables, validated once at start.
+
+This module imports nothing but pydantic, so ``gunicorn.conf.py`` can read the same
+settings in the master process without importing LangGraph, httpx or psycopg before
+gevent has patched the standard library (DESIGN.md, trap 6).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_GRAPHS = {"chat": "app.agent.graphs.chat:graph"}
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the variable and what is wrong."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Each field is read from ``STAGECAST_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STAGECAST_", extra="forbid", frozen=True, populate_by_name=True
+    )
+
+    # --- server (read by gunicorn.conf.py) ---
+    bind: str = "127.0.0.1:8000"
+    workers: int = Field(1, ge=1, description="1 while runs live in process memory")
+    worker_connections: int = Field(2000, ge=1, description="open streams per worker")
+    worker_timeout_s: int = Field(30, ge=1)
+    graceful_timeout_s: int = Field(20, ge=1)
+
+    # --- streaming ---
+    heartbeat_s: float = Field(15.0, gt=0, description="comment line after this much silence")
+    retry_ms: int = Field(2000, ge=0, description="reconnect delay advertised to EventSource")
+    disconnect_grace_s: float = Field(10.0, ge=0, description="wait for a rejoin, then cancel")
+
+    # --- runs ---
+    run_timeout_s: float = Field(120.0, gt=0)
+    run_ttl_s: float = Field(600.0, ge=0, description="how long a finished run can be resumed")
+    max_concurrent_runs: int = Field(500, ge=1, description="per worker process; 429 beyond")
+    busy_thread_policy: Literal["reject", "interrupt"] = "reject"
+
+    # --- request limits ---
+    max_body_bytes: int = Field(64 * 1024, ge=256)
+    max_message_chars: int = Field(8000, ge=1)
+    max_history_messages: int = Field(50, ge=0)
+
+    # --- agents ---
+    graphs: Annotated[dict[str, str], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_GRAPHS))
+    default_agent: str = "chat"
+    data_dir: Path = Path("var")
+    offline_token_delay_ms: float = Field(15.0, ge=0, description="pacing of the offline writer")
+
+    # --- LLM (OpenAI-compatible) ---
+    openai_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("STAGECAST_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("STAGECAST_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_temperature: float = Field(0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(1024, ge=1, description="upper bound for llm_config.max_tokens")
+    llm_allowed_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated; empty: any model"
+    )
+    llm_timeout_s: float = Field(60.0, gt=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("graphs", mode="before")
+    @classmethod
+    def _parse_graphs(cls, value: object) -> object:
+        """Accept ``name=module:attr,name2=module:attr``; the default agent stays unless overridden."""
+        if not isinstance(value, str):
+            return value
+        graphs = dict(DEFAULT_GRAPHS)
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, sep, target = item.partition("=")
+            if not sep or ":" not in target:
+                raise ValueError(f"expected name=module:attribute, got {item!r}")
+            graphs[name.strip()] = target.strip()
+        return graphs
+
+    @field_validator("llm_allowed_models", mode="before")
+    @classmethod
+    def _parse_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "stagecast.sqlite"
+
+
+def load_settings(overrides: dict[str, object] | None = None) -> Settings:
+    """Read the environment (plus ``overrides``), or raise SettingsError naming the bad variable."""
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"STAGECAST_{'.'.join(map(str, err['loc'])).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None

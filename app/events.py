@@ -1,0 +1,164 @@
+"""The events of the native protocol (DESIGN.md, "Events"), as pydantic models.
+
+Every event is an envelope ``{type, data, run_id, trace_id, ts}``; ``ts`` is Unix time in
+milliseconds. :class:`EventFactory` stamps the envelope for one run so producers only say
+what happened. Events are serialised once, when they enter the run's log.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+EventType = Literal["start", "progress", "sources", "token", "tool_call", "final", "error", "done"]
+RunStatus = Literal["success", "error", "cancelled", "timeout"]
+
+
+class ErrorCode:
+    """Stable error codes shared by HTTP error bodies and ``error`` events."""
+
+    BAD_REQUEST = "BadRequest"
+    INVALID_JSON = "InvalidJSON"
+    VALIDATION_ERROR = "ValidationError"
+    MESSAGE_TOO_LONG = "MessageTooLong"
+    PAYLOAD_TOO_LARGE = "PayloadTooLarge"
+    UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
+    NOT_FOUND = "NotFound"
+    RUN_NOT_FOUND = "RunNotFound"
+    THREAD_NOT_FOUND = "ThreadNotFound"
+    UNKNOWN_AGENT = "UnknownAgent"
+    METHOD_NOT_ALLOWED = "MethodNotAllowed"
+    THREAD_BUSY = "ThreadBusy"
+    RUN_ON_ANOTHER_WORKER = "RunOnAnotherWorker"
+    TOO_MANY_RUNS = "TooManyRuns"
+    SHUTTING_DOWN = "ShuttingDown"
+    TIMEOUT = "Timeout"
+    CANCELLED = "Cancelled"
+    INTERRUPTED = "Interrupted"
+    UPSTREAM_ERROR = "UpstreamError"
+    RATE_LIMITED = "RateLimited"
+    INTERNAL_ERROR = "InternalError"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartData(_Data):
+    run_id: str
+    thread_id: str
+    trace_id: str
+    agent: str
+
+
+class ProgressData(_Data):
+    node: str
+    stage: str
+    status: Literal["in_progress", "completed"]
+    message: str
+    step: int | None = None
+    total: int | None = None
+
+
+class SourceData(_Data):
+    id: str
+    title: str
+    content: str
+    metadata: dict[str, Any] = {}
+    score: float | None = None
+
+
+class TokenData(_Data):
+    content: str
+    node: str
+    message_id: str
+
+
+class ToolCallData(_Data):
+    id: str
+    name: str
+    args: dict[str, Any]
+    status: Literal["started", "completed", "failed"]
+    result: Any = None
+
+
+class FinalData(_Data):
+    content: str
+    sources: list[SourceData] = []
+    confidence_score: float | None = None
+    table_data: dict[str, Any] | None = None
+    chart_data: dict[str, Any] | None = None
+    usage: dict[str, int] | None = None
+
+
+class ErrorData(_Data):
+    error: str
+    message: str
+
+
+class DoneData(_Data):
+    status: RunStatus
+    duration_ms: int
+
+
+EventData = (
+    StartData | ProgressData | list[SourceData] | TokenData | ToolCallData | FinalData | ErrorData | DoneData
+)
+
+
+class Event(BaseModel):
+    type: EventType
+    data: EventData
+    run_id: str
+    trace_id: str
+    ts: int
+
+    def to_json(self) -> str:
+        # pydantic writes UTF-8 as is (the contract's ensure_ascii=False) on one line.
+        return self.model_dump_json()
+
+
+class EventFactory:
+    """Builds the events of one run, stamping its ids and the time."""
+
+    def __init__(self, run_id: str, trace_id: str) -> None:
+        self.run_id = run_id
+        self.trace_id = trace_id
+
+    def _event(self, type: EventType, data: EventData) -> Event:
+        return Event(
+            type=type,
+            data=data,
+            run_id=self.run_id,
+            trace_id=self.trace_id,
+            ts=int(time.time() * 1000),
+        )
+
+    def start(self, thread_id: str, agent: str) -> Event:
+        return self._event(
+            "start",
+            StartData(run_id=self.run_id, thread_id=thread_id, trace_id=self.trace_id, agent=agent),
+        )
+
+    def progress(self, data: ProgressData) -> Event:
+        return self._event("progress", data)
+
+    def sources(self, sources: list[SourceData]) -> Event:
+        return self._event("sources", sources)
+
+    def token(self, content: str, node: str, message_id: str) -> Event:
+        return self._event("token", TokenData(content=content, node=node, message_id=message_id))
+
+    def tool_call(self, data: ToolCallData) -> Event:
+        return self._event("tool_call", data)
+
+    def final(self, data: FinalData) -> Event:
+        return self._event("final", data)
+
+    def error(self, code: str, message: str) -> Event:
+        return self._event("error", ErrorData(error=code, message=message))
+
+    def done(self, status: RunStatus, duration_ms: int) -> Event:
+        return self._event("done", DoneData(status=status, duration_ms=duration_ms))

@@ -1,0 +1,1 @@
+"""Run lifecycle: runs execute apart from the connections that watch them."""

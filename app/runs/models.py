@@ -1,0 +1,68 @@
+"""A run: one execution of an agent on a thread, with its event log and its state."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gevent import Greenlet
+from pydantic import Field
+
+from app.agent.control import RunControl
+from app.agent.models import AgentInput
+from app.runs.log import MemoryEventLog
+
+RunState = Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted"]
+FINISHED_STATES = frozenset({"success", "error", "cancelled", "timeout", "interrupted"})
+
+
+class RunRequest(AgentInput):
+    """The body of ``POST /api/chat/stream``, ``/api/chat`` and ``/api/runs``."""
+
+    conversation_id: str | None = Field(None, min_length=1, max_length=200)
+    agent: str | None = Field(None, min_length=1, max_length=100)
+    on_disconnect: Literal["cancel", "continue"] = "cancel"
+
+
+@dataclass(eq=False)
+class Run:
+    run_id: str
+    thread_id: str
+    trace_id: str
+    agent: str
+    request: RunRequest
+    log: MemoryEventLog = field(default_factory=MemoryEventLog)
+    control: RunControl = field(default_factory=RunControl)
+    state: RunState = "pending"
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    subscribers: int = 0
+    producer: Greenlet | None = None
+    timers: dict[str, Greenlet] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    def summary(self) -> dict[str, Any]:
+        """What ``GET /api/runs/<run_id>`` answers."""
+        ended = self.ended_at
+        return {
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "trace_id": self.trace_id,
+            "agent": self.agent,
+            "status": self.state,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": ended,
+            "duration_ms": round((ended - self.started_at) * 1000) if ended and self.started_at else None,
+            "events": self.log.last_seq,
+            "subscribers": self.subscribers,
+            "result": self.result,
+            "error": self.error,
+        }

@@ -1,0 +1,53 @@
+"""gunicorn settings for Stagecast: gevent workers streaming SSE.
+
+Values come from the same ``STAGECAST_*`` settings as the app (``app.config`` imports only
+pydantic, so nothing here imports LangGraph, httpx or psycopg before gevent patches them).
+No ``preload_app``: the app must be imported after the worker has monkey-patched
+(DESIGN.md, trap 6). No ``max_requests``: a recycled worker cuts live streams (trap 9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gevent
+
+from app.config import load_settings
+
+_settings = load_settings()
+
+bind = _settings.bind
+workers = _settings.workers
+worker_class = "gevent"
+worker_connections = _settings.worker_connections
+# With gevent this fires only when the hub is blocked, not for long streams (trap 9).
+timeout = _settings.worker_timeout_s
+graceful_timeout = _settings.graceful_timeout_s
+keepalive = 5
+preload_app = False
+max_requests = 0
+accesslog = "-"
+access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, "ms": %(M)s}'
+
+
+def post_worker_init(worker: Any) -> None:
+    """Watch for the worker's shutdown (SIGTERM, or a HUP reload) and drain open streams.
+
+    gunicorn only flips ``worker.alive``; it then waits for open connections until
+    ``graceful_timeout``. Streams end themselves at once with a ``retry:`` hint, so
+    clients resume elsewhere instead of being cut (trap 8).
+    """
+
+    def watch() -> None:
+        while worker.alive:
+            gevent.sleep(0.2)
+        worker.wsgi.extensions["stagecast"].manager.drain()
+
+    gevent.spawn(watch)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Give runs what is left of the grace period, then mark the rest interrupted."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and "stagecast" in getattr(app, "extensions", {}):
+        app.extensions["stagecast"].manager.shutdown(timeout=max(1.0, graceful_timeout / 2))

@@ -1,0 +1,68 @@
+"""Reading a stream over HTTP the way a browser would, with arrival times."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tests.support.sse import SSEMessage, SSEParser
+
+
+@dataclass
+class StreamResult:
+    status: int
+    headers: httpx.Headers
+    parser: SSEParser = field(default_factory=SSEParser)
+    started: float = 0.0
+    first_byte_s: float | None = None
+    arrivals: list[tuple[float, str]] = field(default_factory=list)  # (seconds, "comment"|"message")
+    body: bytes = b""
+
+    @property
+    def messages(self) -> list[SSEMessage]:
+        return self.parser.messages
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [message.json() for message in self.parser.messages]
+
+    @property
+    def types(self) -> list[str]:
+        return [event["type"] for event in self.events]
+
+    @property
+    def answer(self) -> str:
+        return "".join(e["data"]["content"] for e in self.events if e["type"] == "token")
+
+    def last(self, type: str) -> dict[str, Any]:
+        return next(e for e in reversed(self.events) if e["type"] == type)
+
+
+def read_stream(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    stop_after: Callable[[StreamResult], bool] | None = None,
+    **kwargs: Any,
+) -> StreamResult:
+    """Send the request and parse the SSE body; ``stop_after`` may hang up early."""
+    started = time.monotonic()
+    with client.stream(method, url, **kwargs) as response:
+        result = StreamResult(response.status_code, response.headers, started=started)
+        for chunk in response.iter_raw():
+            now = time.monotonic() - started
+            if result.first_byte_s is None:
+                result.first_byte_s = now
+            result.body += chunk
+            comments_before = len(result.parser.comments)
+            new = result.parser.feed(chunk)
+            result.arrivals += [(now, "comment")] * (len(result.parser.comments) - comments_before)
+            result.arrivals += [(now, "message")] * len(new)
+            if stop_after is not None and stop_after(result):
+                break
+    return result

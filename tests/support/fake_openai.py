@@ -1,0 +1,136 @@
+"""A local HTTP server that speaks the OpenAI chat-completions streaming format.
+
+The request's ``model`` picks the behaviour, so one server serves every test:
+``paced`` (default) streams ``tokens`` with ``token_delay_s`` between them;
+``slow-first`` waits ``first_token_delay_s`` before the first chunk; ``broken`` sends two
+chunks and drops the connection mid-body; ``status-<code>`` answers that HTTP error.
+It records each request body and when a client hung up in the middle of a stream.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeOpenAI:
+    def __init__(self, tokens: list[str] | None = None, token_delay_s: float = 0.01) -> None:
+        self.tokens = tokens or ["ABC-12345 ", "재고는 ", "총 ", "1,234개", "입니다."]
+        self.token_delay_s = token_delay_s
+        self.first_token_delay_s = 1.0
+        self.requests: list[dict[str, Any]] = []
+        self.hangups: list[float] = []  # time.monotonic() when a client closed mid-stream
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(body)
+                model = body.get("model", "paced")
+                if model.startswith("status-"):
+                    self._error(int(model.removeprefix("status-")))
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    self._stream(model, body)
+                except (BrokenPipeError, ConnectionResetError):
+                    fake.hangups.append(time.monotonic())
+
+            def _stream(self, model: str, body: dict[str, Any]) -> None:
+                if model == "slow-first" and self._wait_or_hangup(fake.first_token_delay_s):
+                    return
+                for index, token in enumerate(fake.tokens):
+                    if model == "broken" and index == 2:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    self._chunk({"role": "assistant", "content": token} if index == 0 else {"content": token})
+                    if self._wait_or_hangup(fake.token_delay_s):
+                        return
+                self._chunk({}, finish_reason="stop")
+                if body.get("stream_options", {}).get("include_usage"):
+                    usage = {
+                        "prompt_tokens": 10,
+                        "completion_tokens": len(fake.tokens),
+                        "total_tokens": 10 + len(fake.tokens),
+                    }
+                    self._send(
+                        {
+                            "id": "chatcmpl-fake",
+                            "object": "chat.completion.chunk",
+                            "created": 0,
+                            "model": model,
+                            "choices": [],
+                            "usage": usage,
+                        }
+                    )
+                self._write(b"data: [DONE]\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            def _wait_or_hangup(self, seconds: float) -> bool:
+                """Sleep, but notice at once if the client closed the connection."""
+                readable, _, _ = select.select([self.connection], [], [], seconds)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    fake.hangups.append(time.monotonic())
+                    return True
+                return False
+
+            def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> None:
+                self._send(
+                    {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": "fake",
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+                    }
+                )
+
+            def _send(self, payload: dict[str, Any]) -> None:
+                self._write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+
+            def _write(self, data: bytes) -> None:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+
+            def _error(self, status: int) -> None:
+                payload = json.dumps(
+                    {"error": {"message": f"fake error {status}", "type": "fake", "code": status}}
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        return Handler

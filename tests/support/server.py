@@ -1,0 +1,96 @@
+"""Starting the real thing: gunicorn with gevent workers from the repo's gunicorn.conf.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_GRAPHS = ",".join(
+    f"{name}=tests.graphs:{name}" for name in ("slow", "tools", "failing", "echo_config")
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+@contextmanager
+def run_server(data_dir: Path, **settings: object) -> Iterator[Server]:
+    """Run gunicorn with ``STAGECAST_<NAME>=value`` for each setting; stop it afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STAGECAST_", "OPENAI_"))}
+    env.update(
+        {
+            "STAGECAST_BIND": f"127.0.0.1:{port}",
+            "STAGECAST_DATA_DIR": str(data_dir),
+            "STAGECAST_GRAPHS": TEST_GRAPHS,
+            "STAGECAST_OFFLINE_TOKEN_DELAY_MS": "0",
+            "PYTHONPATH": str(REPO),
+        }
+    )
+    env.update({f"STAGECAST_{k.upper()}": str(v) for k, v in settings.items() if k.upper() != "OPENAI_BASE_URL"})
+    if "openai_base_url" in settings:
+        env["OPENAI_BASE_URL"] = str(settings["openai_base_url"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / f"gunicorn-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=REPO,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        _wait_until_up(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_up(server: Server, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn did not come up in {timeout}s:\n{server.log()}")
