@@ -23,7 +23,8 @@ worker_connections = _settings.worker_connections
 # With gevent this fires only when the hub is blocked, not for long streams (trap 9).
 timeout = _settings.worker_timeout_s
 graceful_timeout = _settings.graceful_timeout_s
-keepalive = 5
+# Idle keep-alive connections hold a worker's shutdown this long; nginx reconnects freely.
+keepalive = 2
 preload_app = False
 max_requests = 0
 accesslog = "-"
@@ -47,7 +48,13 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """Give runs what is left of the grace period, then mark the rest interrupted."""
+    """Give runs what is left of the grace period, then mark the rest interrupted.
+
+    The master kills the worker ``graceful_timeout`` after the signal; before this hook runs,
+    gevent's worker loop waits for idle keep-alive connections (``keepalive``) and polls once
+    a second, and 1 s more stays in reserve.
+    """
     app = getattr(worker, "wsgi", None)
     if app is not None and "stagecast" in getattr(app, "extensions", {}):
-        app.extensions["stagecast"].manager.shutdown(timeout=max(1.0, graceful_timeout / 2))
+        budget = graceful_timeout - keepalive - 2
+        app.extensions["stagecast"].manager.shutdown(budget=max(0.5, budget))

@@ -28,7 +28,7 @@ from langchain_core.messages import (
 )
 from langgraph.pregel import Pregel
 
-from app.agent.control import RunCancelled, RunControl
+from app.agent.control import RunControl
 from app.agent.errors import classify
 from app.agent.models import AgentInput
 from app.events import (
@@ -99,7 +99,7 @@ class ChatbotAgent:
                 yield from mapper.map(mode, payload)
             control.raise_if_cancelled()
             yield from mapper.finish()
-        except (Exception, RunCancelled) as exc:
+        except Exception as exc:
             failure = classify(exc, control)
             if not failure.expected:
                 log.error("agent run failed", exc_info=exc)

@@ -16,6 +16,7 @@ def healthz() -> tuple[Response, int]:
     body = {
         "status": "draining" if manager.draining else "ok",
         "active_runs": manager.active,
+        "pid": manager.pid,
         "writer": "openai-compatible" if state.settings.llm_enabled else "offline",
     }
     return jsonify(body), 503 if manager.draining else 200

@@ -48,7 +48,7 @@ def stream_response(
         manager.attach(run)
     body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms)
     headers = {**SSE_HEADERS, "X-Run-ID": run_id, "X-Trace-ID": trace_id}
-    response = Response(body, status=200, headers=headers, direct_passthrough=True)
+    response = Response(body, status=200, headers=headers)
     if run is not None:
         response.call_on_close(lambda: manager.detach(run))
     return response

@@ -17,9 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-from gevent import GreenletExit
 
-from app.agent.control import RunCancelled
 from app.agent.errors import cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
 from app.config import Settings
@@ -32,8 +30,9 @@ from app.runs.store import RunStore, StoredRun
 
 log = logging.getLogger(__name__)
 
-# After a cancel, how long the producer may take to notice before it is killed where it
-# waits. Cooperative nodes stop well within this; a node stuck in foreign code does not.
+# After a cancel, how long the producer may take to stop before the run is ended without
+# it. Cooperative nodes stop well within this; a node stuck in foreign code does not, and
+# LangGraph waits for a running node even when its stream is closed (DESIGN.md, trap 3).
 CANCEL_DEADLINE_S = 2.0
 
 
@@ -116,13 +115,15 @@ class RunManager:
         agent = self.agents.get(run.agent)
         try:
             for event in agent.run(run.request, run.thread_id, run.control, events):
+                if run.log.closed:
+                    break  # ended without us after a cancel deadline
                 self._append(run, event)
                 if event.type == "final":
                     run.result = event.data.model_dump()
                 elif event.type == "error":
                     run.error = event.data.model_dump()
-        except (Exception, GreenletExit, RunCancelled) as exc:
-            # Killed after a cancel deadline, or a bug outside the agent's own handling.
+        except Exception as exc:
+            # A bug outside the agent's own handling (the agent reports its own failures).
             failure = classify(exc, run.control)
             if not failure.expected:
                 log.error("run failed outside the agent", exc_info=exc)
@@ -133,9 +134,12 @@ class RunManager:
             self._finish(run, events)
 
     def _append(self, run: Run, event: Event) -> None:
-        run.log.append(event.to_json())
+        if not run.log.closed:
+            run.log.append(event.to_json())
 
     def _finish(self, run: Run, events: EventFactory) -> None:
+        if run.log.closed:
+            return
         status: RunStatus
         if run.result is not None:
             status = "success"
@@ -166,13 +170,19 @@ class RunManager:
         if run.finished or not run.control.cancel(reason):
             return False
         log.info("run cancel requested", extra={"run_id": run.run_id, "reason": reason})
-        self._later(run, "kill", CANCEL_DEADLINE_S, lambda: self._kill(run))
+        self._later(run, "deadline", CANCEL_DEADLINE_S, lambda: self._abandon(run))
         return True
 
-    def _kill(self, run: Run) -> None:
-        if run.producer is not None and not run.producer.dead:
-            log.warning("run did not stop in time; killing its producer", extra={"run_id": run.run_id})
-            run.producer.kill(block=False)
+    def _abandon(self, run: Run) -> None:
+        """End a cancelled run whose node did not stop; its producer finishes on its own."""
+        if run.log.closed:
+            return
+        log.warning("run did not stop in time; ending it without its node", extra={"run_id": run.run_id})
+        events = EventFactory(run.run_id, run.trace_id)
+        failure = cancellation(run.control.reason or "cancelled")
+        run.error = {"error": failure.code, "message": failure.message}
+        self._append(run, events.error(failure.code, failure.message))
+        self._finish(run, events)
 
     # --- subscribers ---
 
@@ -249,17 +259,17 @@ class RunManager:
         for run in list(self.runs.values()):
             run.log.wake()
 
-    def shutdown(self, timeout: float) -> None:
-        """At worker exit: give runs ``timeout`` to end, then interrupt the rest."""
+    def shutdown(self, budget: float) -> None:
+        """At worker exit: let runs finish in half of ``budget``, then interrupt the rest."""
         self.drain()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + budget
         for run in list(self.runs.values()):
             if run.producer is not None:
-                run.producer.join(max(0.0, deadline - time.monotonic()))
-            self.cancel(run, "shutdown")
-            if run.producer is not None:
-                run.producer.join(CANCEL_DEADLINE_S)
-                run.producer.kill(block=True, timeout=1)
+                run.producer.join(max(0.0, deadline - budget / 2 - time.monotonic()))
+        for run in list(self.runs.values()):
+            if self.cancel(run, "shutdown") and run.producer is not None:
+                run.producer.join(max(0.0, min(CANCEL_DEADLINE_S, deadline - time.monotonic())))
+            self._abandon(run)
         self.store.mark_interrupted(self.pid)
 
     def _later(self, run: Run, name: str, seconds: float, action: Callable[[], object]) -> None:

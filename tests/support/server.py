@@ -15,9 +15,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_GRAPHS = ",".join(
-    f"{name}=tests.graphs:{name}" for name in ("slow", "tools", "failing", "echo_config")
-)
+TEST_GRAPHS = ",".join(f"{name}=tests.graphs:{name}" for name in ("slow", "tools", "failing", "echo_config"))
 
 
 def free_port() -> int:
@@ -34,6 +32,10 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def stop_async(self, sig: int = signal.SIGTERM) -> None:
+        """Signal the master and return at once (a test keeps reading its streams)."""
+        self.process.send_signal(sig)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:
@@ -55,7 +57,9 @@ def run_server(data_dir: Path, **settings: object) -> Iterator[Server]:
             "PYTHONPATH": str(REPO),
         }
     )
-    env.update({f"STAGECAST_{k.upper()}": str(v) for k, v in settings.items() if k.upper() != "OPENAI_BASE_URL"})
+    env.update(
+        {f"STAGECAST_{k.upper()}": str(v) for k, v in settings.items() if k.upper() != "OPENAI_BASE_URL"}
+    )
     if "openai_base_url" in settings:
         env["OPENAI_BASE_URL"] = str(settings["openai_base_url"])
     data_dir.mkdir(parents=True, exist_ok=True)

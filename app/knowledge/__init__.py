@@ -1,0 +1,34 @@
+"""The embedded default knowledge base: parts inventory (SQLite) and documents (BM25).
+
+Offline, deterministic and standard library + pydantic only. Typical use::
+
+    kb = KnowledgeBase.open()            # once per process
+    analysis = kb.analyze(question)
+    retrieval = kb.retrieve(analysis, question)
+    answer = compose_answer(question, analysis, retrieval)      # offline writer
+    context = build_llm_context(analysis, retrieval)            # or: prompt for an LLM
+"""
+
+from app.knowledge.base import KnowledgeBase
+from app.knowledge.context import build_llm_context
+from app.knowledge.models import (
+    ChartData,
+    ChartSeries,
+    QueryAnalysis,
+    Retrieval,
+    Source,
+    TableData,
+)
+from app.knowledge.writer import compose_answer
+
+__all__ = [
+    "ChartData",
+    "ChartSeries",
+    "KnowledgeBase",
+    "QueryAnalysis",
+    "Retrieval",
+    "Source",
+    "TableData",
+    "build_llm_context",
+    "compose_answer",
+]

@@ -1,0 +1,169 @@
+// useAgentStream in a mounted component, with fetch answering recorded streams.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
+import { createElement as h } from 'react';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+
+import { useAgentStream } from '../useAgentStream.js';
+
+// The recordings of the client's own tests (clients/js/test/fixtures).
+const recorded = (name) => readFileSync(join(import.meta.dirname, '../../js/test/fixtures', `${name}.sse`));
+const KO = recorded('ko-inventory');
+const FINAL = KO.toString('utf8')
+  .split('\n')
+  .filter((line) => line.startsWith('data: '))
+  .map((line) => JSON.parse(line.slice('data: '.length)))
+  .find((event) => event.type === 'final').data;
+
+/**
+ * A streaming Response like fetch's: the bytes in 100-byte chunks (cutting UTF-8 characters),
+ * then the end, or nothing more while `hold` is set. Aborting the request errors the body, as fetch does.
+ */
+function sseResponse(bytes, signal, { hold = false } = {}) {
+  const chunks = [];
+  for (let at = 0; at < bytes.length; at += 100) chunks.push(bytes.subarray(at, at + 100));
+  const body = new ReadableStream({
+    start(controller) {
+      signal.addEventListener('abort', () => controller.error(new DOMException('aborted', 'AbortError')));
+    },
+    pull(controller) {
+      if (chunks.length) controller.enqueue(new Uint8Array(chunks.shift()));
+      else if (!hold) controller.close();
+    },
+  });
+  return new Response(body, {
+    headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'X-Run-ID': 'run_5f0c9a3e' },
+  });
+}
+
+/** fetch: POST /api/chat/stream answers `streams` in turn; any other request gets 202. */
+function mockFetch(...streams) {
+  const fetch = vi.fn(async (url, init) => {
+    if (url === '/api/chat/stream') {
+      const [bytes, options] = streams.shift();
+      return sseResponse(bytes, init.signal, options);
+    }
+    return new Response(null, { status: 202 });
+  });
+  vi.stubGlobal('fetch', fetch);
+  return fetch;
+}
+
+let agent;
+function Chat() {
+  agent = useAgentStream({ idleTimeout: 0 });
+  return h(
+    'main',
+    null,
+    h('p', { 'data-testid': 'status' }, agent.status),
+    h(
+      'ol',
+      null,
+      agent.stages.map((s) => h('li', { key: `${s.stage}@${s.startedAt}` }, `${s.stage}:${s.status}`)),
+    ),
+    h('p', { 'data-testid': 'answer' }, agent.answer),
+  );
+}
+
+const statusShown = () => screen.getByTestId('status').textContent;
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+describe('useAgentStream', () => {
+  test('renders the stages, the answer and the final result of a recorded run', async () => {
+    const fetch = mockFetch([KO]);
+    render(h(Chat));
+    expect(statusShown()).toBe('idle');
+
+    let done;
+    act(() => {
+      done = agent.start({ message: 'ABC-12345 부품의 재고는?' });
+    });
+    await waitFor(() => expect(statusShown()).toBe('success'));
+
+    expect(screen.getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+      'query_analysis:completed',
+      'data_retrieval:completed',
+      'response_generation:completed',
+    ]);
+    expect(screen.getByTestId('answer').textContent).toBe(FINAL.content);
+    expect(agent.final).toEqual(FINAL);
+    expect(agent.final.table_data.rows).toHaveLength(3);
+    expect(agent.tokens.join('')).toBe(FINAL.content);
+    expect(agent.sources).toHaveLength(2);
+    expect(agent.runId).toBe('run_5f0c9a3e');
+    expect(agent.error).toBeNull();
+    expect((await done).status).toBe('success');
+
+    expect(fetch).toHaveBeenCalledTimes(1);
+    const [url, init] = fetch.mock.calls[0];
+    expect([url, init.method, JSON.parse(init.body)]).toEqual([
+      '/api/chat/stream',
+      'POST',
+      { message: 'ABC-12345 부품의 재고는?' },
+    ]);
+  });
+
+  test('unmounting aborts the stream, without cancelling the run', async () => {
+    const fetch = mockFetch([KO.subarray(0, 3000), { hold: true }]);
+    const { unmount } = render(h(Chat));
+    let done;
+    act(() => {
+      done = agent.start({ message: 'ABC-12345 부품의 재고는?' });
+    });
+    await waitFor(() => expect(agent.stages.length).toBeGreaterThan(1));
+    expect(statusShown()).toBe('streaming');
+    const { signal } = fetch.mock.calls[0][1];
+    expect(signal.aborted).toBe(false);
+
+    unmount();
+
+    expect(signal.aborted).toBe(true);
+    expect((await done).status).toBe('cancelled');
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
+
+  test('cancel() stops the run and calls the cancel endpoint', async () => {
+    const fetch = mockFetch([KO.subarray(0, 3000), { hold: true }]);
+    render(h(Chat));
+    act(() => {
+      agent.start({ message: 'ABC-12345 부품의 재고는?' });
+    });
+    await waitFor(() => expect(statusShown()).toBe('streaming'));
+
+    let accepted;
+    await act(async () => {
+      accepted = await agent.cancel();
+    });
+
+    expect(accepted).toBe(true);
+    await waitFor(() => expect(statusShown()).toBe('cancelled'));
+    expect(agent.error.error).toBe('Cancelled');
+    expect(fetch.mock.calls.map(([url, init]) => `${init.method} ${url}`)).toEqual([
+      'POST /api/chat/stream',
+      'POST /api/runs/run_5f0c9a3e/cancel',
+    ]);
+  });
+
+  test('a new start() drops the previous run and shows only the new one', async () => {
+    const fetch = mockFetch([KO.subarray(0, 3000), { hold: true }], [recorded('en-tool-error')]);
+    render(h(Chat));
+    act(() => {
+      agent.start({ message: 'first' });
+    });
+    await waitFor(() => expect(statusShown()).toBe('streaming'));
+    act(() => {
+      agent.start({ message: 'second' });
+    });
+    await waitFor(() => expect(statusShown()).toBe('error'));
+    expect(fetch.mock.calls[0][1].signal.aborted).toBe(true);
+    expect(agent.answer).toBe('There are 12 units');
+    expect(agent.error.error).toBe('UpstreamError');
+    expect(agent.stages.map((s) => s.stage)).toEqual(['agent']);
+  });
+});

@@ -1,0 +1,25 @@
+// Type declarations for useAgentStream.js (hand-written).
+import type { RunRequest, StreamHandlers, StreamOptions, StreamState } from '../js/stagecast.js';
+
+export interface AgentStreamOptions extends StreamOptions {
+  /** The streaming endpoint. Default `/api/chat/stream`. */
+  url?: string;
+  /** Handlers of the client (onToken, onFinal, ...), called besides the hook's state updates. */
+  handlers?: StreamHandlers;
+}
+
+export interface AgentStream extends StreamState {
+  /**
+   * Starts a run (stopping any previous one without cancelling it). Resolves with the final
+   * state when the run's stream ends.
+   */
+  start(body: RunRequest): Promise<StreamState>;
+  /** Stops the current run and asks the server to cancel it; resolves with whether it accepted. */
+  cancel(): Promise<boolean>;
+}
+
+/**
+ * One agent run at a time, as React state: `status`, `stages`, `tokens`, `answer`, `sources`,
+ * `toolCalls`, `final`, `error`, `runId`, ... (see StreamState). Unmounting aborts the stream.
+ */
+export function useAgentStream(options?: AgentStreamOptions): AgentStream;
