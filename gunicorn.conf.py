@@ -31,6 +31,16 @@ accesslog = "-"
 access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, "ms": %(M)s}'
 
 
+def on_starting(server: Any) -> None:
+    if workers > 1:
+        server.log.warning(
+            "STAGECAST_WORKERS=%d: runs live in the memory of the worker that started them, so a "
+            "resume that lands on another worker is refused (409 RunOnAnotherWorker) until the run "
+            "has finished. One gevent worker per host holds thousands of streams.",
+            workers,
+        )
+
+
 def post_worker_init(worker: Any) -> None:
     """Watch for the worker's shutdown (SIGTERM, or a HUP reload) and drain open streams.
 

@@ -18,11 +18,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from app import extension
+    from app import extension, web
     from app.api import chat, errors, health, runs, threads
 
     extension.init_app(app, settings)
     errors.init_app(app)
-    for module in (chat, runs, threads, health):
+    for module in (chat, runs, threads, health, web):
         app.register_blueprint(module.bp)
     return app

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
-# Chromium for the browser tests comes from Debian (Playwright cannot download browsers here).
-if ! command -v chromium >/dev/null 2>&1; then
+# Chromium and a Korean font for the browser tests come from Debian (Playwright cannot
+# download browsers here).
+if ! command -v chromium >/dev/null 2>&1 || [ -z "$(fc-list :lang=ko 2>/dev/null)" ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
   else
@@ -16,7 +17,6 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 $PY -m ruff check .
+bash clients/test.sh
+# Last, so its summary closes the output.
 $PY -m pytest -q
-if [ -f clients/test.sh ]; then
-  bash clients/test.sh
-fi

@@ -1,0 +1,7 @@
+"""``python -m app.cli``: the ``stagecast`` command without installing the package."""
+
+import sys
+
+from app.cli import main
+
+sys.exit(main())

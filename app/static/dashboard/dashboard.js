@@ -1,0 +1,420 @@
+// The dashboard: ask a question, watch the run's stages, the answer typing in, its sources,
+// table and chart. The run is followed by the shared JS client (/static/stagecast.js), which
+// rejoins after a network drop with Last-Event-ID; this module only draws its state.
+// Text from the model or the server is always set as text (textContent), never as HTML.
+import { initialState, isTerminal, stream, watchRun } from '/static/stagecast.js';
+import { renderChart } from './chart.js';
+import { $, el, formatMs, formatValue, languageOf, replace, stageLabel } from './dom.js';
+import { Typewriter } from './typewriter.js';
+
+const root = $('#dashboard');
+const DEFAULT_STAGES = root.dataset.stages ? root.dataset.stages.split(',') : [];
+const ACTIVE = new Set(['connecting', 'streaming', 'reconnecting']);
+const STATUS_TEXT = {
+  idle: 'idle',
+  connecting: 'connecting…',
+  streaming: 'streaming',
+  reconnecting: 'reconnecting…',
+  success: 'done',
+  error: 'error',
+  cancelled: 'cancelled',
+  timeout: 'timed out',
+};
+
+const ui = {
+  form: $('#ask-form'),
+  question: $('#question'),
+  ask: $('#ask'),
+  cancel: $('#cancel'),
+  conversationId: $('#conversation-id'),
+  newConversation: $('#new-conversation'),
+  status: $('#status'),
+  stages: $('#stages'),
+  stageMessage: $('#stage-message'),
+  duration: $('#duration'),
+  notice: $('#notice'),
+  answer: $('#answer'),
+  answerText: $('#answer .answer-text'),
+  sources: $('#sources'),
+  sourcesCount: $('#sources-count'),
+  chartCard: $('#chart-card'),
+  chartTitle: $('#chart-title'),
+  chartUnit: $('#chart-unit'),
+  chart: $('#chart'),
+  tableCard: $('#table-card'),
+  tableTitle: $('#table-title'),
+  table: $('#data-table'),
+  toolsCard: $('#tools-card'),
+  toolCalls: $('#tool-calls'),
+  runId: $('#run-id'),
+  runAgent: $('#run-agent'),
+  runTrace: $('#run-trace'),
+  runEvents: $('#run-events'),
+  runLastId: $('#run-last-id'),
+  runReconnects: $('#run-reconnects'),
+  confidence: $('#confidence'),
+  confidenceValue: $('#confidence-value'),
+  usage: $('#run-usage'),
+};
+
+const typewriter = new Typewriter(ui.answerText);
+
+/** The run on screen. */
+let run = null;
+/** The conversation the next question continues (from the last run's `start`). */
+let threadId = null;
+let frame = 0;
+let ticker = 0;
+
+function newRun(handle, watching) {
+  return {
+    handle,
+    watching,
+    state: handle?.state ?? null,
+    events: 0,
+    reconnects: 0,
+    reconnect: null,
+    clockOffset: null, // Date.now() - server ts: ticks running stages between events
+    stoppedAt: null, // server time the run ended, for the timing of a stage it cut short
+    rendered: { sources: null, final: null, toolCalls: null },
+  };
+}
+
+// --- starting and stopping ---
+
+function ask(message) {
+  if (run && isActive(run.state)) return;
+  const body = { message };
+  if (threadId) body.conversation_id = threadId;
+  begin((handlers) => stream('/api/chat/stream', body, handlers), false);
+}
+
+function watch(runId) {
+  begin((handlers) => watchRun(runId, handlers), true);
+}
+
+function begin(open, watching) {
+  resetView();
+  const current = newRun(null, watching);
+  run = current;
+  const handle = open(handlersFor(current));
+  current.handle = handle;
+  current.state = handle.state;
+  handle.done.catch((err) => console.error('stagecast dashboard:', err));
+  ticker = setInterval(() => schedule(), 200);
+  schedule();
+}
+
+function handlersFor(current) {
+  const mine = (fn) => (...args) => {
+    if (run === current) fn(...args);
+  };
+  return {
+    onState: mine((state) => {
+      current.state = state;
+      if (isTerminal(state.status) && current.stoppedAt === null) {
+        // When the run ended: the server's `done` time, or now (a cancel ends the stream first).
+        current.stoppedAt = state.endedAt ?? serverNow();
+        clearInterval(ticker);
+      }
+      schedule();
+    }),
+    onEvent: mine((event) => {
+      current.events += 1;
+      if (Number.isFinite(event.ts)) {
+        const offset = Date.now() - event.ts;
+        current.clockOffset = current.clockOffset === null ? offset : Math.min(current.clockOffset, offset);
+      }
+    }),
+    onStatus: mine((status, detail) => {
+      if (status === 'reconnecting') {
+        current.reconnects += 1;
+        current.reconnect = detail ?? null;
+      } else if (status === 'streaming') {
+        current.reconnect = null;
+      }
+      schedule();
+    }),
+    onStart: mine((data) => {
+      if (!current.watching) setConversation(data.thread_id);
+    }),
+  };
+}
+
+function setConversation(id) {
+  threadId = id;
+  ui.conversationId.textContent = id ?? 'new';
+  ui.newConversation.hidden = !id;
+}
+
+function resetView() {
+  clearInterval(ticker);
+  typewriter.clear();
+  run = null;
+  ui.answer.dataset.consistent = '';
+  for (const card of [ui.chartCard, ui.tableCard, ui.toolsCard]) card.hidden = true;
+  replace(ui.sources, el('li', { class: 'muted empty', text: 'No sources yet.' }));
+  ui.sourcesCount.textContent = '';
+  replace(ui.chart);
+  replace(ui.table);
+  replace(ui.toolCalls);
+  ui.confidence.hidden = true;
+  ui.confidenceValue.textContent = '–';
+  ui.usage.textContent = '–';
+}
+
+// --- drawing ---
+
+function schedule() {
+  if (frame) return;
+  // requestAnimationFrame does not run in a hidden tab; the state must still be drawn.
+  frame = document.hidden ? setTimeout(draw, 50) : requestAnimationFrame(draw);
+}
+
+function draw() {
+  frame = 0;
+  if (!run?.state) return;
+  const { state } = run;
+  const active = isActive(state);
+  root.dataset.status = state.status;
+  ui.status.dataset.status = state.status;
+  ui.status.textContent = STATUS_TEXT[state.status] ?? state.status;
+  ui.ask.disabled = active;
+  ui.cancel.disabled = !active;
+  drawStages(state, active);
+  drawAnswer(state, active);
+  drawNotice(state);
+  drawDetails(state);
+  if (state.sources !== run.rendered.sources) drawSources((run.rendered.sources = state.sources));
+  if (state.toolCalls !== run.rendered.toolCalls) drawToolCalls((run.rendered.toolCalls = state.toolCalls));
+  if (state.final !== run.rendered.final) drawFinal((run.rendered.final = state.final));
+}
+
+function isActive(state) {
+  return state ? ACTIVE.has(state.status) : false;
+}
+
+function serverNow() {
+  return run?.clockOffset === null || run?.clockOffset === undefined ? null : Date.now() - run.clockOffset;
+}
+
+function drawStages(state, active) {
+  const seen = new Map(state.stages.map((stage) => [stage.stage, stage]));
+  // The default agent's stages show as pending before they start; other agents' as they come.
+  const pending = state.agent && state.agent !== root.dataset.agent ? [] : DEFAULT_STAGES;
+  const names = [...pending, ...state.stages.map((s) => s.stage)].filter((n, i, all) => all.indexOf(n) === i);
+  const now = serverNow();
+  const items = names.map((name, index) => {
+    const stage = seen.get(name);
+    const phase = stagePhase(stage, state.status, active);
+    let time = '';
+    if (stage?.durationMs !== null && stage?.durationMs !== undefined) time = formatMs(stage.durationMs);
+    else if (stage?.startedAt && phase === 'active' && now) time = formatMs(Math.max(0, now - stage.startedAt));
+    else if (stage?.startedAt && phase === 'stopped' && run?.stoppedAt) time = `stopped after ${formatMs(Math.max(0, run.stoppedAt - stage.startedAt))}`;
+    const step = stage?.step && stage?.total ? ` (${stage.step}/${stage.total})` : '';
+    return el(
+      'li',
+      { class: `stage stage-${phase}`, dataset: { stage: name, state: phase }, title: stage?.message ?? '' },
+      el('span', { class: 'stage-icon', attrs: { 'aria-hidden': 'true' }, text: phase === 'done' ? '✓' : phase === 'stopped' ? '✕' : String(index + 1) }),
+      el('span', { class: 'stage-body' },
+        el('span', { class: 'stage-name', text: stageLabel(name) }),
+        el('span', { class: 'stage-time', text: time || (phase === 'pending' ? 'waiting' : '') }),
+        el('span', { class: 'stage-detail', text: stage ? `${stage.message ?? ''}${step}` : '' })),
+    );
+  });
+  replace(ui.stages, items);
+  const current = [...state.stages].reverse().find((s) => s.status === 'in_progress');
+  const last = state.stages[state.stages.length - 1];
+  let message = current?.message ?? (state.status === 'connecting' ? 'Connecting…' : last?.message ?? '');
+  const cut = [...state.stages].reverse().find((s) => s.status !== 'completed');
+  if (isTerminal(state.status) && state.status !== 'success') {
+    message = `${STATUS_TEXT[state.status] ?? state.status}${cut ? ` during ${stageLabel(cut.stage).toLowerCase()}` : ''}`;
+    message = message.charAt(0).toUpperCase() + message.slice(1);
+  }
+  ui.stageMessage.textContent = message;
+  if (state.durationMs !== null && state.durationMs !== undefined) ui.duration.textContent = `${formatMs(state.durationMs)} in total`;
+  else if (state.startedAt && now && active) ui.duration.textContent = formatMs(now - state.startedAt);
+}
+
+function stagePhase(stage, status, active) {
+  if (!stage) return isTerminal(status) && status !== 'success' ? 'skipped' : 'pending';
+  if (stage.status === 'completed') return 'done';
+  return active ? 'active' : 'stopped';
+}
+
+function drawAnswer(state, active) {
+  // What was streamed: the tokens as delivered, once each. It must equal final.content.
+  const streamed = state.tokens.join('');
+  let text = streamed;
+  if (state.final) {
+    const consistent = streamed === state.final.content;
+    ui.answer.dataset.consistent = String(consistent);
+    if (!consistent) {
+      if (ui.answer.dataset.warned !== 'true') console.warn('stagecast: the streamed text differs from final.content; showing final.content');
+      ui.answer.dataset.warned = 'true';
+      text = state.final.content;
+    }
+  }
+  const lang = languageOf(text);
+  if (lang) ui.answer.lang = lang;
+  else ui.answer.removeAttribute('lang');
+  typewriter.set(text, { instant: !active });
+  let phase = 'empty';
+  if (active) phase = 'typing';
+  else if (state.status === 'success') phase = 'done';
+  else if (isTerminal(state.status)) phase = state.status;
+  ui.answer.dataset.state = phase;
+}
+
+function drawNotice(state) {
+  const notice = noticeOf(state);
+  ui.notice.hidden = !notice;
+  if (!notice) return;
+  ui.notice.className = `notice ${notice.kind}`;
+  ui.notice.textContent = notice.text;
+}
+
+function noticeOf(state) {
+  if (state.status === 'reconnecting') {
+    const detail = run.reconnect;
+    const why = detail?.error?.message ? ` (${detail.error.message})` : '';
+    const when = detail ? ` in ${formatMs(detail.delay)}` : '';
+    return { kind: 'warn', text: `Connection lost${why}. Rejoining the run${when}, attempt ${detail?.attempt ?? 1}…` };
+  }
+  if (state.status === 'cancelled') {
+    return { kind: 'warn', text: 'Cancelled. The run was stopped; the answer above is incomplete.' };
+  }
+  if (state.status === 'timeout') {
+    return { kind: 'error', text: `Timed out. ${state.error?.message ?? ''}`.trim() };
+  }
+  if (state.status === 'error' && state.error) {
+    const http = state.error.httpStatus ? ` (HTTP ${state.error.httpStatus})` : '';
+    return { kind: 'error', text: `${state.error.error}: ${state.error.message}${http}` };
+  }
+  if (run.watching && state.status === 'connecting') return { kind: 'info', text: `Joining run ${run.handle?.runId ?? ''}…` };
+  return null;
+}
+
+function drawDetails(state) {
+  const runId = state.runId ?? run.handle?.runId;
+  ui.runId.textContent = runId ?? '–';
+  ui.runId.href = runId ? `/runs#${encodeURIComponent(runId)}` : '#';
+  ui.runAgent.textContent = state.agent ?? '–';
+  ui.runTrace.textContent = state.traceId ?? '–';
+  ui.runEvents.textContent = String(run.events);
+  ui.runLastId.textContent = run.handle?.lastEventId ? `last ${run.handle.lastEventId.split(':').pop()}` : '';
+  ui.runReconnects.textContent = String(run.reconnects);
+}
+
+function drawSources(sources) {
+  ui.sourcesCount.textContent = sources.length ? String(sources.length) : '';
+  if (!sources.length) {
+    replace(ui.sources, el('li', { class: 'muted empty', text: 'No sources.' }));
+    return;
+  }
+  replace(
+    ui.sources,
+    sources.map((source) => {
+      const kind = source.metadata?.kind ?? (String(source.id).split(':')[0] || 'source');
+      const score = Number.isFinite(source.score) ? source.score : null;
+      return el(
+        'li',
+        { class: 'source', dataset: { sourceId: source.id } },
+        el('div', { class: 'source-head' },
+          el('span', { class: `badge badge-${kind}`, text: kind }),
+          el('span', { class: 'source-title', text: source.title, lang: languageOf(source.title) }),
+          score === null ? null : el('span', { class: 'source-score', text: score.toFixed(2), title: 'relevance score' })),
+        score === null ? null : el('span', { class: 'score-bar' }, el('span', { style: { width: `${Math.round(score * 100)}%` } })),
+        el('details', { class: 'source-content' },
+          el('summary', { text: 'excerpt' }),
+          el('p', { text: source.content, lang: languageOf(source.content) })),
+      );
+    }),
+  );
+}
+
+function drawToolCalls(calls) {
+  ui.toolsCard.hidden = !calls.length;
+  replace(
+    ui.toolCalls,
+    calls.map((call) =>
+      el('li', { class: `tool tool-${call.status}` },
+        el('span', { class: 'tool-name mono', text: call.name }),
+        el('span', { class: 'pill', dataset: { status: call.status }, text: call.status }),
+        el('code', { class: 'tool-args', text: JSON.stringify(call.args) }),
+        call.result === undefined || call.result === null ? null : el('code', { class: 'tool-result', text: `→ ${typeof call.result === 'string' ? call.result : JSON.stringify(call.result)}` })),
+    ),
+  );
+}
+
+function drawFinal(final) {
+  if (!final) return;
+  const table = final.table_data;
+  ui.tableCard.hidden = !table;
+  if (table) {
+    ui.tableTitle.textContent = table.title || 'Table';
+    const columns = table.columns ?? [];
+    const rows = table.rows ?? [];
+    const numeric = columns.map((_, i) => rows.length > 0 && rows.every((r) => r[i] === null || typeof r[i] === 'number'));
+    replace(
+      ui.table,
+      el('thead', {}, el('tr', {}, columns.map((c, i) => el('th', { class: numeric[i] ? 'num' : '', text: c })))),
+      el('tbody', {}, rows.map((row) => el('tr', {}, row.map((cell, i) => el('td', { class: numeric[i] ? 'num' : '', text: formatValue(cell) }))))),
+    );
+  }
+  const chart = final.chart_data;
+  ui.chartCard.hidden = !chart;
+  if (chart) {
+    ui.chartTitle.textContent = chart.title || 'Chart';
+    ui.chartUnit.textContent = chart.unit ? `unit: ${chart.unit}` : '';
+    replace(ui.chart, renderChart(chart));
+  }
+  const confidence = final.confidence_score;
+  ui.confidence.hidden = !Number.isFinite(confidence);
+  if (Number.isFinite(confidence)) {
+    ui.confidence.firstElementChild.style.width = `${Math.round(confidence * 100)}%`;
+    ui.confidenceValue.textContent = confidence.toFixed(2);
+  }
+  const usage = final.usage;
+  ui.usage.textContent = usage ? Object.entries(usage).map(([k, v]) => `${k.replace(/_/g, ' ')} ${formatValue(v)}`).join(' · ') : '–';
+}
+
+// --- wiring ---
+
+ui.form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const message = ui.question.value.trim();
+  if (message) ask(message);
+});
+
+ui.question.addEventListener('keydown', (event) => {
+  // Enter asks; Shift+Enter is a new line. Not while composing Hangul (IME).
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    ui.form.requestSubmit();
+  }
+});
+
+ui.cancel.addEventListener('click', () => {
+  if (run?.handle && isActive(run.state)) run.handle.cancel();
+});
+
+ui.newConversation.addEventListener('click', () => setConversation(null));
+
+for (const chip of document.querySelectorAll('[data-example]')) {
+  chip.addEventListener('click', () => {
+    ui.question.value = chip.dataset.example;
+    if (!isActive(run?.state)) ui.form.requestSubmit();
+  });
+}
+
+document.addEventListener('visibilitychange', () => schedule());
+
+drawStages(initialState(), false); // the default agent's stages, pending
+root.dataset.ready = 'true';
+const watched = new URLSearchParams(location.search).get('run');
+if (watched) {
+  ui.question.value = '';
+  ui.question.placeholder = `Watching run ${watched}. Ask something to start a new run.`;
+  watch(watched);
+}

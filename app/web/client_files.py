@@ -1,0 +1,40 @@
+"""The JS client (``clients/js`` of the repository) at ``/static/``, as the pages import it.
+
+``stagecast.js`` imports ``./state.js`` and ``./sse.js``, and ``sse.js`` imports
+``./vendor/eventsource-parser.js``, so they are served side by side under ``/static/``. Only
+the client's published files are served (its package.json ``files``), never the folder.
+The dashboard's own files live in ``app/static/dashboard/`` (Flask's static route).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Response, current_app, send_from_directory
+
+from app.web import bp
+
+CLIENT_MODULES = ("stagecast.js", "stagecast.d.ts", "state.js", "sse.js")
+
+
+def client_dir() -> Path:
+    """``clients/js`` next to the ``app`` package, i.e. at the repository root."""
+    return Path(current_app.root_path).parent / "clients" / "js"
+
+
+@bp.get(f"/static/<any({', '.join(CLIENT_MODULES)}):filename>")
+def client_module(filename: str) -> Response:
+    return _send(client_dir(), filename)
+
+
+@bp.get("/static/vendor/<path:filename>")
+def client_vendor(filename: str) -> Response:
+    return _send(client_dir() / "vendor", filename)
+
+
+def _send(directory: Path, filename: str) -> Response:
+    # send_from_directory refuses paths that leave the directory (404).
+    mimetype = "text/javascript" if filename.endswith(".js") else "text/plain"
+    response = send_from_directory(directory, filename, mimetype=mimetype, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,1 @@
+"""Helpers of the browser and CLI tests: Chromium, screenshots, a network that can be cut."""
