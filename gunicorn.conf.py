@@ -8,13 +8,17 @@ No ``preload_app``: the app must be imported after the worker has monkey-patched
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import gevent
 
-from app.config import load_settings
+from app.config import SettingsError, load_settings
 
-_settings = load_settings()
+try:
+    _settings = load_settings()
+except SettingsError as exc:
+    sys.exit(f"stagecast: {exc}")  # one clear line instead of gunicorn's traceback
 
 bind = _settings.bind
 workers = _settings.workers

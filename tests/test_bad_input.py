@@ -86,6 +86,7 @@ def test_bad_input(strict_server: Server, client: httpx.Client, method, path, kw
     body = response.json()
     assert body["success"] is False and body["error"] == code and body["message"]
     assert "Traceback" not in response.text and "<html" not in response.text.lower()
+    assert response.headers["X-Trace-ID"]
 
 
 def test_worker_survives_bad_input(strict_server: Server, client: httpx.Client) -> None:

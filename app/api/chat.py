@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.requests import run_request_from_body, run_request_from_query, trace_id_of
+from app.api.requests import current_trace_id, run_request_from_body, run_request_from_query
 from app.api.streaming import last_event_id_of, parse_event_id, stream_response
 from app.errors import ServiceError
 from app.events import ErrorCode
@@ -37,7 +37,7 @@ def stream_get() -> Response:
 
 def _stream(read_request: Any) -> Response:
     state = stagecast()
-    trace_id = trace_id_of(request)
+    trace_id = current_trace_id()
     event_id = last_event_id_of(request)
     if event_id:
         # An EventSource reconnecting: the id names the run, so resume it, never re-ask.
@@ -53,7 +53,7 @@ def chat() -> tuple[Response, int]:
     """Run to the end and answer one JSON document."""
     state = stagecast()
     run_request: RunRequest = run_request_from_body(request, state.settings)
-    run = state.manager.start(run_request, trace_id_of(request))
+    run = state.manager.start(run_request, current_trace_id())
     state.manager.attach(run)
     try:
         while not run.log.closed:

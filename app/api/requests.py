@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Request
+from flask import Request, Response, g, request
 from pydantic import ValidationError
 
 from app.config import Settings
 from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
+from app.logs import bind_log_context
 from app.runs.models import RunRequest
 
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -29,10 +30,22 @@ _QUERY_FIELDS = {
 }
 
 
-def trace_id_of(request: Request) -> str:
-    """The caller's ``X-Trace-ID`` if it is a sane token, else a new one."""
+def bind_trace_id() -> None:
+    """Before each request: adopt the caller's ``X-Trace-ID`` if it is a sane token, else make
+    one, and put it on every log line of the request."""
     given = request.headers.get("X-Trace-ID", "")
-    return given if _TRACE_ID.match(given) else uuid.uuid4().hex
+    g.trace_id = given if _TRACE_ID.match(given) else uuid.uuid4().hex
+    bind_log_context(trace_id=g.trace_id)
+
+
+def current_trace_id() -> str:
+    return g.trace_id
+
+
+def add_trace_header(response: Response) -> Response:
+    """Every answer, error bodies included, names its trace id for the log."""
+    response.headers.setdefault("X-Trace-ID", g.get("trace_id", ""))
+    return response
 
 
 def run_request_from_body(request: Request, settings: Settings) -> RunRequest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from app.api.requests import run_request_from_body, trace_id_of
+from app.api.requests import current_trace_id, run_request_from_body
 from app.api.streaming import last_event_id_of, parse_event_id, stream_response
 from app.errors import bad_request
 from app.extension import stagecast
@@ -15,7 +15,7 @@ bp = Blueprint("runs", __name__, url_prefix="/api/runs")
 @bp.post("")
 def create() -> tuple[Response, int]:
     state = stagecast()
-    run = state.manager.start(run_request_from_body(request, state.settings), trace_id_of(request))
+    run = state.manager.start(run_request_from_body(request, state.settings), current_trace_id())
     stream_url = url_for("runs.stream", run_id=run.run_id)
     body = {
         "run_id": run.run_id,
@@ -48,7 +48,7 @@ def stream(run_id: str) -> Response:
         if id_run != run_id:
             raise bad_request(f"Last-Event-ID names run {id_run}, not {run_id}.")
     log, run = state.manager.open_log(run_id)
-    return stream_response(state.manager, run_id, log, run, after, trace_id_of(request))
+    return stream_response(state.manager, run_id, log, run, after, current_trace_id())
 
 
 @bp.post("/<run_id>/cancel")

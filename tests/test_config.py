@@ -1,0 +1,57 @@
+"""Settings are validated once, and a bad one stops the server with a message naming it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from app.config import SettingsError, load_settings
+from tests.support.server import REPO
+
+
+def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGECAST_HEARTBEAT_S", "3")
+    monkeypatch.setenv("STAGECAST_GRAPHS", "extra=pkg.module:graph")
+    monkeypatch.setenv("STAGECAST_LLM_ALLOWED_MODELS", "a, b")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    settings = load_settings({"max_body_bytes": 1024})
+    assert settings.heartbeat_s == 3 and settings.max_body_bytes == 1024
+    assert settings.graphs == {"chat": "app.agent.graphs.chat:graph", "extra": "pkg.module:graph"}
+    assert settings.llm_allowed_models == ["a", "b"]
+    assert settings.llm_enabled and settings.workers == 1 and settings.disconnect_grace_s == 10
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("STAGECAST_HEARTBEAT_S", "-1", "STAGECAST_HEARTBEAT_S"),
+        ("STAGECAST_WORKERS", "many", "STAGECAST_WORKERS"),
+        ("STAGECAST_GRAPHS", "nonsense", "name=module:attribute"),
+        ("STAGECAST_BUSY_THREAD_POLICY", "maybe", "STAGECAST_BUSY_THREAD_POLICY"),
+    ],
+)
+def test_bad_setting_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, fragment: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=fragment):
+        load_settings()
+
+
+def test_gunicorn_refuses_a_bad_setting_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGECAST_HEARTBEAT_S", "0")
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip()
+        == "stagecast: invalid settings: STAGECAST_HEARTBEAT_S: Input should be greater than 0"
+    )
