@@ -267,3 +267,30 @@ def test_run_that_cannot_finish_is_marked_interrupted(tmp_path, client: httpx.Cl
         replay = read_stream(client, "GET", f"{restarted.url}/api/runs/{run['run_id']}/stream")
     assert replay.last("error")["data"]["error"] == "Interrupted"
     assert replay.types[-1] == "done"
+
+
+def test_hup_reload_hands_the_stream_to_the_new_worker(tmp_path, client: httpx.Client) -> None:
+    """What an EventSource does across a reload: reconnect with Last-Event-ID until done."""
+    with run_server(tmp_path) as server:
+
+        def reload_once(result: StreamResult) -> bool:
+            if len(result.messages) == 2:
+                server.stop_async(signal.SIGHUP)
+            return False
+
+        url = server.url + "/api/chat/stream"
+        first = read_stream(
+            client, "GET", url, params={"message": "5", "agent": "slow"}, stop_after=reload_once
+        )
+        assert "done" not in first.types and first.body.endswith(b"retry: 2000\n\n")
+        seen = list(first.messages)
+        deadline = time.monotonic() + 30
+        while seen[-1].json()["type"] != "done" and time.monotonic() < deadline:
+            time.sleep((first.parser.retry or 1000) / 1000)
+            again = read_stream(client, "GET", url, headers={"Last-Event-ID": seen[-1].id})
+            assert again.status == 200
+            seen += again.messages
+        assert server.process.poll() is None  # the master stayed up; only workers changed
+    run_id = first.headers["x-run-id"]
+    assert [m.id for m in seen] == [f"{run_id}:{n}" for n in range(1, len(seen) + 1)]
+    assert seen[-1].json()["data"]["status"] == "success"

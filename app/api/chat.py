@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.requests import current_trace_id, run_request_from_body, run_request_from_query
-from app.api.streaming import last_event_id_of, parse_event_id, stream_response
+from app.api.streaming import last_event_id_of, parse_event_id, resume_response, stream_response
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
@@ -42,8 +42,7 @@ def _stream(read_request: Any) -> Response:
     if event_id:
         # An EventSource reconnecting: the id names the run, so resume it, never re-ask.
         run_id, after = parse_event_id(event_id)
-        log, run = state.manager.open_log(run_id)
-        return stream_response(state.manager, run_id, log, run, after, trace_id)
+        return resume_response(state.manager, run_id, after, trace_id)
     run = state.manager.start(read_request(), trace_id)
     return stream_response(state.manager, run.run_id, run.log, run, 0, trace_id)
 

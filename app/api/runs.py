@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from app.api.requests import current_trace_id, run_request_from_body
-from app.api.streaming import last_event_id_of, parse_event_id, stream_response
+from app.api.streaming import last_event_id_of, parse_event_id, resume_response
 from app.errors import bad_request
 from app.extension import stagecast
 
@@ -47,8 +47,7 @@ def stream(run_id: str) -> Response:
         id_run, after = parse_event_id(event_id)
         if id_run != run_id:
             raise bad_request(f"Last-Event-ID names run {id_run}, not {run_id}.")
-    log, run = state.manager.open_log(run_id)
-    return stream_response(state.manager, run_id, log, run, after, current_trace_id())
+    return resume_response(state.manager, run_id, after, current_trace_id())
 
 
 @bp.post("/<run_id>/cancel")

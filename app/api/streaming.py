@@ -16,9 +16,9 @@ from flask import Request, Response
 from app.errors import bad_request
 from app.events import ErrorCode
 from app.runs.log import MemoryEventLog
-from app.runs.manager import RunManager
+from app.runs.manager import RunFinishingElsewhere, RunManager
 from app.runs.models import Run
-from app.sse import HEARTBEAT, SSE_HEADERS, encode_message, encode_retry
+from app.sse import HEARTBEAT, SSE_HEADERS, encode_comment, encode_message, encode_retry
 
 
 def last_event_id_of(request: Request) -> str | None:
@@ -32,6 +32,18 @@ def parse_event_id(event_id: str) -> tuple[str, int]:
     if not sep or not run_id or not seq.isdigit():
         raise bad_request("Last-Event-ID must look like <run_id>:<seq>.", ErrorCode.BAD_REQUEST)
     return run_id, int(seq)
+
+
+def resume_response(manager: RunManager, run_id: str, after: int, trace_id: str) -> Response:
+    """Join or resume ``run_id`` after sequence number ``after``."""
+    try:
+        log, run = manager.open_log(run_id)
+    except RunFinishingElsewhere as busy:
+        # The run's worker is shutting down. A 200 that only says "retry" keeps an
+        # EventSource reconnecting (an error status would stop it) until the run is on disk.
+        body = encode_retry(busy.retry_after * 1000) + encode_comment(busy.message)
+        return Response(body, status=200, headers={**SSE_HEADERS, "X-Run-ID": run_id, "X-Trace-ID": trace_id})
+    return stream_response(manager, run_id, log, run, after, trace_id)
 
 
 def stream_response(

@@ -30,6 +30,14 @@ from app.runs.store import RunStore, StoredRun
 
 log = logging.getLogger(__name__)
 
+class RunFinishingElsewhere(ServiceError):
+    """The run lives in a worker that is shutting down (a HUP reload or SIGTERM): a client
+    should come back shortly, when the run's events are on disk for any worker to replay."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(ErrorCode.SHUTTING_DOWN, 503, message, retry_after=retry_after)
+
+
 # After a cancel, how long the producer may take to stop before the run is ended without
 # it. Cooperative nodes stop well within this; a node stuck in foreign code does not, and
 # LangGraph waits for a running node even when its stream is closed (DESIGN.md, trap 3).
@@ -243,6 +251,12 @@ class RunManager:
                 410,
                 f"Run {run_id} was interrupted: its worker process stopped before it finished.",
             )
+        if stored.state == "draining":
+            return RunFinishingElsewhere(
+                f"Run {run_id} is finishing on worker {stored.worker_pid}, which is shutting down; "
+                "its events can be read here once it ends.",
+                retry_after=1,
+            )
         return ServiceError(
             ErrorCode.RUN_ON_ANOTHER_WORKER,
             409,
@@ -255,7 +269,10 @@ class RunManager:
 
     def drain(self) -> None:
         """Stop taking runs and end every open stream (they reconnect elsewhere)."""
+        if self.draining:
+            return
         self.draining = True
+        self.store.mark_draining(self.pid)
         for run in list(self.runs.values()):
             run.log.wake()
 

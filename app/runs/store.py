@@ -81,6 +81,12 @@ class RunStore:
             return None
         return StoredRun(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]) if row[4] else None)
 
+    def mark_draining(self, worker_pid: int) -> None:
+        """``worker_pid`` is shutting down; its unfinished runs will end (or be interrupted) soon."""
+        self._conn.execute(
+            "UPDATE runs SET state = 'draining' WHERE worker_pid = ? AND events IS NULL", (worker_pid,)
+        )
+
     def mark_interrupted(self, worker_pid: int) -> int:
         """Runs of ``worker_pid`` that never recorded an end: the process died under them."""
         cursor = self._conn.execute(
