@@ -11,11 +11,34 @@ import ssl
 from functools import lru_cache
 
 import httpx
+import openai._models
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.agent.control import RunControl
 from app.config import Settings
+
+
+class _FastConfigCheck(type):
+    """``isinstance(config, _ConfigProtocol)`` without typing's runtime-protocol machinery.
+
+    openai's ``BaseModel.construct`` runs that check for every model it builds, several per
+    streamed chunk; on Python 3.11 a runtime-checkable Protocol check walks
+    ``inspect.getattr_static`` and was a quarter of this service's CPU per token
+    (docs/benchmarks.md). Same answer: pydantic v2 configs are dicts (no such attribute),
+    pydantic v1 config classes have it.
+    """
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        return not isinstance(obj, dict) and hasattr(obj, "allow_population_by_field_name")
+
+
+class _ConfigProtocol(metaclass=_FastConfigCheck):
+    pass
+
+
+if getattr(openai._models, "_ConfigProtocol", None) is not None:
+    openai._models._ConfigProtocol = _ConfigProtocol  # type: ignore[misc,assignment]
 
 
 class LLMConfig(BaseModel):

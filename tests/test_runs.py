@@ -287,7 +287,10 @@ def test_hup_reload_hands_the_stream_to_the_new_worker(tmp_path, client: httpx.C
         deadline = time.monotonic() + 30
         while seen[-1].json()["type"] != "done" and time.monotonic() < deadline:
             time.sleep((first.parser.retry or 1000) / 1000)
-            again = read_stream(client, "GET", url, headers={"Last-Event-ID": seen[-1].id})
+            try:
+                again = read_stream(client, "GET", url, headers={"Last-Event-ID": seen[-1].id})
+            except httpx.TransportError:
+                continue  # a keep-alive connection the old worker closed: reconnect, as EventSource does
             assert again.status == 200
             seen += again.messages
         assert server.process.poll() is None  # the master stayed up; only workers changed

@@ -89,6 +89,9 @@ class RunManager:
         self._busy_threads[thread_id] = run
         self.active += 1
         self.store.started(run, self.pid)
+        # The start event goes in now, from the request's own greenlet: the stream's first
+        # read finds it at once instead of waiting for the producer's first turn on a busy hub.
+        self._append(run, EventFactory(run.run_id, run.trace_id).start(run.thread_id, run.agent))
         # gevent starts a greenlet with an empty contextvars context (DESIGN.md, trap 7).
         context = contextvars.copy_context()
         run.producer = gevent.spawn(context.run, self._produce, run)
@@ -119,7 +122,6 @@ class RunManager:
         run.state = "running"
         run.started_at = time.time()
         log.info("run started", extra={"thread_id": run.thread_id, "agent": run.agent})
-        self._append(run, events.start(run.thread_id, run.agent))
         agent = self.agents.get(run.agent)
         try:
             for event in agent.run(run.request, run.thread_id, run.control, events):

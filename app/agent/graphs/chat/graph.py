@@ -20,6 +20,7 @@ from langchain_core.messages import (
     HumanMessage,
     SystemMessage,
 )
+from langchain_core.messages.ai import add_ai_message_chunks
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -114,13 +115,15 @@ def _write_with_model(
     if context.custom_prompt:
         system += "\n\n" + context.custom_prompt
     prompt: list[BaseMessage] = [SystemMessage(system), *state.get("messages", [])]
-    answer: AIMessageChunk | None = None
-    # Chunks reach clients through LangGraph's messages stream; here they are only gathered.
+    chunks: list[AIMessageChunk] = []
+    # Chunks reach clients through LangGraph's messages stream; here they are only gathered,
+    # and merged once at the end (adding them one by one copies the answer at every chunk).
     for chunk in context.chat_model.stream(prompt):
         context.control.raise_if_cancelled()
-        answer = chunk if answer is None else answer + chunk
-    if answer is None:
+        chunks.append(chunk)
+    if not chunks:
         return AIMessage(content="")
+    answer = add_ai_message_chunks(chunks[0], *chunks[1:]) if len(chunks) > 1 else chunks[0]
     return AIMessage(content=answer.content, id=answer.id, usage_metadata=answer.usage_metadata)
 
 

@@ -1,0 +1,194 @@
+"""The contenders: how to start each server and how to ask it for one streamed answer.
+
+All four serve the same graph (Stagecast's default chat agent, its nodes and ChatOpenAI
+writer) against the same paced upstream, on the same CPU, in the same run:
+
+1. ``stagecast`` — this repo, gunicorn + gevent, one worker (``gunicorn.conf.py``).
+2. ``flask-sync`` — the seeds' pattern: Flask returns a generator over ``graph.stream()``,
+   gunicorn sync workers (2 x cores + 1, gunicorn's recommendation).
+3. ``fastapi`` — FastAPI + sse-starlette on uvicorn (uvloop, httptools), ``graph.astream()``.
+4. ``langgraph-server`` — LangGraph Server in memory (``langgraph dev``), ``POST /runs/stream``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+QUESTION = "ABC-12345 부품의 재고는?"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What a contender needs to start: its port, the upstream, a scratch dir, a size hint."""
+
+    port: int
+    upstream_url: str  # http://127.0.0.1:<port>/v1
+    workdir: Path
+    max_streams: int
+
+
+@dataclass(frozen=True)
+class Contender:
+    key: str
+    label: str
+    protocol: str  # how the load generator checks the stream (see bench.loadgen)
+    path: str
+    health_path: str
+    command: Callable[[Launch], list[str]]
+    extra_env: Callable[[Launch], dict[str, str]]
+    body: dict[str, Any]
+    in_workdir: bool = False  # run in the scratch dir (the server writes state to its cwd)
+
+
+def base_env(launch: Launch) -> dict[str, str]:
+    """The environment of every contender: no inherited STAGECAST_/OPENAI_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STAGECAST_", "OPENAI_", "LANGSMITH_"))}
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "OPENAI_BASE_URL": launch.upstream_url,
+            "STAGECAST_DATA_DIR": str(launch.workdir / "data"),
+            "STAGECAST_LLM_MAX_TOKENS": "8192",  # the long-answer scenario streams 4,000 tokens
+            "LANGSMITH_TRACING": "false",
+            "LANGCHAIN_TRACING_V2": "false",
+            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+            "BENCH_THREADS": "4096",
+        }
+    )
+    return env
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def _stagecast_env(launch: Launch) -> dict[str, str]:
+    return {
+        "STAGECAST_BIND": f"127.0.0.1:{launch.port}",
+        "STAGECAST_WORKERS": "1",
+        "STAGECAST_WORKER_CONNECTIONS": str(max(2000, launch.max_streams * 2 + 100)),
+        "STAGECAST_MAX_CONCURRENT_RUNS": str(max(500, launch.max_streams + 100)),
+        "STAGECAST_DISCONNECT_GRACE_S": "5",
+        "STAGECAST_RUN_TIMEOUT_S": "600",
+    }
+
+
+def _lgs_command(launch: Launch) -> list[str]:
+    config = launch.workdir / "langgraph.json"
+    graph_file = REPO / "bench" / "contenders" / "lgs_graph.py"
+    graphs = {"chat": f"{graph_file}:make_graph"}
+    config.write_text(json.dumps({"dependencies": [str(REPO)], "graphs": graphs}))
+    langgraph = Path(sys.executable).with_name("langgraph")
+    return [
+        str(langgraph),
+        "dev",
+        "--no-browser",
+        "--no-reload",
+        "--allow-blocking",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(launch.port),
+        "--n-jobs-per-worker",
+        str(max(100, launch.max_streams + 100)),
+        "--config",
+        str(config),
+        "--server-log-level",
+        "WARNING",
+    ]
+
+
+SYNC_WORKERS = 2 * (os.cpu_count() or 1) + 1
+
+CONTENDERS: dict[str, Contender] = {
+    c.key: c
+    for c in (
+        Contender(
+            key="stagecast",
+            label="Stagecast (gunicorn+gevent, 1 worker)",
+            protocol="native",
+            path="/api/chat/stream",
+            health_path="/healthz",
+            command=lambda launch: _python(
+                "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"
+            ),
+            extra_env=_stagecast_env,
+            body={"message": QUESTION},
+        ),
+        Contender(
+            key="flask-sync",
+            label=f"Flask generator, gunicorn sync ({SYNC_WORKERS} workers)",
+            protocol="native",
+            path="/api/chat/stream",
+            health_path="/healthz",
+            command=lambda launch: _python(
+                "-m",
+                "gunicorn",
+                "-k",
+                "sync",
+                "-w",
+                str(SYNC_WORKERS),
+                "--timeout",
+                "300",
+                "--backlog",
+                "4096",
+                "--no-control-socket",
+                "-b",
+                f"127.0.0.1:{launch.port}",
+                "bench.contenders.flask_sync_app:app",
+            ),
+            extra_env=lambda launch: {},
+            body={"message": QUESTION},
+        ),
+        Contender(
+            key="fastapi",
+            label="FastAPI + sse-starlette, uvicorn, astream",
+            protocol="native",
+            path="/api/chat/stream",
+            health_path="/healthz",
+            command=lambda launch: _python(
+                "-m",
+                "uvicorn",
+                "bench.contenders.fastapi_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(launch.port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--backlog",
+                "4096",
+                "--log-level",
+                "warning",
+            ),
+            extra_env=lambda launch: {},
+            body={"message": QUESTION},
+        ),
+        Contender(
+            key="langgraph-server",
+            label="LangGraph Server (langgraph dev, in-memory)",
+            protocol="langgraph",
+            path="/runs/stream",
+            health_path="/ok",
+            command=_lgs_command,
+            extra_env=lambda launch: {},
+            body={
+                "assistant_id": "chat",
+                "input": {"messages": [{"type": "human", "content": QUESTION}], "question": QUESTION},
+                "stream_mode": ["updates", "messages-tuple", "custom"],
+                "context": {},
+            },
+            in_workdir=True,  # langgraph dev keeps .langgraph_api/ in its working directory
+        ),
+    )
+}

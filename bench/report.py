@@ -1,0 +1,297 @@
+"""The results as Markdown: the table, the targets with their ratios, and the machine.
+
+``docs/benchmarks.md`` keeps its hand-written reading; a run replaces only the block between
+``<!-- BEGIN bench:<mode> -->`` and ``<!-- END bench:<mode> -->`` (``full`` or ``quick``).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.contenders import CONTENDERS, REPO
+from bench.harness import DIRECT
+from bench.scenarios import Scenario
+
+PACKAGES = (
+    "flask",
+    "gunicorn",
+    "gevent",
+    "langgraph",
+    "langchain-core",
+    "langchain-openai",
+    "openai",
+    "httpx",
+    "pydantic",
+    "fastapi",
+    "sse-starlette",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "langgraph-api",
+    "langgraph-cli",
+    "langgraph-runtime-inmem",
+    "psutil",
+    "py-spy",
+)
+
+Row = dict[str, Any]  # one Measurement.to_json()
+NOISY = 0.1  # cores of foreign CPU during a measurement that earn a row a †
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _pair(a: float | None, b: float | None, digits: int = 0) -> str:
+    return f"{_fmt(a, digits)} / {_fmt(b, digits)}"
+
+
+def _label(key: str) -> str:
+    if key == DIRECT:
+        return "*harness floor: loadgen ← upstream*"
+    return CONTENDERS[key].label if key in CONTENDERS else key
+
+
+def _errors(row: Row) -> str:
+    if row.get("failure"):
+        return f"**failed**: {row['failure'][:80]}"
+    errors = (row.get("load") or {}).get("errors") or {}
+    return ", ".join(f"{name} {count}" for name, count in sorted(errors.items())) or "0"
+
+
+def _metrics(row: Row) -> Row:
+    """The load summary to show: the normal readers' latencies when there were slow ones."""
+    load = dict(row.get("load") or {})
+    normal = (load.get("groups") or {}).get("normal")
+    if normal:
+        for key in ("ttfe_ms_p50", "ttfe_ms_p99", "added_ms_p50", "added_ms_p99", "stream_s_p50"):
+            load[key] = normal.get(key)
+    return load
+
+
+def results_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
+    header = (
+        "| Scenario | Contender | OK / streams | Errors | Lost / dup | TTFE p50 / p99 (ms) "
+        "| Added per token p50 / p99 (ms) | Events/s | Server CPU ms per 1k events "
+        "| Server KB per open stream | Answer p50 (s) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for scenario in scenarios:
+        for row in (r for r in rows if r["scenario"] == scenario.key):
+            load = _metrics(row)
+            title = scenario.title
+            if row.get("ceiling") is not None:
+                title = f"{scenario.title}: **held {row['ceiling']:,}**"
+            ok = f"{load.get('ok', 0):,} / {row['streams']:,}" if load else f"0 / {row['streams']:,}"
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        title,
+                        _label(row["contender"]) + (" †" if foreign_share(row) > NOISY else ""),
+                        ok,
+                        _errors(row),
+                        f"{load.get('lost', 0)} / {load.get('duplicated', 0)}" if load else "–",
+                        _pair(load.get("ttfe_ms_p50"), load.get("ttfe_ms_p99")),
+                        _pair(load.get("added_ms_p50"), load.get("added_ms_p99"), 1),
+                        _fmt(load.get("events_per_s")),
+                        _fmt(row.get("cpu_ms_per_1k_events")),
+                        _fmt(row.get("kb_per_open_stream")),
+                        _fmt(load.get("stream_s_p50"), 1),
+                    ]
+                )
+                + " |"
+            )
+    return header + "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: Callable[[Row], float | None]
+    limit: float  # the target, in the value's unit
+    unit: str
+    lower_is_better: bool = True
+    relative: bool = False  # the limit is a ratio to the best other contender
+
+
+def _load(key: str) -> Callable[[Row], float | None]:
+    return lambda row: (row.get("load") or {}).get(key)
+
+
+TARGETS = (
+    Target("Streams completed, zero errors and zero lost events", _load("ok"), 1.0, "streams", False),
+    Target("p99 time to first event < 50 ms", _load("ttfe_ms_p99"), 50.0, "ms"),
+    Target("p99 added latency per token < 10 ms", _load("added_ms_p99"), 10.0, "ms"),
+    Target("Server memory per open stream < 50 KB", lambda r: r.get("kb_per_open_stream"), 50.0, "KB"),
+    Target(
+        "Server CPU per 1,000 events ≤ 0.5 × best other",
+        lambda r: r.get("cpu_ms_per_1k_events"),
+        0.5,
+        "ms",
+        relative=True,
+    ),
+)
+
+
+def targets_table(rows: list[Row], scenario_key: str) -> str:
+    here = [r for r in rows if r["scenario"] == scenario_key and not r.get("failure")]
+    ours = next((r for r in here if r["contender"] == "stagecast"), None)
+    others = [r for r in here if r["contender"] not in ("stagecast", DIRECT)]
+    held = [r for r in others if r.get("held")]
+    others = held or others
+    lines = [
+        f"Evaluated on scenario `{scenario_key}`. Ratio = Stagecast ÷ best other contender "
+        "(for completed streams: Stagecast's count ÷ the best count). "
+        + (
+            "Only contenders that completed every stream are compared: latency or memory of a "
+            "server that served a handful of streams and queued the rest is no benchmark.\n"
+            if held
+            else "No other contender completed every stream; all are compared.\n"
+        ),
+        "| Target | Stagecast | Best other contender | Ratio | Met |",
+        "|---|---|---|---|---|",
+    ]
+    for target in TARGETS:
+        mine = target.value(ours) if ours else None
+        candidates = [(target.value(r), r["contender"]) for r in others if target.value(r) is not None]
+        best = (min if target.lower_is_better else max)(candidates, default=(None, ""), key=lambda c: c[0])
+        ratio = mine / best[0] if mine is not None and best[0] else None
+        if target.name.startswith("Streams"):
+            load = (ours or {}).get("load") or {}
+            met = bool(ours) and ours.get("held", False)
+            shown = f"{_fmt(mine)} / {ours['streams']:,}, lost {load.get('lost', 0)}" if ours else "–"
+        elif target.relative:
+            met = ratio is not None and ratio <= target.limit
+            shown = f"{_fmt(mine, 1)} {target.unit}"
+        else:
+            met = mine is not None and mine < target.limit
+            shown = f"{_fmt(mine, 1)} {target.unit}"
+        best_text = f"{_fmt(best[0], 1)} ({_label(best[1])})" if best[0] is not None else "–"
+        lines.append(
+            f"| {target.name} | {shown} | {best_text} | {_fmt(ratio, 2)} | {'yes' if met else '**no**'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def foreign_share(row: Row) -> float:
+    """Other work on the machine during the measurement, in CPUs (0.5 = half a core)."""
+    wall = (row.get("load") or {}).get("wall_s") or 0.0
+    return (row.get("foreign_cpu_s") or 0.0) / wall if wall else 0.0
+
+
+def upstream_note(rows: list[Row]) -> str:
+    lateness = [(r.get("upstream") or {}).get("lateness_ms_p99") for r in rows]
+    worst = max((x for x in lateness if x is not None), default=None)
+    lags = [(r.get("load") or {}).get("loadgen_lag_ms_p99") for r in rows]
+    worst_lag = max((lag for lag in lags if lag is not None), default=None)
+    foreign = max((foreign_share(r) for r in rows), default=0.0)
+    return (
+        f"Harness health: worst p99 upstream lateness against its schedule {_fmt(worst, 1)} ms; "
+        f"worst p99 load-generator event-loop lag {_fmt(worst_lag, 1)} ms; most CPU used by other "
+        f"processes on the machine during a measurement {foreign:.2f} cores "
+        f"(rows marked † had more than {NOISY:.1f}).\n"
+    )
+
+
+def machine() -> dict[str, str]:
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "cpus": f"{os.cpu_count()} (nproc), CPU model: {cpu_model or platform.processor() or 'unknown'}",
+        "memory": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "commit": commit or "unknown",
+        "packages": ", ".join(f"{k} {v}" for k, v in versions.items()),
+    }
+
+
+def machine_block(info: dict[str, str]) -> str:
+    return (
+        f"- CPUs: {info['cpus']}\n- Memory: {info['memory']}\n- OS: {info['os']}\n"
+        f"- Python: {info['python']}\n- Repo commit: {info['commit']} (plus uncommitted work at the time)\n"
+        f"- Packages: {info['packages']}\n"
+    )
+
+
+def results_block(
+    mode: str,
+    rows: list[Row],
+    scenarios: tuple[Scenario, ...],
+    info: dict[str, str],
+    command: str,
+    started: str,
+    duration_s: float,
+) -> str:
+    target_scenario = "c1000" if any(s.key == "c1000" for s in scenarios) else scenarios[-1].key
+    notes = "".join(f"- `{s.key}`: {s.notes}\n" for s in scenarios if s.notes)
+    return (
+        f"### Results ({mode} run, {started}, {duration_s / 60:.1f} min)\n\n"
+        f"Command: `{command}`\n\n"
+        + results_table(rows, scenarios)
+        + "\n"
+        + (notes + "\n" if notes else "")
+        + upstream_note(rows)
+        + "\n#### Targets\n\n"
+        + targets_table(rows, target_scenario)
+        + "\n#### Machine\n\n"
+        + machine_block(info)
+    )
+
+
+DOC_TEMPLATE = """# Benchmarks
+
+Generated by `bench/run.py`; the blocks between the markers are rewritten by each run,
+the rest of this page is written by hand.
+
+<!-- BEGIN bench:full -->
+<!-- END bench:full -->
+
+<!-- BEGIN bench:quick -->
+<!-- END bench:quick -->
+"""
+
+
+def write_doc(path: Path, mode: str, block: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text() if path.exists() else DOC_TEMPLATE
+    begin, end = f"<!-- BEGIN bench:{mode} -->", f"<!-- END bench:{mode} -->"
+    if begin not in text or end not in text:
+        text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{block}{end}{tail}")
