@@ -240,20 +240,7 @@ class Harness:
         return procs.own_cpu_seconds() + upstream
 
     def _spec(self, contender: Contender, port: int, scenario: Scenario, streams: int) -> LoadSpec:
-        return LoadSpec(
-            host="127.0.0.1",
-            port=port,
-            path=contender.path,
-            body=contender.body,
-            protocol=contender.protocol,
-            streams=streams,
-            concurrency=scenario.concurrency or streams,
-            ramp_s=scenario.ramp_s if not scenario.ceiling_steps else streams / 200,
-            deadline_s=scenario.deadline_s,
-            expected_tokens=scenario.profile.tokens,
-            slow_count=scenario.slow_count,
-            slow_bytes_per_s=scenario.slow_bytes_per_s,
-        )
+        return _load_spec(scenario, streams, port, contender.path, contender.body, contender.protocol)
 
     def _direct_spec(self, scenario: Scenario, streams: int) -> LoadSpec:
         """The harness floor: the load generator reading the upstream itself."""
@@ -263,20 +250,7 @@ class Harness:
             "messages": [{"role": "user", "content": "hi"}],
             "stream_options": {"include_usage": True},
         }
-        return LoadSpec(
-            host="127.0.0.1",
-            port=self.upstream_port,
-            path="/v1/chat/completions",
-            body=body,
-            protocol="openai",
-            streams=streams,
-            concurrency=scenario.concurrency or streams,
-            ramp_s=scenario.ramp_s if not scenario.ceiling_steps else streams / 200,
-            deadline_s=scenario.deadline_s,
-            expected_tokens=scenario.profile.tokens,
-            slow_count=scenario.slow_count,
-            slow_bytes_per_s=scenario.slow_bytes_per_s,
-        )
+        return _load_spec(scenario, streams, self.upstream_port, "/v1/chat/completions", body, "openai")
 
     def _warm_up(self, spec: LoadSpec, workdir: Path) -> None:
         """A few short streams (one per sync worker and more), so lazy imports and first-run
@@ -331,3 +305,22 @@ class Harness:
             except subprocess.TimeoutExpired:
                 proc.stop()
         return str(out)
+
+
+def _load_spec(
+    scenario: Scenario, streams: int, port: int, path: str, body: dict[str, Any], protocol: str
+) -> LoadSpec:
+    return LoadSpec(
+        host="127.0.0.1",
+        port=port,
+        path=path,
+        body=body,
+        protocol=protocol,
+        streams=streams,
+        concurrency=scenario.concurrency or streams,
+        ramp_s=scenario.ramp_s if not scenario.ceiling_steps else streams / 200,
+        deadline_s=scenario.deadline_s,
+        expected_tokens=scenario.profile.tokens,
+        slow_count=scenario.slow_count,
+        slow_bytes_per_s=scenario.slow_bytes_per_s,
+    )
