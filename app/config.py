@@ -41,7 +41,10 @@ class Settings(BaseSettings):
 
     # --- runs ---
     run_timeout_s: float = Field(120.0, gt=0)
-    run_ttl_s: float = Field(600.0, ge=0, description="how long a finished run can be resumed")
+    run_ttl_s: float = Field(600.0, ge=0, description="how long a finished run stays in memory")
+    run_retention_s: float = Field(
+        7 * 24 * 3600.0, ge=0, description="how long finished runs are kept on disk for replay"
+    )
     max_concurrent_runs: int = Field(500, ge=1, description="per worker process; 429 beyond")
     busy_thread_policy: Literal["reject", "interrupt"] = "reject"
 

@@ -297,3 +297,14 @@ def test_hup_reload_hands_the_stream_to_the_new_worker(tmp_path, client: httpx.C
     run_id = first.headers["x-run-id"]
     assert [m.id for m in seen] == [f"{run_id}:{n}" for n in range(1, len(seen) + 1)]
     assert seen[-1].json()["data"]["status"] == "success"
+
+
+def test_finished_runs_older_than_the_retention_are_dropped_at_start(tmp_path, client: httpx.Client) -> None:
+    with run_server(tmp_path) as server:
+        run = client.post(server.url + "/api/runs", json={"message": "0", "agent": "slow"}).json()
+        wait_for_status(client, server, run["run_id"], {"success"})
+    with run_server(tmp_path) as kept:
+        assert client.get(f"{kept.url}/api/runs/{run['run_id']}").status_code == 200
+    time.sleep(0.1)
+    with run_server(tmp_path, run_retention_s=0.05) as pruned:
+        assert client.get(f"{pruned.url}/api/runs/{run['run_id']}").json()["error"] == "RunNotFound"

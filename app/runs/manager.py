@@ -54,6 +54,7 @@ class RunManager:
         self.active = 0
         self.draining = False
         self.pid = os.getpid()
+        store.forget_older_than(time.time() - settings.run_retention_s)
 
     # --- starting ---
 

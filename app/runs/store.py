@@ -96,4 +96,5 @@ class RunStore:
         return cursor.rowcount
 
     def forget_older_than(self, ended_before: float) -> None:
+        """Drop finished runs that ended before ``ended_before`` (run at worker start)."""
         self._conn.execute("DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?", (ended_before,))
