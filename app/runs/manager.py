@@ -18,7 +18,7 @@ from typing import Any
 
 import gevent
 
-from app.agent.errors import cancellation, classify
+from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
 from app.config import Settings
 from app.errors import ServiceError, not_found
@@ -139,14 +139,17 @@ class RunManager:
             if not failure.expected:
                 log.error("run failed outside the agent", exc_info=exc)
             if run.result is None and run.error is None:
-                run.error = {"error": failure.code, "message": failure.message}
-                self._append(run, events.error(failure.code, failure.message))
+                self._fail(run, events, failure)
         finally:
             self._finish(run, events)
 
     def _append(self, run: Run, event: Event) -> None:
         if not run.log.closed:
             run.log.append(event.to_json())
+
+    def _fail(self, run: Run, events: EventFactory, failure: RunFailure) -> None:
+        run.error = {"error": failure.code, "message": failure.message}
+        self._append(run, events.error(failure.code, failure.message))
 
     def _finish(self, run: Run, events: EventFactory) -> None:
         if run.log.closed:
@@ -190,9 +193,7 @@ class RunManager:
             return
         log.warning("run did not stop in time; ending it without its node", extra={"run_id": run.run_id})
         events = EventFactory(run.run_id, run.trace_id)
-        failure = cancellation(run.control.reason or "cancelled")
-        run.error = {"error": failure.code, "message": failure.message}
-        self._append(run, events.error(failure.code, failure.message))
+        self._fail(run, events, cancellation(run.control.reason or "cancelled"))
         self._finish(run, events)
 
     # --- subscribers ---
