@@ -8,6 +8,7 @@ No ``preload_app``: the app must be imported after the worker has monkey-patched
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -59,6 +60,19 @@ def post_worker_init(worker: Any) -> None:
         worker.wsgi.extensions["stagecast"].manager.drain()
 
     gevent.spawn(watch)
+    tune_gc()
+
+
+def tune_gc() -> None:
+    """Collect less often, and never re-scan what the loaded app holds for good.
+
+    Every streamed token allocates short-lived objects by the dozen, so with Python's
+    threshold of 700 the collector runs thousands of times a minute over everything the
+    open runs hold; it was a fifth of a busy worker's CPU (docs/benchmarks.md).
+    """
+    if _settings.gc_threshold:
+        gc.freeze()
+        gc.set_threshold(_settings.gc_threshold, *gc.get_threshold()[1:])
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     worker_connections: int = Field(2000, ge=1, description="open streams per worker")
     worker_timeout_s: int = Field(30, ge=1)
     graceful_timeout_s: int = Field(20, ge=1)
+    gc_threshold: int = Field(
+        100_000, ge=0, description="young-generation GC threshold of a worker; 0: Python's (700)"
+    )
 
     # --- streaming ---
     heartbeat_s: float = Field(15.0, gt=0, description="comment line after this much silence")

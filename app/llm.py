@@ -9,36 +9,31 @@ from __future__ import annotations
 
 import ssl
 from functools import lru_cache
+from typing import Any
 
 import httpx
-import openai._models
+import openai
 from langchain_openai import ChatOpenAI
+from openai.types.chat import ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.agent.control import RunControl
 from app.config import Settings
 
 
-class _FastConfigCheck(type):
-    """``isinstance(config, _ConfigProtocol)`` without typing's runtime-protocol machinery.
+class ChunkDictOpenAI(openai.OpenAI):
+    """An openai client whose streamed chat-completion chunks stay the dicts they arrive as.
 
-    openai's ``BaseModel.construct`` runs that check for every model it builds, several per
-    streamed chunk; on Python 3.11 a runtime-checkable Protocol check walks
-    ``inspect.getattr_static`` and was a quarter of this service's CPU per token
-    (docs/benchmarks.md). Same answer: pydantic v2 configs are dicts (no such attribute),
-    pydantic v1 config classes have it.
+    langchain-openai turns every chunk it is given back into a dict (``chunk.model_dump()``)
+    before reading it. Building the SDK's pydantic model in between was a quarter of this
+    service's CPU per streamed token (docs/benchmarks.md); errors in the stream are still
+    raised by the SDK, before this hook.
     """
 
-    def __instancecheck__(cls, obj: object) -> bool:
-        return not isinstance(obj, dict) and hasattr(obj, "allow_population_by_field_name")
-
-
-class _ConfigProtocol(metaclass=_FastConfigCheck):
-    pass
-
-
-if getattr(openai._models, "_ConfigProtocol", None) is not None:
-    openai._models._ConfigProtocol = _ConfigProtocol  # type: ignore[misc,assignment]
+    def _process_response_data(self, *, data: object, cast_to: type[Any], response: Any) -> Any:
+        if cast_to is ChatCompletionChunk:
+            return data
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
 
 class LLMConfig(BaseModel):
@@ -60,18 +55,25 @@ def make_chat_model(settings: Settings, options: LLMConfig, control: RunControl)
     """The run's chat model, or None when no OpenAI-compatible endpoint is configured."""
     if not settings.llm_enabled:
         return None
-    http_client = httpx.Client(
-        verify=_tls_context(), timeout=httpx.Timeout(settings.llm_timeout_s, connect=10.0)
-    )
+    timeout = httpx.Timeout(settings.llm_timeout_s, connect=10.0)
+    http_client = httpx.Client(verify=_tls_context(), timeout=timeout)
     control.add_closer(http_client.close)
-    return ChatOpenAI(
-        model=options.model or settings.llm_model,
-        temperature=settings.llm_temperature if options.temperature is None else options.temperature,
-        max_tokens=min(options.max_tokens or settings.llm_max_tokens, settings.llm_max_tokens),
+    client = ChunkDictOpenAI(
         # A local server (vLLM, llama.cpp, Ollama) needs no key, but the client insists on one.
         api_key=settings.openai_api_key or "not-needed",
         base_url=settings.openai_base_url,
         http_client=http_client,
+        timeout=timeout,
+        max_retries=0,
+    )
+    return ChatOpenAI(
+        model=options.model or settings.llm_model,
+        temperature=settings.llm_temperature if options.temperature is None else options.temperature,
+        max_tokens=min(options.max_tokens or settings.llm_max_tokens, settings.llm_max_tokens),
+        api_key=client.api_key,
+        base_url=settings.openai_base_url,
+        root_client=client,
+        client=client.chat.completions,
         max_retries=0,
         streaming=True,
         stream_usage=True,

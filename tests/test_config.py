@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,21 @@ def test_gunicorn_refuses_a_bad_setting_with_one_line(monkeypatch: pytest.Monkey
         result.stderr.strip()
         == "stagecast: invalid settings: STAGECAST_HEARTBEAT_S: Input should be greater than 0"
     )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("5000", "5000 True"), ("0", "700 False")])
+def test_workers_tune_the_garbage_collector(value: str, expected: str) -> None:
+    # In a fresh interpreter: the collector's settings are process-wide.
+    script = (
+        "import gc, runpy; conf = runpy.run_path('gunicorn.conf.py'); conf['tune_gc'](); "
+        "print(gc.get_threshold()[0], gc.get_freeze_count() > 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**os.environ, "STAGECAST_GC_THRESHOLD": value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == expected, result.stderr

@@ -1,37 +1,40 @@
-"""app/llm.py: the chat model factory and its speed-up of the openai SDK's chunk parsing."""
+"""app/llm.py: the chat model factory and its openai client that keeps streamed chunks as dicts."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import json
 
-import openai._models
+import httpx
+import openai
 import pytest
 
-import app.llm
 from app.agent.control import RunControl
 from app.config import load_settings
-from app.llm import LLMConfig, make_chat_model
+from app.llm import ChunkDictOpenAI, LLMConfig, make_chat_model
+
+_SSE = (
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+    b'"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
+    b"data: [DONE]\n\n"
+)
 
 
-@runtime_checkable
-class _SlowConfigProtocol(Protocol):
-    """openai's own definition, for comparison."""
+def test_streamed_chunks_stay_dicts_and_errors_still_raise() -> None:
+    # Fails loudly if an openai upgrade stops routing streamed chunks through the hook.
+    def reply(request: httpx.Request) -> httpx.Response:
+        body = b'data: {"error": {"message": "overloaded"}}\n\n' if b"fail" in request.content else _SSE
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
 
-    allow_population_by_field_name: bool
+    http_client = httpx.Client(transport=httpx.MockTransport(reply))
+    client = ChunkDictOpenAI(api_key="k", base_url="http://upstream/v1", http_client=http_client)
 
+    def ask(text: str) -> list[object]:
+        messages = [{"role": "user", "content": text}]
+        return list(client.chat.completions.create(model="m", messages=messages, stream=True))
 
-class _V1Config:
-    allow_population_by_field_name = True
-
-
-@pytest.mark.parametrize("config", [{}, {"populate_by_name": True}, _V1Config, _V1Config(), None, object()])
-def test_fast_config_check_answers_like_the_protocol(config: object) -> None:
-    assert isinstance(config, app.llm._ConfigProtocol) == isinstance(config, _SlowConfigProtocol)
-
-
-def test_the_speed_up_is_installed() -> None:
-    # Fails loudly if an openai upgrade renames what the speed-up replaces.
-    assert openai._models._ConfigProtocol is app.llm._ConfigProtocol
+    assert ask("x") == [json.loads(_SSE.split(b"\n\n")[0][len(b"data: ") :])]
+    with pytest.raises(openai.APIError, match="overloaded"):
+        ask("fail")
 
 
 def test_offline_without_endpoint_and_bounded_options() -> None:

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from app.events import Event
+from app.events import EVENTS
 from tests.support.client import read_stream
 from tests.support.inventory import true_stock
 from tests.support.server import Server, run_server
@@ -19,7 +19,7 @@ def assert_contract(result, run_id: str) -> None:
     """Every rule of DESIGN.md's wire contract that holds for any run."""
     events = result.events
     for message, event in zip(result.messages, events, strict=True):
-        Event.model_validate(event)
+        EVENTS.validate_python(event)
         assert event["run_id"] == run_id
         assert message.event == "message"  # no event: field
     seqs = [int(m.id.rpartition(":")[2]) for m in result.messages]

@@ -3,12 +3,16 @@
 The mapping (DESIGN.md, "The default agent"):
 - ``tasks`` stream: a node starting or ending becomes ``progress``; a node's result with a
   ``sources`` key becomes ``sources``; AI tool calls and tool messages become ``tool_call``.
-- ``messages`` stream: AI message chunks become ``token``.
+- chat model tokens become ``token`` as the model streams them: a LangGraph
+  ``StreamMessagesHandler`` hands them over from the node itself, instead of LangGraph's
+  ``messages`` stream mode, whose queue and per-chunk thread-pool hand-off cost about as
+  much CPU as the rest of a token's way to the client (docs/benchmarks.md). An AI message a
+  node returns without streaming it becomes one ``token`` when the node ends.
 - ``custom`` stream (``get_stream_writer()``): ``{"type": "progress"|"token"|"sources"|
   "tool_call", ...}`` becomes that event; any other payload becomes ``progress``.
 - ``values`` stream: the last state gives ``final``'s sources, confidence, table and chart.
 
-This module knows nothing of Flask, SSE or the run log: it yields events.
+This module knows nothing of Flask, SSE or the run log: it hands events to ``emit``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langgraph.pregel import Pregel
+from langgraph.pregel._messages import StreamMessagesHandler
 
 from app.agent.control import RunControl
 from app.agent.errors import classify
@@ -42,7 +47,7 @@ from app.events import (
 
 log = logging.getLogger(__name__)
 
-STREAM_MODES = ["tasks", "messages", "custom", "values"]
+STREAM_MODES = ["tasks", "custom", "values"]
 _HISTORY_TYPES: dict[str, type[BaseMessage]] = {
     "user": HumanMessage,
     "assistant": AIMessage,
@@ -50,6 +55,7 @@ _HISTORY_TYPES: dict[str, type[BaseMessage]] = {
 }
 
 ContextFactory = Callable[[AgentInput, RunControl], Any]
+Emit = Callable[[Event], None]
 
 
 class ChatbotAgent:
@@ -76,9 +82,18 @@ class ChatbotAgent:
         thread_id: str,
         control: RunControl,
         events: EventFactory,
-    ) -> Iterator[Event]:
-        """Run the graph once on ``thread_id``; yield events up to ``final`` or ``error``."""
+        emit: Emit,
+    ) -> None:
+        """Run the graph once on ``thread_id``; emit events up to ``final`` or ``error``."""
         mapper = _StreamMapper(events, self.stage_messages)
+
+        def emit_token(item: tuple[tuple[str, ...], str, tuple[BaseMessage, dict[str, Any]]]) -> None:
+            namespace, _, (message, metadata) = item
+            # Chunks of this graph's own nodes; whole messages arrive with the node's result.
+            if not namespace and isinstance(message, AIMessageChunk):
+                for event in mapper.message_chunk(message, metadata.get("langgraph_node", "")):
+                    emit(event)
+
         config = {
             "configurable": {
                 "thread_id": thread_id,
@@ -88,6 +103,8 @@ class ChatbotAgent:
             },
             "metadata": {"stagecast_run_id": events.run_id, "trace_id": events.trace_id},
             "recursion_limit": self.recursion_limit,
+            # subgraphs=True keeps LangGraph from dropping a handler it did not create.
+            "callbacks": [StreamMessagesHandler(emit_token, subgraphs=True)],
         }
         stream = None
         try:
@@ -96,16 +113,17 @@ class ChatbotAgent:
             stream = self.graph.stream(graph_input, config, stream_mode=STREAM_MODES, context=context)
             for mode, payload in stream:
                 control.raise_if_cancelled()
-                yield from mapper.map(mode, payload)
+                for event in mapper.map(mode, payload):
+                    emit(event)
             control.raise_if_cancelled()
-            yield from mapper.finish()
+            emit(mapper.final())
         except Exception as exc:
             failure = classify(exc, control)
             if not failure.expected:
                 log.error("agent run failed", exc_info=exc)
             else:
                 log.info("agent run stopped: %s (%s)", failure.code, exc.__class__.__name__)
-            yield events.error(failure.code, failure.message)
+            emit(events.error(failure.code, failure.message))
         finally:
             if stream is not None:
                 stream.close()
@@ -139,18 +157,15 @@ class _StreamMapper:
     def map(self, mode: str, payload: Any) -> Iterator[Event]:
         if mode == "tasks":
             yield from self._task(payload)
-        elif mode == "messages":
-            message, metadata = payload
-            yield from self._message(message, metadata.get("langgraph_node", self.current_node))
         elif mode == "custom":
             yield from self._custom(payload)
         elif mode == "values" and isinstance(payload, dict):
             self.values = payload
 
-    def finish(self) -> Iterator[Event]:
+    def final(self) -> Event:
         values = self.values
         sources = values.get("sources")
-        yield self.events.final(
+        return self.events.final(
             FinalData(
                 content="".join(self.answer),
                 sources=[SourceData.model_validate(s) for s in sources] if sources else self.sources,
@@ -179,6 +194,9 @@ class _StreamMapper:
             text = f"{node} failed"
         else:
             text = messages[1] if messages else f"{node} completed"
+        result = task.get("result") if isinstance(task.get("result"), dict) else None
+        if result is not None:
+            yield from self._unstreamed_answers(node, result)
         yield self.events.progress(
             ProgressData(
                 node=node,
@@ -189,16 +207,14 @@ class _StreamMapper:
                 total=total,
             )
         )
-        result = task.get("result")
-        if not started and isinstance(result, dict):
+        if result is not None:
             yield from self._task_result(node, result)
 
     def _task_result(self, node: str, result: dict[str, Any]) -> Iterator[Event]:
         if result.get("sources"):
             self.sources = [SourceData.model_validate(s) for s in result["sources"]]
             yield self.events.sources(self.sources)
-        messages = result.get("messages") or []
-        for message in messages if isinstance(messages, list) else [messages]:
+        for message in _messages(result):
             if isinstance(message, AIMessage):
                 self._add_usage(message)
                 for call in message.tool_calls:
@@ -232,17 +248,19 @@ class _StreamMapper:
             if isinstance(value, int):
                 self.usage[key] = self.usage.get(key, 0) + value
 
-    # --- messages: generated text ---
+    # --- generated text ---
 
-    def _message(self, message: BaseMessage, node: str) -> Iterator[Event]:
-        if not isinstance(message, AIMessage):
-            return
-        message_id = message.id or f"msg-{uuid.uuid4().hex}"
-        if not isinstance(message, AIMessageChunk) and message_id in self.streamed_ids:
-            return  # the whole message a node returned after streaming it piece by piece
-        text = message.text
+    def message_chunk(self, chunk: AIMessageChunk, node: str) -> Iterator[Event]:
+        """A chat model's chunk, as it streams."""
+        text = chunk.text
         if text:
-            yield self._token(text, node, message_id)
+            yield self._token(text, node, chunk.id or f"msg-{node}")
+
+    def _unstreamed_answers(self, node: str, result: dict[str, Any]) -> Iterator[Event]:
+        """AI messages a node returned without streaming them, each as one token."""
+        for message in _messages(result):
+            if isinstance(message, AIMessage) and message.text and message.id not in self.streamed_ids:
+                yield self._token(message.text, node, message.id or f"msg-{uuid.uuid4().hex}")
 
     def _token(self, text: str, node: str, message_id: str) -> Event:
         self.streamed_ids.add(message_id)
@@ -275,3 +293,8 @@ class _StreamMapper:
                     total=fields.get("total", len(self.stage_messages) or None),
                 )
             )
+
+
+def _messages(result: dict[str, Any]) -> list[Any]:
+    messages = result.get("messages") or []
+    return messages if isinstance(messages, list) else [messages]

@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gevent
@@ -125,14 +126,7 @@ class RunManager:
         log.info("run started", extra={"thread_id": run.thread_id, "agent": run.agent})
         agent = self.agents.get(run.agent)
         try:
-            for event in agent.run(run.request, run.thread_id, run.control, events):
-                if run.log.closed:
-                    break  # ended without us after a cancel deadline
-                self._append(run, event)
-                if event.type == "final":
-                    run.result = event.data.model_dump()
-                elif event.type == "error":
-                    run.error = event.data.model_dump()
+            agent.run(run.request, run.thread_id, run.control, events, partial(self._record, run))
         except Exception as exc:
             # A bug outside the agent's own handling (the agent reports its own failures).
             failure = classify(exc, run.control)
@@ -142,6 +136,16 @@ class RunManager:
                 self._fail(run, events, failure)
         finally:
             self._finish(run, events)
+
+    def _record(self, run: Run, event: Event) -> None:
+        """An event from the agent: into the log, and its outcome onto the run."""
+        if run.log.closed:
+            return  # ended without the agent after a cancel deadline
+        self._append(run, event)
+        if event.type == "final":
+            run.result = event.data.model_dump()
+        elif event.type == "error":
+            run.error = event.data.model_dump()
 
     def _append(self, run: Run, event: Event) -> None:
         if not run.log.closed:
