@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         7 * 24 * 3600.0, ge=0, description="how long finished runs are kept on disk for replay"
     )
     max_concurrent_runs: int = Field(500, ge=1, description="per worker process; 429 beyond")
+    max_running_runs: int = Field(
+        500, ge=1, description="runs executing at once (e.g. the upstream's quota); more wait in order"
+    )
+    admission_lag_ms: float = Field(
+        20.0, ge=0, description="hub lag above which new runs wait for running ones; 0: never wait"
+    )
     busy_thread_policy: Literal["reject", "interrupt"] = "reject"
 
     # --- request limits ---

@@ -16,6 +16,10 @@ def healthz() -> tuple[Response, int]:
     body = {
         "status": "draining" if manager.draining else "ok",
         "active_runs": manager.active,
+        # Of those, how many wait for capacity, and the running limit the hub's lag allows.
+        "waiting_runs": manager.admission.waiting,
+        "running_limit": manager.admission.limit,
+        "hub_lag_ms": round(manager.admission.lag_s * 1000, 1),
         "pid": manager.pid,
         "writer": "openai-compatible" if state.settings.llm_enabled else "offline",
     }

@@ -25,6 +25,7 @@ from app.config import Settings
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode, Event, EventFactory, RunStatus
 from app.logs import bind_log_context
+from app.runs.admission import Admission
 from app.runs.log import MemoryEventLog
 from app.runs.models import Run, RunRequest
 from app.runs.store import RunStore, StoredRun
@@ -53,6 +54,9 @@ class RunManager:
         self.runs: dict[str, Run] = {}
         self._busy_threads: dict[str, Run] = {}
         self.active = 0
+        self.admission = Admission(
+            settings.admission_lag_ms / 1000, min(settings.max_running_runs, settings.max_concurrent_runs)
+        )
         self.draining = False
         self.pid = os.getpid()
         store.forget_older_than(time.time() - settings.run_retention_s)
@@ -94,12 +98,15 @@ class RunManager:
         # The start event goes in now, from the request's own greenlet: the stream's first
         # read finds it at once instead of waiting for the producer's first turn on a busy hub.
         self._append(run, EventFactory(run.run_id, run.trace_id).start(run.thread_id, run.agent))
-        # gevent starts a greenlet with an empty contextvars context (DESIGN.md, trap 7).
-        context = contextvars.copy_context()
-        run.producer = gevent.spawn(context.run, self._produce, run)
         self._later(run, "timeout", self.settings.run_timeout_s, lambda: self.cancel(run, "timeout"))
         self._arm_grace(run)  # nobody may ever come to watch it
+        # gevent starts a greenlet with an empty contextvars context (DESIGN.md, trap 7).
+        context = contextvars.copy_context()
+        self.admission.submit(run, lambda: self._launch(run, context))
         return run
+
+    def _launch(self, run: Run, context: contextvars.Context) -> None:
+        run.producer = gevent.spawn(context.run, self._produce, run)
 
     def _claim_thread(self, thread_id: str) -> None:
         busy = self._busy_threads.get(thread_id)
@@ -175,6 +182,8 @@ class RunManager:
             timer.kill(block=False)
         run.timers.clear()
         self.active -= 1
+        if run.producer is not None:
+            self.admission.release()
         if self._busy_threads.get(run.thread_id) is run:
             del self._busy_threads[run.thread_id]
         self.store.finished(run, run.log.read(0, 0))
@@ -188,14 +197,19 @@ class RunManager:
         if run.finished or not run.control.cancel(reason):
             return False
         log.info("run cancel requested", extra={"run_id": run.run_id, "reason": reason})
-        self._later(run, "deadline", CANCEL_DEADLINE_S, lambda: self._abandon(run))
+        if self.admission.withdraw(run):
+            self._abandon(run)  # it was waiting to start: nothing to stop
+        else:
+            self._later(run, "deadline", CANCEL_DEADLINE_S, lambda: self._abandon(run))
         return True
 
     def _abandon(self, run: Run) -> None:
-        """End a cancelled run whose node did not stop; its producer finishes on its own."""
+        """End a cancelled run that has not stopped (or never started); a producer still
+        running finishes on its own."""
         if run.log.closed:
             return
-        log.warning("run did not stop in time; ending it without its node", extra={"run_id": run.run_id})
+        if run.producer is not None:
+            log.warning("run did not stop in time; ending it without its node", extra={"run_id": run.run_id})
         events = EventFactory(run.run_id, run.trace_id)
         self._fail(run, events, cancellation(run.control.reason or "cancelled"))
         self._finish(run, events)

@@ -75,6 +75,7 @@ def _stagecast_env(launch: Launch) -> dict[str, str]:
         "STAGECAST_WORKERS": "1",
         "STAGECAST_WORKER_CONNECTIONS": str(max(2000, launch.max_streams * 2 + 100)),
         "STAGECAST_MAX_CONCURRENT_RUNS": str(max(500, launch.max_streams + 100)),
+        "STAGECAST_MAX_RUNNING_RUNS": str(max(500, launch.max_streams + 100)),
         "STAGECAST_DISCONNECT_GRACE_S": "5",
         "STAGECAST_RUN_TIMEOUT_S": "600",
     }

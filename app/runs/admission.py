@@ -1,0 +1,83 @@
+"""Admission: start runs only as fast as the worker's one core can serve them.
+
+A gevent worker has one core. Past what it can serve, every run started slows every open
+stream alike: tokens queue behind one another, and a new stream's first event waits behind
+them all (docs/benchmarks.md). Instead, runs beyond a limit wait in a FIFO queue (their
+stream is open, ``start`` already sent, status ``pending``), and the limit follows the
+hub's lag, additive-increase / multiplicative-decrease like TCP's congestion window:
+
+- every ``TICK_S`` the hub's lag is measured (how late a timer fires);
+- lag above the target: the limit drops to 90% of the runs running;
+- lag below it, with runs waiting and the limit reached: the limit grows by one.
+
+The measuring greenlet starts with the first run and costs 40 timer wake-ups a second.
+
+Waiting costs a queued run no upstream tokens: its model call has not been made yet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+
+import gevent
+
+TICK_S = 0.025
+MIN_LIMIT = 4
+INITIAL_LIMIT = 32
+
+
+class Admission:
+    """Starts submitted jobs while fewer than ``limit`` run; ``release`` when one ends."""
+
+    def __init__(self, target_lag_s: float, max_limit: int) -> None:
+        self.target_lag_s = target_lag_s
+        self.max_limit = max_limit
+        self.limit = max_limit if target_lag_s <= 0 else min(INITIAL_LIMIT, max_limit)
+        self.running = 0
+        self.lag_s = 0.0
+        self._queue: deque[tuple[Hashable, Callable[[], None]]] = deque()
+        self._watch: gevent.Greenlet | None = None
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def submit(self, key: Hashable, start: Callable[[], None]) -> None:
+        """Call ``start()`` now if below the limit, else when the job reaches the queue's head."""
+        if self._watch is None and self.target_lag_s > 0:
+            self._watch = gevent.spawn(self._adjust)
+        self._queue.append((key, start))
+        self._pump()
+
+    def withdraw(self, key: Hashable) -> bool:
+        """Drop a job that has not started; False if it had (or was never submitted)."""
+        for item in self._queue:
+            if item[0] == key:
+                self._queue.remove(item)
+                return True
+        return False
+
+    def release(self) -> None:
+        """A started job has ended."""
+        self.running -= 1
+        self._pump()
+
+    def _pump(self) -> None:
+        while self._queue and self.running < self.limit:
+            _, start = self._queue.popleft()
+            self.running += 1
+            start()
+
+    def _adjust(self) -> None:
+        """From the first submit on: measure the lag, move the limit, start what it allows."""
+        while True:
+            before = time.perf_counter()
+            gevent.sleep(TICK_S)
+            self.lag_s = max(0.0, time.perf_counter() - before - TICK_S)
+            if self.lag_s > self.target_lag_s:
+                self.limit = max(MIN_LIMIT, int(self.running * 0.9))
+            elif self._queue and self.running >= self.limit:
+                self.limit = min(self.max_limit, self.limit + 1)
+            self._pump()

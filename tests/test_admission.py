@@ -1,0 +1,125 @@
+"""Admission: runs beyond the running limit wait in order; the limit follows the hub's lag."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import gevent
+import httpx
+import pytest
+
+from app.runs.admission import MIN_LIMIT, Admission
+from tests.support.client import read_stream
+from tests.support.server import Server, run_server
+
+
+@pytest.fixture
+def started() -> list[int]:
+    return []
+
+
+def submit_jobs(admission: Admission, started: list[int], count: int) -> None:
+    for job in range(count):
+        admission.submit(job, lambda job=job: started.append(job))
+
+
+def test_jobs_beyond_the_limit_wait_in_order(started: list[int]) -> None:
+    admission = Admission(target_lag_s=0, max_limit=2)  # no lag control: a fixed limit
+    submit_jobs(admission, started, 5)
+    assert started == [0, 1] and admission.waiting == 3
+    assert admission.withdraw(2) is True
+    assert admission.withdraw(0) is False  # already started
+    admission.release()
+    assert started == [0, 1, 3]
+    admission.release()
+    admission.release()
+    assert started == [0, 1, 3, 4] and admission.waiting == 0 and admission.running == 1
+
+
+def _hog_the_hub(seconds: float, slice_s: float = 0.06) -> None:
+    """CPU work that does not yield for ``slice_s`` at a time, as a busy worker's does."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        busy_until = time.perf_counter() + slice_s
+        while time.perf_counter() < busy_until:
+            pass
+        gevent.sleep(0.001)  # a real wait: sleep(0) would not let timers run
+
+
+@pytest.fixture
+def lagging() -> Iterator[Admission]:
+    admission = Admission(target_lag_s=0.01, max_limit=100)
+    yield admission
+    if admission._watch is not None:
+        admission._watch.kill()
+
+
+def test_limit_drops_while_the_hub_lags_and_grows_back(lagging: Admission, started: list[int]) -> None:
+    submit_jobs(lagging, started, 40)
+    first_limit = lagging.limit
+    assert len(started) == first_limit < 40  # the rest wait
+    gevent.spawn(_hog_the_hub, 0.5).join()
+    assert MIN_LIMIT <= lagging.limit < first_limit
+    # Jobs end, the hub is idle: the waiting ones start, and the limit grows past where it was.
+    for _ in range(10):
+        lagging.release()
+    deadline = time.monotonic() + 3
+    while lagging.waiting and time.monotonic() < deadline:
+        gevent.sleep(0.03)
+    assert lagging.waiting == 0 and started == list(range(40))
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with run_server(tmp_path_factory.mktemp("admission"), max_running_runs=1, heartbeat_s=0.2) as running:
+        yield running
+
+
+def test_a_waiting_run_streams_start_then_runs_after_the_running_one(
+    one_at_a_time: Server, client: httpx.Client
+) -> None:
+    url = one_at_a_time.url
+    first = read_stream(
+        client,
+        "POST",
+        url + "/api/chat/stream",
+        json={"message": "1.0", "agent": "slow", "on_disconnect": "continue"},
+        stop_after=lambda r: len(r.messages) >= 2,
+    )
+    second = read_stream(client, "POST", url + "/api/chat/stream", json={"message": "0", "agent": "slow"})
+    assert second.types[0] == "start" and second.last("done")["data"]["status"] == "success"
+    health = client.get(url + "/healthz").json()
+    assert health["waiting_runs"] == 0 and health["running_limit"] >= 1
+    # The first was still running when the second was submitted, so the second began after it.
+    first_summary = client.get(f"{url}/api/runs/{first.headers['x-run-id']}").json()
+    second_summary = client.get(f"{url}/api/runs/{second.headers['x-run-id']}").json()
+    assert second_summary["started_at"] >= first_summary["ended_at"]
+
+
+def test_cancelling_a_waiting_run_ends_it_at_once(one_at_a_time: Server, client: httpx.Client) -> None:
+    url = one_at_a_time.url
+    running = read_stream(
+        client,
+        "POST",
+        url + "/api/chat/stream",
+        json={"message": "3", "agent": "slow", "on_disconnect": "continue"},
+        stop_after=lambda r: len(r.messages) >= 2,
+    )
+    waiting = read_stream(
+        client,
+        "POST",
+        url + "/api/chat/stream",
+        json={"message": "0", "agent": "slow", "on_disconnect": "continue"},
+        stop_after=lambda r: len(r.messages) >= 1,
+    )
+    run_id = waiting.headers["x-run-id"]
+    assert client.get(f"{url}/api/runs/{run_id}").json()["status"] == "pending"
+    assert client.get(url + "/healthz").json()["waiting_runs"] == 1
+    cancelled_at = time.monotonic()
+    assert client.post(f"{url}/api/runs/{run_id}/cancel").status_code == 202
+    replay = read_stream(client, "GET", f"{url}/api/runs/{run_id}/stream")
+    assert time.monotonic() - cancelled_at < 1.0  # not the 2 s deadline for a running node
+    assert replay.types == ["start", "error", "done"]
+    assert replay.last("done")["data"]["status"] == "cancelled"
+    client.post(f"{url}/api/runs/{running.headers['x-run-id']}/cancel")
