@@ -1,8 +1,9 @@
 """The default chat agent's graph: analyse the question, retrieve, write the answer.
 
 Nodes are synchronous (gevent workers; never asyncio in a worker, DESIGN.md trap 5). The
-answer is streamed either by ChatOpenAI (LangGraph's ``messages`` stream) or, offline, by
-the deterministic writer in pieces sent with ``get_stream_writer()``.
+answer is streamed either by ChatOpenAI (its tokens reach clients through the run's
+callbacks, as with LangGraph's ``messages`` stream) or, offline, by the deterministic writer
+in pieces sent with ``get_stream_writer()``.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def _write_with_model(
         system += "\n\n" + context.custom_prompt
     prompt: list[BaseMessage] = [SystemMessage(system), *state.get("messages", [])]
     chunks: list[AIMessageChunk] = []
-    # Chunks reach clients through LangGraph's messages stream; here they are only gathered,
+    # Chunks reach clients through the callbacks as they stream; here they are only gathered,
     # and merged once at the end (adding them one by one copies the answer at every chunk).
     for chunk in context.chat_model.stream(prompt):
         context.control.raise_if_cancelled()
