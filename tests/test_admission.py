@@ -76,44 +76,37 @@ def one_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
+def start_slow(client: httpx.Client, server: Server, seconds: float, events: int) -> str:
+    """Start a run of the ``slow`` agent that outlives its stream; read ``events``; its id."""
+    head = read_stream(
+        client,
+        "POST",
+        server.url + "/api/chat/stream",
+        json={"message": str(seconds), "agent": "slow", "on_disconnect": "continue"},
+        stop_after=lambda r: len(r.messages) >= events,
+    )
+    return head.headers["x-run-id"]
+
+
 def test_a_waiting_run_streams_start_then_runs_after_the_running_one(
     one_at_a_time: Server, client: httpx.Client
 ) -> None:
     url = one_at_a_time.url
-    first = read_stream(
-        client,
-        "POST",
-        url + "/api/chat/stream",
-        json={"message": "1.0", "agent": "slow", "on_disconnect": "continue"},
-        stop_after=lambda r: len(r.messages) >= 2,
-    )
+    first_id = start_slow(client, one_at_a_time, 1.0, events=2)
     second = read_stream(client, "POST", url + "/api/chat/stream", json={"message": "0", "agent": "slow"})
     assert second.types[0] == "start" and second.last("done")["data"]["status"] == "success"
     health = client.get(url + "/healthz").json()
     assert health["waiting_runs"] == 0 and health["running_limit"] >= 1
     # The first was still running when the second was submitted, so the second began after it.
-    first_summary = client.get(f"{url}/api/runs/{first.headers['x-run-id']}").json()
+    first_summary = client.get(f"{url}/api/runs/{first_id}").json()
     second_summary = client.get(f"{url}/api/runs/{second.headers['x-run-id']}").json()
     assert second_summary["started_at"] >= first_summary["ended_at"]
 
 
 def test_cancelling_a_waiting_run_ends_it_at_once(one_at_a_time: Server, client: httpx.Client) -> None:
     url = one_at_a_time.url
-    running = read_stream(
-        client,
-        "POST",
-        url + "/api/chat/stream",
-        json={"message": "3", "agent": "slow", "on_disconnect": "continue"},
-        stop_after=lambda r: len(r.messages) >= 2,
-    )
-    waiting = read_stream(
-        client,
-        "POST",
-        url + "/api/chat/stream",
-        json={"message": "0", "agent": "slow", "on_disconnect": "continue"},
-        stop_after=lambda r: len(r.messages) >= 1,
-    )
-    run_id = waiting.headers["x-run-id"]
+    running_id = start_slow(client, one_at_a_time, 3, events=2)
+    run_id = start_slow(client, one_at_a_time, 0, events=1)  # waits: only `start` is sent
     assert client.get(f"{url}/api/runs/{run_id}").json()["status"] == "pending"
     assert client.get(url + "/healthz").json()["waiting_runs"] == 1
     cancelled_at = time.monotonic()
@@ -122,4 +115,4 @@ def test_cancelling_a_waiting_run_ends_it_at_once(one_at_a_time: Server, client:
     assert time.monotonic() - cancelled_at < 1.0  # not the 2 s deadline for a running node
     assert replay.types == ["start", "error", "done"]
     assert replay.last("done")["data"]["status"] == "cancelled"
-    client.post(f"{url}/api/runs/{running.headers['x-run-id']}/cancel")
+    client.post(f"{url}/api/runs/{running_id}/cancel")
