@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 
@@ -35,6 +36,14 @@ def test_jobs_beyond_the_limit_wait_in_order(started: list[int]) -> None:
     admission.release()
     admission.release()
     assert started == [0, 1, 3, 4] and admission.waiting == 0 and admission.running == 1
+
+
+def test_a_stopped_admission_starts_nothing_more(started: list[int]) -> None:
+    admission = Admission(target_lag_s=0, max_limit=1)
+    submit_jobs(admission, started, 2)
+    admission.stop()
+    admission.release()
+    assert started == [0] and admission.waiting == 1 and admission.withdraw(1)
 
 
 def _hog_the_hub(seconds: float, slice_s: float = 0.06) -> None:
@@ -116,3 +125,16 @@ def test_cancelling_a_waiting_run_ends_it_at_once(one_at_a_time: Server, client:
     assert replay.types == ["start", "error", "done"]
     assert replay.last("done")["data"]["status"] == "cancelled"
     client.post(f"{url}/api/runs/{running_id}/cancel")
+
+
+def test_a_run_waiting_at_shutdown_is_interrupted_without_starting(tmp_path, client: httpx.Client) -> None:
+    with run_server(tmp_path, max_running_runs=1, graceful_timeout_s=6) as server:
+        start_slow(client, server, 1.0, events=2)  # ends within the grace period
+        waiting_id = start_slow(client, server, 0, events=1)
+        assert server.stop(signal.SIGTERM) == 0
+    with run_server(tmp_path) as restarted:
+        summary = client.get(f"{restarted.url}/api/runs/{waiting_id}").json()
+        replay = read_stream(client, "GET", f"{restarted.url}/api/runs/{waiting_id}/stream")
+    assert summary["status"] == "interrupted" and summary["started_at"] is None
+    assert replay.types == ["start", "error", "done"]
+    assert replay.last("error")["data"]["error"] == "Interrupted"

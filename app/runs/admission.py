@@ -39,6 +39,7 @@ class Admission:
         self.lag_s = 0.0
         self._queue: deque[tuple[Hashable, Callable[[], None]]] = deque()
         self._watch: gevent.Greenlet | None = None
+        self._stopped = False
 
     @property
     def waiting(self) -> int:
@@ -64,8 +65,12 @@ class Admission:
         self.running -= 1
         self._pump()
 
+    def stop(self) -> None:
+        """Start nothing more (the worker is shutting down); waiting jobs stay to be withdrawn."""
+        self._stopped = True
+
     def _pump(self) -> None:
-        while self._queue and self.running < self.limit:
+        while self._queue and self.running < self.limit and not self._stopped:
             _, start = self._queue.popleft()
             self.running += 1
             start()

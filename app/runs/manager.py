@@ -294,6 +294,7 @@ class RunManager:
         if self.draining:
             return
         self.draining = True
+        self.admission.stop()  # runs still waiting are ended as interrupted by shutdown()
         self.store.mark_draining(self.pid)
         for run in list(self.runs.values()):
             run.log.wake()
