@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_GRAPHS = {"chat": "app.agent.graphs.chat:graph"}
@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         20.0, ge=0, description="hub lag above which new runs wait for running ones; 0: never wait"
     )
     busy_thread_policy: Literal["reject", "interrupt"] = "reject"
+
+    # --- distributed mode (both set: Redis + PostgreSQL; neither: memory + SQLite) ---
+    redis_url: str | None = Field(None, description="event logs, fan-out, cancel signals, leases")
+    database_url: str | None = Field(None, description="run records, finished events, checkpoints")
+    run_lease_s: float = Field(
+        10.0, gt=0, le=15, description="a run whose worker stops renewing this long is taken over"
+    )
+    run_max_attempts: int = Field(3, ge=1, description="attempts before a run ends Interrupted")
 
     # --- request limits ---
     max_body_bytes: int = Field(64 * 1024, ge=256)
@@ -105,6 +113,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _distributed_needs_both(self) -> Settings:
+        # A run's log in Redis with its record on one host's disk (or the reverse) would be
+        # half shared: other hosts could stream it but not find it, so it is both or neither.
+        if (self.redis_url is None) != (self.database_url is None):
+            raise ValueError("STAGECAST_REDIS_URL and STAGECAST_DATABASE_URL go together: set both or neither")
+        return self
+
+    @property
+    def distributed(self) -> bool:
+        return self.redis_url is not None
 
     @property
     def llm_enabled(self) -> bool:
