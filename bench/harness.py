@@ -4,6 +4,8 @@ For each (scenario, contender): start the server fresh on the server CPU, warm i
 two short streams, then run the load generator (its own process, on the harness CPUs)
 while sampling the server's process tree: CPU seconds (user + system) over the run and
 peak RSS against the baseline just before it. The upstream's own lateness is recorded too.
+For a distributed contender, the CPU of the Redis and PostgreSQL servers and the peak of
+the Redis connections its workers hold are sampled as well (``bench.stores``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import procs
+from bench import procs, stores
 from bench.contenders import REPO, Contender, Launch, base_env
 from bench.loadgen import LoadSpec
 from bench.scenarios import Scenario
@@ -75,6 +77,10 @@ class Measurement:
     failure: str | None = None
     profile_path: str | None = None
     foreign_cpu_s: float | None = None  # CPU used on the machine by anything but this benchmark
+    harness_cpu_s: float | None = None  # the runner, the upstream and the load generator
+    redis_cpu_s: float | None = None  # distributed contenders only
+    postgres_cpu_s: float | None = None
+    redis_connections_peak: int | None = None
 
     @property
     def held(self) -> bool:
@@ -181,7 +187,7 @@ class Harness:
                     env=env,
                     cwd=workdir if contender.in_workdir else REPO,
                     log_dir=self.log_dir,
-                    cpus=self.server_cpus,
+                    cpus=self.server_cpus | self.harness_cpus if contender.all_cpus else self.server_cpus,
                 )
                 procs.wait_http(f"http://127.0.0.1:{port}{contender.health_path}", server)
                 spec = self._spec(contender, port, scenario, streams)
@@ -189,7 +195,8 @@ class Harness:
             self.set_profile(scenario.profile)
             _post_json(self.upstream_url + "/_bench/reset")
             time.sleep(0.5)
-            self._run_load(result, spec, workdir, server, scenario, profile_with)
+            distributed = contender is not None and contender.distributed
+            self._run_load(result, spec, workdir, server, scenario, profile_with, distributed)
             result.upstream = _get_json(self.upstream_url + "/_bench/stats")
         except Exception as exc:  # a contender that cannot start or crashes is a result too
             log.warning("%s / %s failed: %s", name, scenario.key, exc)
@@ -209,6 +216,7 @@ class Harness:
         server: procs.Proc | None,
         scenario: Scenario,
         profile_with: str | None,
+        distributed: bool,
     ) -> None:
         pid = server.pid if server else None
         cpu_before = procs.cpu_seconds(pid) if pid else None
@@ -216,11 +224,19 @@ class Harness:
         busy_before = procs.machine_busy_seconds()
         profiler = self._start_profiler(pid, scenario, profile_with, workdir) if pid else None
         sampler = procs.TreeSampler(pid) if pid else None
+        store_sampler = stores.StoreSampler(pid) if pid and distributed else None
         if sampler:
             sampler.__enter__()
+        if store_sampler:
+            store_sampler.__enter__()
         try:
             result.load = self._loadgen(spec, workdir)
         finally:
+            if store_sampler:
+                store_sampler.__exit__()
+                result.redis_cpu_s = store_sampler.redis_cpu_s
+                result.postgres_cpu_s = store_sampler.postgres_cpu_s
+                result.redis_connections_peak = store_sampler.connections_peak
             if sampler:
                 sampler.__exit__()
                 result.rss_baseline, result.rss_peak = sampler.baseline, sampler.peak
@@ -228,8 +244,10 @@ class Harness:
                 result.cpu_s = procs.cpu_seconds(pid) - cpu_before
             if result.load is not None:
                 busy = procs.machine_busy_seconds() - busy_before
-                ours = self._harness_cpu() - ours_before + (result.cpu_s or 0.0)
-                ours += result.load.get("loadgen_cpu_s", 0.0)
+                loadgen_cpu = result.load.get("loadgen_cpu_s", 0.0)
+                result.harness_cpu_s = self._harness_cpu() - ours_before + loadgen_cpu
+                stores_cpu = (result.redis_cpu_s or 0.0) + (result.postgres_cpu_s or 0.0)
+                ours = result.harness_cpu_s + (result.cpu_s or 0.0) + stores_cpu
                 result.foreign_cpu_s = max(0.0, busy - ours)
             if profiler is not None:
                 result.profile_path = self._stop_profiler(profiler)

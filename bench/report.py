@@ -146,10 +146,17 @@ TARGETS = (
 )
 
 
+def _distributed(key: str) -> bool:
+    return key in CONTENDERS and CONTENDERS[key].distributed
+
+
 def targets_table(rows: list[Row], scenario_key: str) -> str:
     here = [r for r in rows if r["scenario"] == scenario_key and not r.get("failure")]
     ours = next((r for r in here if r["contender"] == "stagecast"), None)
-    others = [r for r in here if r["contender"] not in ("stagecast", DIRECT)]
+    # Stagecast's distributed mode is Stagecast too: it has its own comparison (distributed_block).
+    others = [
+        r for r in here if r["contender"] not in ("stagecast", DIRECT) and not _distributed(r["contender"])
+    ]
     held = [r for r in others if r.get("held")]
     others = held or others
     lines = [
@@ -270,6 +277,120 @@ def results_block(
         + targets_table(rows, target_scenario)
         + "\n#### Machine\n\n"
         + machine_block(info)
+    )
+
+
+DISTRIBUTED_CPU_LIMIT = 1.3  # the target: CPU per event at most 1.3 x the memory backend's
+DISTRIBUTED_KEYS = ("stagecast-distributed", "stagecast-distributed-2w")  # 1 worker, 2 workers
+
+
+def _cores(row: Row, cpu_s: float | None) -> float | None:
+    wall = (row.get("load") or {}).get("wall_s")
+    return cpu_s / wall if cpu_s is not None and wall else None
+
+
+def _per_1k_events(row: Row, cpu_key: str) -> float | None:
+    cpu, events = row.get(cpu_key), (row.get("load") or {}).get("events")
+    return cpu / events * 1e6 if cpu is not None and events else None
+
+
+def _with_stores(row: Row) -> float | None:
+    """Server + Redis + PostgreSQL CPU per 1,000 events (the server's alone without stores)."""
+    server = row.get("cpu_ms_per_1k_events")
+    redis_ms, postgres_ms = _per_1k_events(row, "redis_cpu_s"), _per_1k_events(row, "postgres_cpu_s")
+    if server is None or redis_ms is None or postgres_ms is None:
+        return server
+    return float(server) + redis_ms + postgres_ms
+
+
+def _ratio(value: float | None, base: float | None) -> float | None:
+    return value / base if value is not None and base else None
+
+
+def distributed_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
+    """The memory backend's row and the distributed contenders' rows of each scenario."""
+    lines = [
+        "| Scenario | Contender | OK / streams | Events/s | Server CPU ms per 1k events (cores) "
+        "| Redis / PostgreSQL CPU ms per 1k events | CPU per event ÷ memory backend's: server / with stores "
+        "| Added per token p99 (ms) | Redis connections (peak) | Harness CPU (cores) "
+        "| Other processes (cores) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario in scenarios:
+        here = [r for r in rows if r["scenario"] == scenario.key]
+        if not any(_distributed(r["contender"]) for r in here):
+            continue
+        memory = next((r for r in here if r["contender"] == "stagecast"), {})
+        for row in (r for r in here if r["contender"] == "stagecast" or _distributed(r["contender"])):
+            load = _metrics(row)
+            base = memory.get("cpu_ms_per_1k_events")
+            cells = [
+                scenario.title,
+                _label(row["contender"]) + (" †" if foreign_share(row) > NOISY else ""),
+                f"{load.get('ok', 0):,} / {row['streams']:,}" + (" (failed)" if row.get("failure") else ""),
+                _fmt(load.get("events_per_s")),
+                f"{_fmt(row.get('cpu_ms_per_1k_events'))} ({_fmt(_cores(row, row.get('cpu_s')), 2)})",
+                _pair(_per_1k_events(row, "redis_cpu_s"), _per_1k_events(row, "postgres_cpu_s")),
+                _pair(_ratio(row.get("cpu_ms_per_1k_events"), base), _ratio(_with_stores(row), base), 2),
+                _fmt(load.get("added_ms_p99"), 1),
+                _fmt(row.get("redis_connections_peak")),
+                _fmt(_cores(row, row.get("harness_cpu_s")), 2),
+                _fmt(foreign_share(row), 2),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def distributed_reading(rows: list[Row], scenario_key: str) -> str:
+    """The 1.3x CPU target and the 1 -> 2 worker scaling, on one scenario."""
+    here = {r["contender"]: r for r in rows if r["scenario"] == scenario_key and not r.get("failure")}
+    memory, one, two = (here.get(key, {}) for key in ("stagecast", *DISTRIBUTED_KEYS))
+    base = memory.get("cpu_ms_per_1k_events")
+    server, total = _ratio(one.get("cpu_ms_per_1k_events"), base), _ratio(_with_stores(one), base)
+
+    def verdict(ratio: float | None) -> str:
+        if ratio is None:
+            return "not measured"
+        return f"{ratio:.2f}x, {'met' if ratio <= DISTRIBUTED_CPU_LIMIT else '**not met**'}"
+
+    def cores(key: str) -> str:
+        return f"{_fmt(_cores(one, one.get(key)), 2)} → {_fmt(_cores(two, two.get(key)), 2)}"
+
+    events = [(r.get("load") or {}).get("events_per_s") for r in (one, two)]
+    scaling = _ratio(events[1], events[0])
+    return (
+        f"On `{scenario_key}`: CPU per event of the distributed mode (1 worker) ÷ the memory backend's, "
+        f"target ≤ {DISTRIBUTED_CPU_LIMIT}x: server only {verdict(server)}; server + Redis + PostgreSQL "
+        f"{verdict(total)}. Events/s from 1 to 2 workers: {_fmt(events[0])} → {_fmt(events[1])} "
+        f"({_fmt(scaling, 2)}x); server CPU {cores('cpu_s')} cores, harness {cores('harness_cpu_s')} cores "
+        "(the 2-worker server may use both CPUs, so it shares CPU 1 with the upstream and the load "
+        "generator).\n"
+    )
+
+
+def has_distributed(rows: list[Row]) -> bool:
+    return any(_distributed(r["contender"]) for r in rows)
+
+
+def distributed_block(
+    mode: str,
+    rows: list[Row],
+    scenarios: tuple[Scenario, ...],
+    info: dict[str, str],
+    command: str,
+    started: str,
+) -> str:
+    keys = [s.key for s in scenarios if any(r["scenario"] == s.key for r in rows)]
+    reading_on = "c1000" if "c1000" in keys else keys[-1]
+    return (
+        f"### Distributed mode ({mode} scenarios, {started})\n\n"
+        f"Command: `{command}`\n\n"
+        + distributed_table(rows, scenarios)
+        + "\n"
+        + distributed_reading(rows, reading_on)
+        + "\n"
+        + upstream_note(rows)
+        + f"\nMachine: {info['cpus']}, {info['memory']}; repo commit {info['commit']}.\n"
     )
 
 

@@ -4,8 +4,11 @@
     python bench/run.py --quick    # 1, 100 and 500 streams, short answers (under 3 minutes)
 
 Prints the table and writes it into docs/benchmarks.md (its ``full`` or ``quick`` block);
-raw results and server logs go to bench/results/. Benchmark-only dependencies
-(bench/requirements.txt) are installed into this interpreter's environment when missing.
+raw results and server logs go to bench/results/. A run with the distributed contenders
+(Redis + PostgreSQL) also writes their comparison with the memory backend into the
+``distributed-<mode>`` block, even when it runs a subset: that comparison is within the run.
+Benchmark-only dependencies (bench/requirements.txt) are installed into this interpreter's
+environment when missing.
 """
 
 from __future__ import annotations
@@ -84,9 +87,10 @@ def main() -> int:
     contenders = [CONTENDERS[key] for key in keys]
 
     results = results_dir()
-    command = f"python bench/run.py{' --quick' if args.quick else ''}"
+    command = " ".join(["python bench/run.py", *sys.argv[1:]])
     if args.render:
         saved = json.loads((results / f"{mode}.json").read_text())
+        command = saved.get("command", f"python bench/run.py{' --quick' if args.quick else ''}")
         block = report.results_block(
             mode, saved["rows"], scenarios, saved["machine"], command, saved["started"], saved["duration_s"]
         )
@@ -122,12 +126,26 @@ def main() -> int:
     info = report.machine()
     partial = bool(args.scenarios or args.contenders)
     (results / f"{mode}{'-partial' if partial else ''}.json").write_text(
-        json.dumps({"started": started_at, "duration_s": duration, "machine": info, "rows": rows}, indent=2)
+        json.dumps(
+            {
+                "command": command,
+                "started": started_at,
+                "duration_s": duration,
+                "machine": info,
+                "rows": rows,
+            },
+            indent=2,
+        )
     )
     block = report.results_block(mode, rows, scenarios, info, command, started_at, duration)
     print(block)
     if not args.no_docs and not partial:
         report.write_doc(REPO / "docs" / "benchmarks.md", mode, block)
+    if report.has_distributed(rows):
+        distributed = report.distributed_block(mode, rows, scenarios, info, command, started_at)
+        print(distributed)
+        if not args.no_docs:
+            report.write_doc(REPO / "docs" / "benchmarks.md", f"distributed-{mode}", distributed)
     return 0
 
 

@@ -1,9 +1,11 @@
 """The contenders: how to start each server and how to ask it for one streamed answer.
 
-All four serve the same graph (Stagecast's default chat agent, its nodes and ChatOpenAI
+All of them serve the same graph (Stagecast's default chat agent, its nodes and ChatOpenAI
 writer) against the same paced upstream, on the same CPU, in the same run:
 
 1. ``stagecast`` — this repo, gunicorn + gevent, one worker (``gunicorn.conf.py``).
+   ``stagecast-distributed`` and ``stagecast-distributed-2w`` are the same server in its
+   distributed mode (Redis + PostgreSQL, see ``bench.stores``), with one and two workers.
 2. ``flask-sync`` — the seeds' pattern: Flask returns a generator over ``graph.stream()``,
    gunicorn sync workers (2 x cores + 1, gunicorn's recommendation).
 3. ``fastapi`` — FastAPI + sse-starlette on uvicorn (uvloop, httptools), ``graph.astream()``.
@@ -17,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,8 @@ class Contender:
     extra_env: Callable[[Launch], dict[str, str]]
     body: dict[str, Any]
     in_workdir: bool = False  # run in the scratch dir (the server writes state to its cwd)
+    distributed: bool = False  # uses Redis + PostgreSQL: their CPU and connections are measured
+    all_cpus: bool = False  # may use every CPU, the harness's too (several workers)
 
 
 def base_env(launch: Launch) -> dict[str, str]:
@@ -69,16 +74,46 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def _stagecast_env(launch: Launch) -> dict[str, str]:
-    return {
+def _stagecast_env(launch: Launch, *, workers: int = 1, distributed: bool = False) -> dict[str, str]:
+    env = {
         "STAGECAST_BIND": f"127.0.0.1:{launch.port}",
-        "STAGECAST_WORKERS": "1",
+        "STAGECAST_WORKERS": str(workers),
         "STAGECAST_WORKER_CONNECTIONS": str(max(2000, launch.max_streams * 2 + 100)),
         "STAGECAST_MAX_CONCURRENT_RUNS": str(max(500, launch.max_streams + 100)),
         "STAGECAST_MAX_RUNNING_RUNS": str(max(500, launch.max_streams + 100)),
         "STAGECAST_DISCONNECT_GRACE_S": "5",
         "STAGECAST_RUN_TIMEOUT_S": "600",
     }
+    if distributed:
+        # Imported here: the other contenders' servers import this package and need no store clients.
+        from bench import stores
+
+        database_url, prefix = stores.fresh_stores()
+        env.update(
+            {
+                "STAGECAST_REDIS_URL": stores.REDIS_URL,
+                "STAGECAST_DATABASE_URL": database_url,
+                "STAGECAST_REDIS_PREFIX": prefix,
+            }
+        )
+    return env
+
+
+def _stagecast(key: str, label: str, *, workers: int = 1, distributed: bool = False) -> Contender:
+    return Contender(
+        key=key,
+        label=label,
+        protocol="native",
+        path="/api/chat/stream",
+        health_path="/healthz",
+        command=lambda launch: _python(
+            "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"
+        ),
+        extra_env=partial(_stagecast_env, workers=workers, distributed=distributed),
+        body={"message": QUESTION},
+        distributed=distributed,
+        all_cpus=workers > 1,
+    )
 
 
 def _lgs_command(launch: Launch) -> list[str]:
@@ -111,17 +146,13 @@ SYNC_WORKERS = 2 * (os.cpu_count() or 1) + 1
 CONTENDERS: dict[str, Contender] = {
     c.key: c
     for c in (
-        Contender(
-            key="stagecast",
-            label="Stagecast (gunicorn+gevent, 1 worker)",
-            protocol="native",
-            path="/api/chat/stream",
-            health_path="/healthz",
-            command=lambda launch: _python(
-                "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"
-            ),
-            extra_env=_stagecast_env,
-            body={"message": QUESTION},
+        _stagecast("stagecast", "Stagecast (gunicorn+gevent, 1 worker)"),
+        _stagecast("stagecast-distributed", "Stagecast on Redis + PostgreSQL, 1 worker", distributed=True),
+        _stagecast(
+            "stagecast-distributed-2w",
+            "Stagecast on Redis + PostgreSQL, 2 workers",
+            workers=2,
+            distributed=True,
         ),
         Contender(
             key="flask-sync",
