@@ -61,7 +61,11 @@ def main() -> int:
     parser.add_argument("--scenarios", help="comma-separated subset of scenario keys")
     parser.add_argument("--no-direct", action="store_true", help="skip the harness-floor rows")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
-    parser.add_argument("--profile", metavar="SCENARIO", help="py-spy record Stagecast's worker in SCENARIO")
+    parser.add_argument(
+        "--profile",
+        metavar="SCENARIO",
+        help="py-spy record the first worker of each Stagecast contender in SCENARIO",
+    )
     parser.add_argument("--no-install", action="store_true", help="do not pip install bench/requirements.txt")
     parser.add_argument(
         "--render", action="store_true", help="run nothing: rewrite the table from bench/results/<mode>.json"
@@ -111,7 +115,9 @@ def main() -> int:
                 if scenario.contenders and contender.key not in scenario.contenders:
                     continue
                 profile = (
-                    args.profile if contender.key == "stagecast" and args.profile == scenario.key else None
+                    args.profile
+                    if contender.key.startswith("stagecast") and args.profile == scenario.key
+                    else None
                 )
                 if scenario.ceiling_steps:
                     rows.append(harness.ceiling(contender, scenario))

@@ -35,6 +35,8 @@ PACKAGES = (
     ("/site-packages/gunicorn/", "gunicorn"),
     ("/site-packages/werkzeug/", "werkzeug"),
     ("/site-packages/flask/", "flask"),
+    ("/site-packages/redis/", "redis-py"),
+    ("/site-packages/psycopg", "psycopg"),
     ("/site-packages/", "other packages"),
     ("/typing.py", "typing / inspect"),
     ("/inspect.py", "typing / inspect"),
