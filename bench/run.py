@@ -23,7 +23,10 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.scenarios import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -100,6 +103,7 @@ def main() -> int:
         )
         print(block)
         report.write_doc(REPO / "docs" / "benchmarks.md", mode, block)
+        _distributed(mode, saved["rows"], scenarios, saved["machine"], command, saved["started"], docs=True)
         return 0
     log_dir = results_dir(f"logs-{mode}")
     started_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -147,12 +151,31 @@ def main() -> int:
     print(block)
     if not args.no_docs and not partial:
         report.write_doc(REPO / "docs" / "benchmarks.md", mode, block)
-    if report.has_distributed(rows):
-        distributed = report.distributed_block(mode, rows, scenarios, info, command, started_at)
-        print(distributed)
-        if not args.no_docs:
-            report.write_doc(REPO / "docs" / "benchmarks.md", f"distributed-{mode}", distributed)
+    _distributed(mode, rows, scenarios, info, command, started_at, docs=not args.no_docs)
     return 0
+
+
+def _distributed(
+    mode: str,
+    rows: list[dict[str, Any]],
+    scenarios: tuple[Scenario, ...],
+    info: dict[str, str],
+    command: str,
+    started: str,
+    *,
+    docs: bool,
+) -> None:
+    """The distributed mode's comparison, when the run has its contenders: printed, and
+    written into the ``distributed-<mode>`` block even for a subset (it compares rows of
+    the same run)."""
+    from bench import report
+
+    if not report.has_distributed(rows):
+        return
+    block = report.distributed_block(mode, rows, scenarios, info, command, started)
+    print(block)
+    if docs:
+        report.write_doc(REPO / "docs" / "benchmarks.md", f"distributed-{mode}", block)
 
 
 def _brief(row: dict[str, Any]) -> str:
