@@ -49,6 +49,11 @@ def add_trace_header(response: Response) -> Response:
 
 
 def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
+    return validate_run_request(json_object_body(request), settings)
+
+
+def json_object_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or the contract's 415/413/400 (what every POST endpoint reads)."""
     if not request.is_json:
         raise ServiceError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -62,7 +67,7 @@ def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
         raise bad_request(f"The body is not valid JSON: {exc}", ErrorCode.INVALID_JSON) from None
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.")
-    return _validated(data, settings)
+    return data
 
 
 def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRequest:
@@ -77,10 +82,10 @@ def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRe
             raise bad_request(
                 "history must be a JSON array of {role, content}.", ErrorCode.INVALID_JSON
             ) from None
-    return _validated(data, settings)
+    return validate_run_request(data, settings)
 
 
-def _validated(data: dict[str, Any], settings: Settings) -> RunRequest:
+def validate_run_request(data: dict[str, Any], settings: Settings) -> RunRequest:
     try:
         run_request = RunRequest.model_validate(data)
     except ValidationError as exc:

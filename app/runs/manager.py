@@ -244,6 +244,10 @@ class RunManager:
             raise self._missing(run_id, self.store.get(run_id))
         return run
 
+    def live_run(self, thread_id: str) -> Run | None:
+        """The run in progress on ``thread_id``, if any (what a chat client resumes by chat id)."""
+        return self._busy_threads.get(thread_id)
+
     def describe(self, run_id: str) -> dict[str, Any]:
         """The run's summary, from memory or, once this worker forgot it, from the store."""
         run = self.runs.get(run_id)

@@ -1,0 +1,4 @@
+"""stub"""
+from flask import Blueprint
+
+bp = Blueprint("ag_ui", __name__)
