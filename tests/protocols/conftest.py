@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,13 +20,13 @@ NODE_DIR = Path(__file__).parent / "node"
 
 @pytest.fixture(scope="session")
 def protocol_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Paced answers (10 ms a piece) so a test can leave or rejoin mid-answer; a short grace
-    so an abandoned run is cancelled within the test."""
+    """Paced answers (25 ms a piece, a second or two) so a client can leave and rejoin
+    mid-answer; a short grace so an abandoned run is cancelled within the test."""
     with run_server(
         tmp_path_factory.mktemp("protocols"),
-        offline_token_delay_ms=10,
+        offline_token_delay_ms=25,
         heartbeat_s=0.3,
-        disconnect_grace_s=0.5,
+        disconnect_grace_s=2,
     ) as running:
         yield running
 
@@ -38,10 +39,16 @@ def node_clients() -> Path:
     return NODE_DIR
 
 
-def run_node(script: str, *args: str, timeout: float = 60) -> Any:
-    """Run ``node/<script>`` and return the JSON it prints last; fail with its output if it fails."""
+def run_node(script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
+    """Run ``node/<script>`` (with ``env`` added to the environment) and return the JSON it
+    prints last; fail with its output if it fails."""
     done = subprocess.run(
-        ["node", str(NODE_DIR / script), *args], capture_output=True, text=True, timeout=timeout, check=False
+        ["node", str(NODE_DIR / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
     if done.returncode != 0:
         pytest.fail(f"node {script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}", pytrace=False)
