@@ -76,7 +76,7 @@ def run(agent: str | None = None) -> Response:
     started = state.manager.start(run_request_of(run_input, agent, state.settings), current_trace_id())
     encoder = AgUiEncoder(run_input.thread_id, run_input.run_id)
     headers = sse_headers(started.run_id, started.trace_id)
-    return follow_response(state.manager, started.log, started, encoder, headers)
+    return follow_response(state.manager, started.run_id, started.log, started, encoder, headers)
 
 
 def run_request_of(run_input: RunAgentInput, agent: str | None, settings: Settings) -> RunRequest:

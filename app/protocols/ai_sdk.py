@@ -34,9 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.api.requests import current_trace_id, json_object_body, validate_run_request
 from app.api.streaming import sse_headers
 from app.config import Settings
-from app.errors import bad_request
+from app.errors import ServiceError, bad_request
 from app.extension import stagecast
 from app.protocols.stream import DONE, follow_response, sse_data
+from app.runs.log import MemoryEventLog
 from app.runs.models import Run, RunRequest
 
 bp = Blueprint("ai_sdk", __name__, url_prefix="/api/ai-sdk")
@@ -91,20 +92,29 @@ def chat() -> Response:
         where = ".".join(map(str, problem["loc"]))
         raise bad_request(f"Invalid request: {where}: {problem['msg']}.") from None
     run = state.manager.start(run_request_of(body, state.settings), current_trace_id())
-    return _stream(run)
+    return _stream(run.run_id, run.log, run, run.trace_id)
 
 
 @bp.get("/chat/<chat_id>/stream")
 def resume(chat_id: str) -> Response:
-    run = stagecast().manager.live_run(chat_id)
-    if run is None or run.log.closed:
+    manager = stagecast().manager
+    run_id = manager.live_run_id(chat_id)
+    if run_id is None:
         return Response(status=204)
-    return _stream(run)
+    try:
+        log, run = manager.open_log(run_id)  # the run may execute in another worker
+    except ServiceError:
+        return Response(status=204)  # it ended meanwhile and is gone, or its worker died
+    if log.closed:
+        manager.close_log(run_id, log)
+        return Response(status=204)
+    return _stream(run_id, log, run, current_trace_id())
 
 
-def _stream(run: Run) -> Response:
-    headers = {**sse_headers(run.run_id, run.trace_id), **STREAM_HEADER}
-    return follow_response(stagecast().manager, run.log, run, UIMessageEncoder(f"msg-{run.run_id}"), headers)
+def _stream(run_id: str, log: MemoryEventLog, run: Run | None, trace_id: str) -> Response:
+    headers = {**sse_headers(run_id, trace_id), **STREAM_HEADER}
+    encoder = UIMessageEncoder(f"msg-{run_id}")
+    return follow_response(stagecast().manager, run_id, log, run, encoder, headers)
 
 
 def run_request_of(body: ChatRequest, settings: Settings) -> RunRequest:

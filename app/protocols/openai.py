@@ -142,7 +142,7 @@ def chat_completions() -> Response:
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     encoder = ChunkEncoder(f"chatcmpl-{run.run_id}", run.agent, int(run.created_at), include_usage)
     headers = sse_headers(run.run_id, run.trace_id)
-    return follow_response(state.manager, run.log, run, encoder, headers)
+    return follow_response(state.manager, run.run_id, run.log, run, encoder, headers)
 
 
 def run_request_of(body: ChatCompletionRequest, settings: Any) -> RunRequest:

@@ -36,29 +36,30 @@ class LogEncoder(Protocol):
 
 def follow_response(
     manager: RunManager,
+    run_id: str,
     log: MemoryEventLog,
     run: Run | None,
     encoder: LogEncoder,
     headers: Mapping[str, str],
-    after: int = 0,
 ) -> Response:
-    """A streaming response of ``log`` after sequence ``after``, encoded by ``encoder``;
-    ``headers`` are the SSE ones (``sse_headers``) plus the protocol's own."""
-    if run is not None:
-        # Attached here, not in the generator: a client gone before the first write still
-        # leaves through detach(), which starts the disconnect grace period.
-        manager.attach(run)
-    body = _follow(manager, log, encoder, after)
-    response = Response(body, status=200, headers=dict(headers))
-    if run is not None:
-        response.call_on_close(lambda: manager.detach(run))
+    """A streaming response of ``run_id``'s log (from ``manager.open_log``, or a run just
+    started) from its first event, encoded by ``encoder``; ``headers`` are the SSE ones
+    (``sse_headers``) plus the protocol's own."""
+    # Watched from here, not in the generator: a client gone before the first write still
+    # leaves through unwatch(), which starts the disconnect grace period.
+    manager.watch(run_id, run)
+    response = Response(_follow(manager, log, encoder), status=200, headers=dict(headers))
+    response.call_on_close(lambda: manager.unwatch(run_id, run, log))
     return response
 
 
-def _follow(manager: RunManager, log: MemoryEventLog, encoder: LogEncoder, after: int) -> Iterator[bytes]:
+def _follow(manager: RunManager, log: MemoryEventLog, encoder: LogEncoder) -> Iterator[bytes]:
     yield encode_comment("stagecast")
     heartbeat_s = manager.settings.heartbeat_s
-    while not manager.draining or log.closed:
+    after = 0
+    # As the native stream: cut when this worker drains or loses the run's feed (taken over,
+    # Redis gone); a finished run is sent out whole first.
+    while (not manager.draining and not log.failed) or log.closed:
         entries = log.read(after, heartbeat_s)
         if entries:
             after += len(entries)
@@ -67,7 +68,7 @@ def _follow(manager: RunManager, log: MemoryEventLog, encoder: LogEncoder, after
                 yield chunk
         elif log.closed:
             break
-        elif not manager.draining:
+        elif not manager.draining and not log.failed:
             yield HEARTBEAT
     yield encoder.end(cut=not log.closed)
 
