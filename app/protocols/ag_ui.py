@@ -3,7 +3,10 @@
 
 The input's ``threadId`` is the thread; the last user message is the question and the
 messages before it seed the thread's history when it has none of its own. ``tools``,
-``context`` and ``state`` are not used (the agent's tools run on the server).
+``context`` and ``state`` are not used (the agent's tools run on the server). A run that
+ends with the graph's ``interrupt()`` finishes with the 1.0 interrupt outcome (each interrupt's
+value under ``metadata.value``, and as ``message`` when it is text); the next run's ``resume``
+entries answer them and continue the thread (one answer, or several by interrupt id).
 
 The events are the ``ag-ui-protocol`` package's models, written by its ``EventEncoder``:
 ``RUN_STARTED`` with the client's ``threadId`` and ``runId`` (Stagecast's run id is under
@@ -27,6 +30,7 @@ from ag_ui.core import (
     BaseEvent,
     CustomEvent,
     Interrupt,
+    ResumeEntry,
     RunAgentInput,
     RunErrorEvent,
     RunFinishedCancelledOutcome,
@@ -80,19 +84,32 @@ def run(agent: str | None = None) -> Response:
 
 
 def run_request_of(run_input: RunAgentInput, agent: str | None, settings: Settings) -> RunRequest:
+    """A new turn (the last user message), or, with ``resume`` entries, the answers to the
+    thread's pending interrupts (the messages are then not read)."""
+    data: dict[str, Any] = {"conversation_id": run_input.thread_id}
+    if agent is not None:
+        data["agent"] = agent
+    if run_input.resume:
+        return validate_run_request({**data, "resume": _resume_value(run_input.resume)}, settings)
     messages = [(m.role, _text(m.content)) for m in run_input.messages if m.role in _HISTORY_ROLES]
     last_user = max((i for i, (role, _) in enumerate(messages) if role == "user"), default=None)
     if last_user is None:
         raise bad_request("messages has no user message to answer.")
-    history = [{"role": role, "content": text} for role, text in messages[:last_user] if text]
-    data: dict[str, Any] = {
-        "message": messages[last_user][1],
-        "conversation_id": run_input.thread_id,
-        "history": history,
-    }
-    if agent is not None:
-        data["agent"] = agent
+    data["message"] = messages[last_user][1]
+    data["history"] = [{"role": role, "content": text} for role, text in messages[:last_user] if text]
     return validate_run_request(data, settings)
+
+
+def _resume_value(entries: list[ResumeEntry]) -> Any:
+    """The native ``resume``: the one answer as is, or ``{interrupt_id: answer}`` for several
+    (DESIGN.md, "Resuming a paused thread")."""
+    cancelled = [entry.interrupt_id for entry in entries if entry.status == "cancelled"]
+    if cancelled:
+        # A LangGraph interrupt waits for an answer; it cannot be withdrawn.
+        raise bad_request(f"Interrupts cannot be cancelled here ({', '.join(cancelled)}); answer them.")
+    if len(entries) == 1:
+        return entries[0].payload
+    return {entry.interrupt_id: entry.payload for entry in entries}
 
 
 def _text(content: Any) -> str:

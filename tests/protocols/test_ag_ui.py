@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.runs.models import RunRequest
 from tests.protocols.conftest import run_node, wait_for_status
 from tests.support.client import read_stream
 from tests.support.inventory import true_stock
@@ -124,3 +125,25 @@ def test_heartbeats_and_cancel_on_disconnect(protocol_server: Server) -> None:
         )
     assert result.headers["content-type"].startswith("text/event-stream")
     assert wait_for_status(protocol_server, result.headers["x-run-id"], {"cancelled"}) == "cancelled"
+
+
+@pytest.mark.skipif(
+    "resume" not in RunRequest.model_fields, reason="needs RunRequest.resume (branch agents, not merged yet)"
+)
+def test_interrupt_outcome_then_resume_continues(node_clients: Path, protocol_server: Server) -> None:
+    thread_id = f"thread-{uuid.uuid4().hex[:8]}"
+    out = run_node("ag_ui.mjs", f"{protocol_server.url}/api/ag-ui/approval", thread_id, "the pump", "yes")
+    assert out["types"][-1] == "RUN_FINISHED" and "error" not in out
+    (interrupt,) = out["outcome"]["interrupts"]
+    assert out["outcome"]["type"] == "interrupt" and interrupt["reason"] == "input_required"
+    assert interrupt["metadata"]["value"] == {"question": "Ship the draft?", "options": ["yes", "no"]}
+    resumed = out["resumed"]
+    assert "error" not in resumed and resumed["outcome"] == {"type": "success"}
+    assert resumed["started"]["threadId"] == thread_id
+    assert resumed["messages"][-1] == {"role": "assistant", "content": "Answer was 'yes'."}
+
+
+def test_cancelling_an_interrupt_is_refused(protocol_server: Server) -> None:
+    entry = {"interruptId": "i1", "status": "cancelled"}
+    response = httpx.post(protocol_server.url + "/api/ag-ui", json=_input(resume=[entry]))
+    assert response.status_code == 400 and "cancelled" in response.json()["message"]
