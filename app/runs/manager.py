@@ -232,7 +232,9 @@ class RunManager:
         run.released = True
         run.control.release()
         for name, timer in list(run.timers.items()):
-            if name != "forget":
+            # Not the timer doing this (a cancel deadline): killing it would cut its own
+            # store write short, mid-query.
+            if name != "forget" and timer is not gevent.getcurrent():
                 timer.kill(block=False)
                 del run.timers[name]
         self.active -= 1

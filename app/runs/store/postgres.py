@@ -7,6 +7,7 @@ gunicorn's master (DESIGN.md, "Distributed mode"). The pool is made after fork, 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -37,9 +38,15 @@ def open_pool(url: str, max_size: int = 10) -> ConnectionPool:
 
 @contextmanager
 def schema_lock(pool: ConnectionPool) -> Iterator[None]:
-    """Hold an advisory lock while creating tables, so concurrent first starts do not race."""
+    """Hold an advisory lock while creating tables, so concurrent first starts do not race.
+
+    It is polled, not waited for in a statement: LangGraph's migrations create indexes
+    CONCURRENTLY, which wait for every other session's open statement, so a worker blocked
+    in ``pg_advisory_lock`` would deadlock with the one holding it.
+    """
     with pool.connection() as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        while not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_SCHEMA_LOCK,)).fetchone()["ok"]:
+            time.sleep(0.1)
         try:
             yield
         finally:
@@ -50,7 +57,8 @@ class PostgresRunStore(RunStore):
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
         with schema_lock(pool), pool.connection() as conn:
-            conn.execute(SCHEMA)
+            for statement in filter(str.strip, SCHEMA.split(";")):  # prepared: one at a time
+                conn.execute(statement)
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
