@@ -2,17 +2,20 @@
 // DefaultChatTransport (which validates every part against the SDK's strict schema) and
 // readUIMessageStream (which builds the assistant message the way useChat does).
 //
-//   AGENT=<name> node ai_sdk.mjs <package: ai | ai5 | ai5latest> <base url> <chat id> <question> [reload-after-deltas]
+//   [AGENT=<name>] [RESUME_BASE=<url>] node ai_sdk.mjs <package: ai | ai5 | ai5latest> <base url> <chat id> <question> [reload-after-deltas]
 //
 // Prints one JSON line: the parts' types, the final message, the errors the stream reported
 // and, with reload-after-deltas, what was seen before the "reload", the answer read through
-// reconnectToStream, and what a second reconnect got once the answer had ended (null: 204).
+// reconnectToStream (sent to RESUME_BASE when given: another host), and what a second
+// reconnect got once the answer had ended (null: 204).
 const [pkg, base, chatId, question, reloadAfter] = process.argv.slice(2);
 const { DefaultChatTransport, readUIMessageStream } = await import(pkg);
 
-const transport = new DefaultChatTransport({
-  api: `${base}/api/ai-sdk/chat`,
-  body: process.env.AGENT ? { agent: process.env.AGENT } : undefined,
+const body = process.env.AGENT ? { agent: process.env.AGENT } : undefined;
+const transport = new DefaultChatTransport({ api: `${base}/api/ai-sdk/chat`, body });
+const resumeTransport = new DefaultChatTransport({
+  api: `${process.env.RESUME_BASE || base}/api/ai-sdk/chat`,
+  body,
 });
 const errors = [];
 const userMessage = { id: `u-${Date.now()}`, role: "user", parts: [{ type: "text", text: question }] };
@@ -59,10 +62,10 @@ if (reloadAfter) {
   const first = await consume(stream, Number(reloadAfter));
   abort.abort(); // the page goes away mid-answer
   out.before = { types: first.types, messageId: first.message?.id, text: textOf(first.message) };
-  const resumed = await transport.reconnectToStream({ chatId });
+  const resumed = await resumeTransport.reconnectToStream({ chatId });
   if (resumed === null) throw new Error("reconnectToStream got 204 while the answer was live");
   Object.assign(out, await consume(resumed));
-  out.after = await transport.reconnectToStream({ chatId });
+  out.after = await resumeTransport.reconnectToStream({ chatId });
 } else {
   Object.assign(out, await consume(stream));
 }
