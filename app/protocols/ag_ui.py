@@ -51,9 +51,8 @@ from ag_ui.core import (
 )
 from ag_ui.encoder import EventEncoder
 from flask import Blueprint, Response, request
-from pydantic import ValidationError
 
-from app.api.requests import current_trace_id, json_object_body, validate_run_request
+from app.api.requests import current_trace_id, validate_body, validate_run_request
 from app.api.streaming import sse_headers
 from app.config import Settings
 from app.errors import bad_request
@@ -71,12 +70,7 @@ _HISTORY_ROLES = {"user", "assistant", "system"}
 @bp.post("/<agent>")
 def run(agent: str | None = None) -> Response:
     state = stagecast()
-    try:
-        run_input = RunAgentInput.model_validate(json_object_body(request))
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(map(str, problem["loc"]))
-        raise bad_request(f"Invalid RunAgentInput: {where}: {problem['msg']}.") from None
+    run_input = validate_body(request, RunAgentInput)
     started = state.manager.start(run_request_of(run_input, agent, state.settings), current_trace_id())
     encoder = AgUiEncoder(run_input.thread_id, run_input.run_id)
     headers = sse_headers(started.run_id, started.trace_id)

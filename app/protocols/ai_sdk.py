@@ -29,9 +29,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from flask import Blueprint, Response, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.requests import current_trace_id, json_object_body, validate_run_request
+from app.api.requests import current_trace_id, validate_body, validate_run_request
 from app.api.streaming import sse_headers
 from app.config import Settings
 from app.errors import ServiceError, bad_request
@@ -85,12 +85,7 @@ class ChatRequest(BaseModel):
 @bp.post("/chat")
 def chat() -> Response:
     state = stagecast()
-    try:
-        body = ChatRequest.model_validate(json_object_body(request))
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(map(str, problem["loc"]))
-        raise bad_request(f"Invalid request: {where}: {problem['msg']}.") from None
+    body = validate_body(request, ChatRequest)
     run = state.manager.start(run_request_of(body, state.settings), current_trace_id())
     return _stream(run.run_id, run.log, run, run.trace_id)
 

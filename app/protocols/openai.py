@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
 from app.api.chat import run_failure
-from app.api.requests import current_trace_id, json_object_body, validate_run_request
+from app.api.requests import current_trace_id, validate_body, validate_run_request
 from app.api.streaming import sse_headers, wait_for_end
 from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
@@ -128,12 +128,7 @@ def _unknown_model(name: str) -> Response:
 @bp.post("/chat/completions")
 def chat_completions() -> Response:
     state = stagecast()
-    try:
-        body = ChatCompletionRequest.model_validate(json_object_body(request))
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        param = ".".join(map(str, problem["loc"]))
-        return openai_error(400, f"{param}: {problem['msg']}", ErrorCode.VALIDATION_ERROR, param)
+    body = validate_body(request, ChatCompletionRequest)
     if body.model not in state.manager.agents.agents:
         return _unknown_model(body.model)
     run = state.manager.start(run_request_of(body, state.settings), current_trace_id())

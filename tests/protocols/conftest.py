@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.client import StreamResult, read_stream, wait_for_status
 from tests.support.server import Server, run_server
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -55,12 +55,16 @@ def run_node(script: str, *args: str, env: dict[str, str] | None = None, timeout
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def wait_for_status(server: Server, run_id: str, wanted: set[str], timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    status = ""
-    while time.monotonic() < deadline:
-        status = httpx.get(f"{server.url}/api/runs/{run_id}").json()["status"]
-        if status in wanted:
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} still {status}, wanted {wanted}")
+def abandon_slow_run(server: Server, path: str, body: dict[str, Any]) -> StreamResult:
+    """Start a slow run through ``path``, leave after two heartbeats, and check that the
+    run is then cancelled (the disconnect grace); the part of the stream that was read."""
+    with httpx.Client(timeout=30) as client:
+        result = read_stream(
+            client,
+            "POST",
+            server.url + path,
+            json=body,
+            stop_after=lambda r: r.parser.comments.count("heartbeat") >= 2,
+        )
+        assert wait_for_status(client, server, result.headers["x-run-id"], {"cancelled"}) == "cancelled"
+    return result

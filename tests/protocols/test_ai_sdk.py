@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.protocols.conftest import run_node, wait_for_status
+from tests.protocols.conftest import abandon_slow_run, run_node
 from tests.support.client import read_stream
 from tests.support.inventory import true_stock
 from tests.support.server import Server
@@ -119,26 +119,26 @@ def test_errors_before_the_stream_are_json(
     assert response.json() == {"success": False, "error": code, "message": response.json()["message"]}
 
 
-def test_stream_headers_heartbeats_native_watch_and_cancel_on_disconnect(protocol_server: Server) -> None:
+def test_stream_headers_heartbeats_and_cancel_on_disconnect(protocol_server: Server) -> None:
+    result = abandon_slow_run(protocol_server, "/api/ai-sdk/chat", _body("5", agent="slow"))
+    assert result.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    assert result.headers["content-type"].startswith("text/event-stream")
+    lines = result.body.decode().splitlines()
+    assert all(line.startswith(("data: ", ": ")) or not line for line in lines)  # data: lines only
+    assert [m.json()["type"] for m in result.messages[:2]] == ["start", "start-step"]
+
+
+def test_a_chat_run_is_watched_on_the_native_stream(protocol_server: Server) -> None:
     with httpx.Client(timeout=30) as client:
-        result = read_stream(
+        head = read_stream(
             client,
             "POST",
             f"{protocol_server.url}/api/ai-sdk/chat",
-            json=_body("5", agent="slow"),
-            stop_after=lambda r: r.parser.comments.count("heartbeat") >= 2,
+            json=_body(),
+            stop_after=lambda r: len(r.messages) >= 3,
         )
-        run_id = result.headers["x-run-id"]
-        assert result.headers["x-vercel-ai-ui-message-stream"] == "v1"
-        assert result.headers["content-type"].startswith("text/event-stream")
-        lines = result.body.decode().splitlines()
-        assert all(line.startswith(("data: ", ": ")) or not line for line in lines)  # data: lines only
-        # The same run on the native stream.
-        native = read_stream(
-            client,
-            "GET",
-            f"{protocol_server.url}/api/runs/{run_id}/stream",
-            stop_after=lambda r: len(r.events) >= 2,
-        )
-    assert native.types[0] == "start"
-    assert wait_for_status(protocol_server, run_id, {"cancelled"}) == "cancelled"
+        run_id = head.headers["x-run-id"]
+        native = read_stream(client, "GET", f"{protocol_server.url}/api/runs/{run_id}/stream")
+    assert native.types[0] == "start" and native.types[-1] == "done"
+    started = head.messages[0].json()["messageMetadata"]
+    assert native.last("start")["data"]["thread_id"] == started["thread_id"]

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, artifact, missing_chromium
+from tests.browser.chromium import artifact
 from tests.support.inventory import true_stock
 from tests.support.server import REPO, Server, free_port
 
@@ -53,17 +53,6 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 
         except httpx.TransportError:
             time.sleep(0.2)
     raise RuntimeError(f"vite preview did not come up on {url}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    problem = missing_chromium()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
