@@ -2,7 +2,8 @@
 
 ``POST /api/ai-sdk/chat`` takes the body the transport sends (``id``: the chat, which is the
 thread; ``messages`` with ``parts``; ``trigger``, ``messageId``) plus, from ``useChat``'s
-``body`` option, the native ``agent``, ``user_id``, ``custom_prompt`` and ``llm_config``.
+``body`` option, the native ``agent``, ``user_id``, ``custom_prompt`` and ``llm_config``, and
+``resume``: the answer to the interrupt the last answer ended with (its ``data-interrupt``).
 The last user message is the question; the ones before it seed the thread's history when the
 thread has none of its own (the latest ``STAGECAST_MAX_HISTORY_MESSAGES`` of them: a long
 chat resends all its messages, and its thread keeps the history anyway).
@@ -80,6 +81,7 @@ class ChatRequest(BaseModel):
     user_id: str | None = None
     custom_prompt: str | None = None
     llm_config: dict[str, Any] | None = None
+    resume: Any = None
 
 
 @bp.post("/chat")
@@ -113,13 +115,16 @@ def _stream(run_id: str, log: MemoryEventLog, run: Run | None, trace_id: str) ->
 
 
 def run_request_of(body: ChatRequest, settings: Settings) -> RunRequest:
-    """The native run request of one ``useChat`` turn on the chat's thread."""
+    """The native run request of one ``useChat`` turn on the chat's thread: the last user
+    message, or with ``resume`` the answer to the thread's pending interrupts."""
+    options = body.model_dump(include={"agent", "user_id", "custom_prompt", "llm_config"}, exclude_none=True)
+    if body.resume is not None:
+        return validate_run_request({**options, "conversation_id": body.id, "resume": body.resume}, settings)
     last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
     if last_user is None:
         raise bad_request("messages has no user message to answer.")
     earlier = [{"role": m.role, "content": m.text} for m in body.messages[:last_user] if m.text]
     keep = settings.max_history_messages
-    options = body.model_dump(include={"agent", "user_id", "custom_prompt", "llm_config"}, exclude_none=True)
     data = {
         **options,
         "message": body.messages[last_user].text,

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.runs.models import RunRequest
 from tests.protocols.conftest import abandon_slow_run, run_node
 from tests.support.client import read_stream
 from tests.support.inventory import true_stock
@@ -21,10 +22,17 @@ PACKAGES = ["ai", "ai5", "ai5latest"]
 
 
 def ask(
-    server: Server, package: str, question: str = QUESTION, *extra: str, agent: str = ""
+    server: Server,
+    package: str,
+    question: str = QUESTION,
+    *extra: str,
+    agent: str = "",
+    chat_id: str = "",
+    resume: str = "",
 ) -> dict[str, Any]:
-    chat_id = f"chat-{uuid.uuid4().hex[:8]}"
-    out = run_node("ai_sdk.mjs", package, server.url, chat_id, question, *extra, env={"AGENT": agent})
+    chat_id = chat_id or f"chat-{uuid.uuid4().hex[:8]}"
+    env = {"AGENT": agent, "RESUME": resume}
+    out = run_node("ai_sdk.mjs", package, server.url, chat_id, question, *extra, env=env)
     out["chat_id"] = chat_id
     return out
 
@@ -89,6 +97,18 @@ def test_failure_is_an_error_part(node_clients: Path, protocol_server: Server) -
     assert "error" in out["types"] and out["types"][-1] == "finish"
     assert out["errors"] and "hunter2" not in out["errors"][0]
     assert out["message"]["metadata"]["error"] == "InternalError"
+
+
+@pytest.mark.skipif(
+    "resume" not in RunRequest.model_fields, reason="needs RunRequest.resume (branch agents, not merged yet)"
+)
+def test_interrupt_part_then_resume_answers_it(node_clients: Path, protocol_server: Server) -> None:
+    paused = ask(protocol_server, "ai5", "the pump", agent="approval")
+    (part,) = [p for p in paused["message"]["parts"] if p["type"] == "data-interrupt"]
+    assert part["data"]["interrupts"][0]["value"] == {"question": "Ship the draft?", "options": ["yes", "no"]}
+    assert paused["message"]["metadata"]["status"] == "paused"
+    resumed = ask(protocol_server, "ai5", "yes", chat_id=paused["chat_id"], resume='"yes"')
+    assert resumed["text"] == "Answer was 'yes'." and resumed["message"]["metadata"]["status"] == "success"
 
 
 def test_resume_of_a_chat_with_nothing_live_is_204(protocol_server: Server) -> None:

@@ -2,7 +2,7 @@
 // DefaultChatTransport (which validates every part against the SDK's strict schema) and
 // readUIMessageStream (which builds the assistant message the way useChat does).
 //
-//   [AGENT=<name>] [RESUME_BASE=<url>] node ai_sdk.mjs <package: ai | ai5 | ai5latest> <base url> <chat id> <question> [reload-after-deltas]
+//   [AGENT=<name>] [RESUME=<json answer>] [RESUME_BASE=<url>] node ai_sdk.mjs <package: ai | ai5 | ai5latest> <base url> <chat id> <question> [reload-after-deltas]
 //
 // Prints one JSON line: the parts' types, the final message, the errors the stream reported
 // and, with reload-after-deltas, what was seen before the "reload", the answer read through
@@ -11,7 +11,10 @@
 const [pkg, base, chatId, question, reloadAfter] = process.argv.slice(2);
 const { DefaultChatTransport, readUIMessageStream } = await import(pkg);
 
-const body = process.env.AGENT ? { agent: process.env.AGENT } : undefined;
+const body = {
+  ...(process.env.AGENT ? { agent: process.env.AGENT } : {}),
+  ...(process.env.RESUME ? { resume: JSON.parse(process.env.RESUME) } : {}),
+};
 const transport = new DefaultChatTransport({ api: `${base}/api/ai-sdk/chat`, body });
 const resumeTransport = new DefaultChatTransport({
   api: `${process.env.RESUME_BASE || base}/api/ai-sdk/chat`,
