@@ -75,15 +75,22 @@ class ChatbotAgent:
         name: str,
         graph: Pregel,
         *,
+        description: str = "",
         stage_messages: Mapping[str, tuple[str, str]] | None = None,
         context_factory: ContextFactory | None = None,
         recursion_limit: int = 25,
     ) -> None:
         self.name = name
         self.graph = graph
+        self.description = description
         self.stage_messages = dict(stage_messages or {})
         self.context_factory = context_factory
         self.recursion_limit = recursion_limit
+
+    def describe(self) -> dict[str, Any]:
+        """Name, description and stages (the declared ones, else the top graph's nodes)."""
+        stages = list(self.stage_messages) or [node for node in self.graph.nodes if not node.startswith("__")]
+        return {"name": self.name, "description": self.description, "stages": stages}
 
     def run(
         self,
