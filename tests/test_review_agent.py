@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.support.client import StreamResult, read_stream
-from tests.support.server import Server
+from tests.support.server import Server, run_server
 
 BIG = "Request 120 x ABC-12345 for the line 3 pump overhaul"  # KRW 5,820,000: above the limit
 SMALL = "ABC-12345 40개, 3라인 유압 펌프 정비용"  # 1,940,000원: within it
@@ -123,3 +123,10 @@ def test_a_request_without_known_parts(server: Server, client: httpx.Client) -> 
     assert result.last("done")["data"]["status"] == "success"
     assert "NOPE-12345" in result.last("final")["data"]["content"]
     assert not [e for e in result.events if e["type"] == "progress" and e["data"]["node"] == "policy_check"]
+
+
+def test_the_approval_threshold_is_a_setting(tmp_path, client: httpx.Client) -> None:
+    with run_server(tmp_path / "data", review_approval_threshold=10_000_000) as raised:
+        result = review(raised, client, message=BIG)
+        assert "interrupt" not in result.types and result.last("done")["data"]["status"] == "success"
+        assert "within the approval limit" in result.last("final")["data"]["content"]
