@@ -94,6 +94,12 @@ def test_above_the_limit_it_asks_for_approval_then_recommends(server: Server, cl
         and e["data"]["stage"] == e["data"]["node"]
     ]
     assert ran == ["approval", "recommend"]  # the checks are not run again
+    steps = {
+        e["data"]["node"]: (e["data"]["step"], e["data"]["total"])
+        for e in resumed.events
+        if e["type"] == "progress"
+    }
+    assert steps == {"approval": (5, 6), "recommend": (6, 6)}  # declared positions, even half-way
     final = resumed.last("final")["data"]
     assert "It was approved" in final["content"] and "Approver's note: line 3 is down" in final["content"]
     assert final["table_data"]["columns"][0] == "Part"

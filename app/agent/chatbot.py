@@ -225,7 +225,7 @@ class _StreamMapper:
         started = "result" not in task and "error" not in task
         if started:
             self.current_nodes[namespace] = node
-            self.steps.setdefault(path, len(self.steps) + 1)
+            self.steps.setdefault(path, self._step(namespace, node))
         elif task.get("interrupts"):
             # The node has not completed: it runs again, from its start, when the thread is
             # resumed. Top-level tasks carry their subgraphs' interrupts too: collected once.
@@ -257,6 +257,13 @@ class _StreamMapper:
         )
         if result is not None:
             yield from self._task_result(result)
+
+    def _step(self, namespace: Namespace, node: str) -> int:
+        """A declared stage's position among the declared ones (also in a run that resumes
+        half-way); any other node's position in the order nodes started."""
+        if not namespace and node in self.stage_messages:
+            return list(self.stage_messages).index(node) + 1
+        return len(self.steps) + 1
 
     def _total(self, namespace: Namespace) -> int | None:
         """The declared stages count for the top graph's nodes; a subgraph declares none."""

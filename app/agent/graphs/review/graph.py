@@ -41,7 +41,7 @@ STAGE_MESSAGES: dict[str, tuple[str, str]] = {
 
 _POLICY_DOCUMENTS = {
     "emergency": "emergency purchase order lead time",
-    "maintenance": "maintenance parts purchase approval",
+    "maintenance": "purchase order approval limits",
     "project": "purchase order approval limits",
     "replenishment": "reorder point safety stock",
     "unspecified": "purchase order approval limits",
