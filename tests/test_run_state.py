@@ -146,7 +146,6 @@ def test_exactly_one_outcome_when_a_cancel_deadline_races_the_runs_own_error(
 ) -> None:
     """The agent reports its error, then is slow to return; the cancel deadline fires then."""
     import gevent
-
     from langgraph.checkpoint.memory import InMemorySaver
 
     from app.agent.registry import AgentRegistry
