@@ -95,7 +95,7 @@ def chat() -> Response:
 @bp.get("/chat/<chat_id>/stream")
 def resume(chat_id: str) -> Response:
     manager = stagecast().manager
-    run_id = manager.live_run_id(chat_id)
+    run_id = manager.thread_run(chat_id)
     if run_id is None:
         return Response(status=204)
     try:

@@ -66,7 +66,7 @@ class Coordinator(ABC):
 
     @abstractmethod
     def thread_holder(self, thread_id: str) -> str | None:
-        """The run ``thread_id`` is busy with, if any, whichever process executes it."""
+        """The run that holds ``thread_id`` busy, or None (read-only: claims nothing)."""
 
     @abstractmethod
     def begin(self, run_id: str, attempt: int) -> None:
