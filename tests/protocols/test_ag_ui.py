@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.runs.models import RunRequest
 from tests.protocols.conftest import abandon_slow_run, run_node
 from tests.support.client import read_stream
 from tests.support.inventory import true_stock
@@ -120,9 +119,6 @@ def test_heartbeats_and_cancel_on_disconnect(protocol_server: Server) -> None:
     assert result.events[0]["type"] == "RUN_STARTED"
 
 
-@pytest.mark.skipif(
-    "resume" not in RunRequest.model_fields, reason="needs RunRequest.resume (branch agents, not merged yet)"
-)
 def test_interrupt_outcome_then_resume_continues(node_clients: Path, protocol_server: Server) -> None:
     thread_id = f"thread-{uuid.uuid4().hex[:8]}"
     out = run_node("ag_ui.mjs", f"{protocol_server.url}/api/ag-ui/approval", thread_id, "the pump", "yes")

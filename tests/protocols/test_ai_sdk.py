@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.runs.models import RunRequest
 from tests.protocols.conftest import abandon_slow_run, run_node
 from tests.support.client import read_stream
 from tests.support.inventory import true_stock
@@ -99,9 +98,6 @@ def test_failure_is_an_error_part(node_clients: Path, protocol_server: Server) -
     assert out["message"]["metadata"]["error"] == "InternalError"
 
 
-@pytest.mark.skipif(
-    "resume" not in RunRequest.model_fields, reason="needs RunRequest.resume (branch agents, not merged yet)"
-)
 def test_interrupt_part_then_resume_answers_it(node_clients: Path, protocol_server: Server) -> None:
     paused = ask(protocol_server, "ai5", "the pump", agent="approval")
     (part,) = [p for p in paused["message"]["parts"] if p["type"] == "data-interrupt"]
