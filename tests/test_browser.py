@@ -369,7 +369,7 @@ def test_runs_monitor_shows_live_and_recent_runs_with_timelines(session: Session
     finished = httpx.post(f"{web_server.url}/api/chat", json={"message": QUESTION}, timeout=60).json()
     live = httpx.post(
         f"{web_server.url}/api/runs",
-        json={"message": "6", "agent": "slow", "on_disconnect": "continue"},
+        json={"message": "15", "agent": "slow", "on_disconnect": "continue"},
         timeout=10,
     ).json()
     page = session.page
@@ -390,9 +390,13 @@ def test_runs_monitor_shows_live_and_recent_runs_with_timelines(session: Session
     expect(segments).to_have_count(3)
     assert [segments.nth(i).get_attribute("data-stage") for i in range(3)] == STAGES
     expect(done_row.locator(".run-result")).to_contain_text(STOCK)
+    worker = httpx.get(f"{web_server.url}/api/runs/{finished['run_id']}", timeout=10).json()["worker"]
+    expect(done_row).to_contain_text(worker)  # which process executed it (several hosts: which host)
     page.screenshot(path=artifact("runs-monitor.png"), full_page=True)
 
-    row.get_by_role("button", name="Cancel").click()
+    # The table redraws as live runs move, so the button may be replaced between Playwright's
+    # stability checks; dispatching the click resolves and clicks in one step.
+    row.get_by_role("button", name="Cancel").dispatch_event("click")
     expect(row).to_have_attribute("data-status", "cancelled", timeout=10_000)
     expect(row.locator(".run-result")).to_contain_text("Cancelled")
     expect(page.locator("#active-count")).to_have_text("0")
