@@ -59,12 +59,10 @@ from app.errors import bad_request
 from app.events import ErrorCode
 from app.extension import stagecast
 from app.protocols.stream import follow_response
+from app.protocols.turns import HISTORY_ROLES, history, split_question
 from app.runs.models import RunRequest
 
 bp = Blueprint("ag_ui", __name__, url_prefix="/api/ag-ui")
-
-_HISTORY_ROLES = {"user", "assistant", "system"}
-
 
 @bp.post("")
 @bp.post("/<agent>")
@@ -85,12 +83,9 @@ def run_request_of(run_input: RunAgentInput, agent: str | None, settings: Settin
         data["agent"] = agent
     if run_input.resume:
         return validate_run_request({**data, "resume": _resume_value(run_input.resume)}, settings)
-    messages = [(m.role, _text(m.content)) for m in run_input.messages if m.role in _HISTORY_ROLES]
-    last_user = max((i for i, (role, _) in enumerate(messages) if role == "user"), default=None)
-    if last_user is None:
-        raise bad_request("messages has no user message to answer.")
-    data["message"] = messages[last_user][1]
-    data["history"] = [{"role": role, "content": text} for role, text in messages[:last_user] if text]
+    turns = [(m.role, _text(m.content)) for m in run_input.messages if m.role in HISTORY_ROLES]
+    data["message"], earlier = split_question(turns)
+    data["history"] = history(earlier)
     return validate_run_request(data, settings)
 
 

@@ -35,9 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.requests import current_trace_id, validate_body, validate_run_request
 from app.api.streaming import sse_headers
 from app.config import Settings
-from app.errors import ServiceError, bad_request
+from app.errors import ServiceError
 from app.extension import stagecast
 from app.protocols.stream import DONE, follow_response, sse_data
+from app.protocols.turns import history, split_question
 from app.runs.log import MemoryEventLog
 from app.runs.models import Run, RunRequest
 
@@ -120,14 +121,12 @@ def run_request_of(body: ChatRequest, settings: Settings) -> RunRequest:
     options = body.model_dump(include={"agent", "user_id", "custom_prompt", "llm_config"}, exclude_none=True)
     if body.resume is not None:
         return validate_run_request({**options, "conversation_id": body.id, "resume": body.resume}, settings)
-    last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
-    if last_user is None:
-        raise bad_request("messages has no user message to answer.")
-    earlier = [{"role": m.role, "content": m.text} for m in body.messages[:last_user] if m.text]
+    question, turns = split_question([(m.role, m.text) for m in body.messages])
+    earlier = history(turns)
     keep = settings.max_history_messages
     data = {
         **options,
-        "message": body.messages[last_user].text,
+        "message": question,
         "conversation_id": body.id,
         "history": earlier[-keep:] if keep else [],
     }

@@ -26,10 +26,11 @@ from werkzeug.exceptions import HTTPException
 from app.api.chat import run_failure
 from app.api.requests import current_trace_id, validate_body, validate_run_request
 from app.api.streaming import sse_headers, wait_for_end
-from app.errors import ServiceError, bad_request
+from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
 from app.protocols.stream import DONE, follow_response, sse_data
+from app.protocols.turns import history, split_question
 from app.runs.models import Run, RunRequest
 from app.sse import encode_comment
 
@@ -142,18 +143,13 @@ def chat_completions() -> Response:
 
 def run_request_of(body: ChatCompletionRequest, settings: Any) -> RunRequest:
     """The native run request: the last user message asks, the ones before it are history."""
-    last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
-    if last_user is None:
-        raise bad_request("messages has no user message to answer.")
-    earlier = body.messages[:last_user]
-    system = "\n\n".join(m.text for m in earlier if m.role in {"system", "developer"} and m.text)
+    question, earlier = split_question([(m.role, m.text) for m in body.messages])
+    system = "\n\n".join(text for role, text in earlier if role in {"system", "developer"} and text)
     max_tokens = body.max_completion_tokens or body.max_tokens
     data: dict[str, Any] = {
-        "message": body.messages[last_user].text,
+        "message": question,
         "agent": body.model,
-        "history": [
-            {"role": m.role, "content": m.text} for m in earlier if m.role in {"user", "assistant"} and m.text
-        ],
+        "history": history(earlier, frozenset({"user", "assistant"})),
         "llm_config": {
             key: value
             for key, value in {"temperature": body.temperature, "max_tokens": max_tokens}.items()
