@@ -44,3 +44,31 @@ def test_subgraph_nodes_stream_progress_with_their_path(server: Server, client: 
         json={"resume": "yes", "conversation_id": "nested-1"},
     )
     assert resumed.last("final")["data"]["content"] == "Answer was 'yes'."
+
+
+def test_a_question_asked_inside_a_subgraph_pauses_and_resumes(server: Server, client: httpx.Client) -> None:
+    body = {"message": "x", "agent": "inner_question", "conversation_id": "inner-1"}
+    paused = read_stream(client, "POST", server.url + "/api/chat/stream", json=body)
+    assert paused.types[-2:] == ["interrupt", "done"] and paused.last("done")["data"]["status"] == "paused"
+    (question,) = paused.last("interrupt")["data"]["interrupts"]
+    assert question["value"]["question"] == "Ship the draft?"
+    # Neither the asking node nor the subgraph node that runs it completed.
+    completed = [
+        tuple(e["data"]["path"])
+        for e in paused.events
+        if e["type"] == "progress" and e["data"]["status"] == "completed"
+    ]
+    assert completed == [("prepare",)]
+    status = client.get(f"{server.url}/api/threads/inner-1").json()
+    assert status["status"] == "paused" and status["interrupts"] == [question]
+
+    resumed = read_stream(
+        client, "POST", server.url + "/api/chat/stream", json={"resume": "yes", "conversation_id": "inner-1"}
+    )
+    started = [
+        tuple(e["data"]["path"])
+        for e in resumed.events
+        if e["type"] == "progress" and e["data"]["status"] == "in_progress"
+    ]
+    assert started == [("vetting",), ("vetting", "ask")]
+    assert resumed.last("final")["data"]["content"] == "Answer was 'yes'."
