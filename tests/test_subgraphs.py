@@ -72,3 +72,33 @@ def test_a_question_asked_inside_a_subgraph_pauses_and_resumes(server: Server, c
     ]
     assert started == [("vetting",), ("vetting", "ask")]
     assert resumed.last("final")["data"]["content"] == "Answer was 'yes'."
+
+
+def test_a_takeover_discards_the_tokens_of_a_subgraph_that_runs_again() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from app.agent.chatbot import ChatbotAgent
+    from tests.graphs import nested
+
+    graph = nested.copy({"checkpointer": InMemorySaver()})
+    config = {"configurable": {"thread_id": "t"}, "metadata": {"stagecast_run_id": "run-1"}}
+    # The worker died while the subgraph node "research" ran: the checkpoint's next is research.
+    list(graph.stream({"question": "q"}, config, interrupt_before=["research"]))
+
+    def progress(path: list[str]) -> dict[str, object]:
+        data = {"node": path[-1], "stage": path[-1], "status": "in_progress", "path": path}
+        return {"type": "progress", "data": data}
+
+    def token(node: str, message_id: str) -> dict[str, object]:
+        return {"type": "token", "data": {"content": f"{node} ", "node": node, "message_id": message_id}}
+
+    delivered = [
+        progress(["plan"]),
+        token("plan", "m-plan"),
+        progress(["research"]),
+        progress(["research", "summarize"]),
+        token("summarize", "m-summary"),
+    ]
+    plan = ChatbotAgent("nested", graph).plan_restart("t", "run-1", delivered)
+    assert plan.from_checkpoint
+    assert plan.discard_message_ids == ["m-summary"] and plan.kept_answer == ["plan "]
