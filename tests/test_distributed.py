@@ -285,3 +285,33 @@ def test_redis_outage(shared: dict[str, Any], tmp_path: Path, client: httpx.Clie
             restart_invariant(whole)
     finally:
         own_redis.stop()
+
+
+def test_sigterm_hands_unfinished_runs_to_another_host(
+    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+) -> None:
+    """A graceful stop does not interrupt runs it cannot finish: another worker continues them."""
+    settings = {**shared, "graceful_timeout_s": 4, "offline_token_delay_ms": 100, "heartbeat_s": 0.5}
+    with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
+        head = read_stream(
+            client,
+            "POST",
+            a.url + "/api/chat/stream",
+            json={"message": QUESTION},
+            stop_after=lambda r: r.types.count("token") >= 3,
+        )
+        run_id = head.headers["x-run-id"]
+        assert a.stop(signal.SIGTERM) == 0
+        rest = read_stream(
+            client,
+            "GET",
+            f"{b.url}/api/runs/{run_id}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+        whole = read_stream(client, "GET", f"{b.url}/api/runs/{run_id}/stream")
+        summary = client.get(f"{b.url}/api/runs/{run_id}").json()
+        b_workers = b.worker_pids()
+    assert rest.last("done")["data"]["status"] == "success"
+    assert whole.types.count("restart") == 1 and summary["attempt"] == 2
+    assert int(summary["worker"].rpartition(":")[2]) in b_workers
+    restart_invariant(whole)
