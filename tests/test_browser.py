@@ -289,7 +289,8 @@ def test_a_run_resumed_on_another_worker_drops_the_cut_off_text_and_says_so(
     rejoins: list[str | None] = []
 
     def sse(route: Route, body: bytes) -> None:
-        route.fulfill(status=200, headers={"Content-Type": "text/event-stream", "X-Run-ID": run_id}, body=body)
+        headers = {"Content-Type": "text/event-stream", "X-Run-ID": run_id}
+        route.fulfill(status=200, headers=headers, body=body)
 
     def rejoin(route: Route) -> None:
         rejoins.append(route.request.headers.get("last-event-id"))
