@@ -182,6 +182,7 @@ class RedisCoordinator(Coordinator):
             socket_connect_timeout=2,
             decode_responses=True,
             health_check_interval=30,
+            client_name=f"stagecast:{worker}",  # CLIENT LIST shows whose connections these are
         )
         self.redis = redis.Redis(connection_pool=pool)
         self.prefix = prefix
