@@ -14,6 +14,7 @@ from typing import Any
 
 import gevent
 
+from app import http_errors
 from app.config import SettingsError, load_settings
 
 try:
@@ -32,6 +33,9 @@ graceful_timeout = _settings.graceful_timeout_s
 keepalive = 2
 preload_app = False
 max_requests = 0
+# The longest request line gunicorn reads (its maximum): the EventSource form carries the
+# message in the URL. Beyond it gunicorn answers 414, in JSON (app.http_errors).
+limit_request_line = _settings.max_request_line_bytes
 accesslog = "-"
 access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, "ms": %(M)s}'
 
@@ -60,6 +64,7 @@ def post_worker_init(worker: Any) -> None:
         worker.wsgi.extensions["stagecast"].manager.drain()
 
     gevent.spawn(watch)
+    http_errors.install()
     tune_gc()
 
 

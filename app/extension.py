@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from app.agent.registry import load_agents
+from app.api.connections import StreamSlots
 from app.config import Settings
 from app.runs.manager import RunManager
 from app.runs.store import RunStore, connect
@@ -18,6 +19,7 @@ class Stagecast:
     settings: Settings
     manager: RunManager
     checkpointer: SqliteSaver
+    streams: StreamSlots
 
 
 def init_app(app: Flask, settings: Settings) -> Stagecast:
@@ -25,7 +27,9 @@ def init_app(app: Flask, settings: Settings) -> Stagecast:
     checkpointer.setup()
     agents = load_agents(settings, checkpointer)
     manager = RunManager(settings, agents, RunStore(connect(settings.database_path)))
-    state = Stagecast(settings=settings, manager=manager, checkpointer=checkpointer)
+    state = Stagecast(
+        settings=settings, manager=manager, checkpointer=checkpointer, streams=StreamSlots(settings)
+    )
     app.extensions["stagecast"] = state
     return state
 

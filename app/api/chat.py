@@ -6,8 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.requests import current_trace_id, run_request_from_body, run_request_from_query
-from app.api.streaming import last_event_id_of, parse_event_id, resume_response, stream_response
+from app.api.requests import client_address, current_trace_id, run_request_from_body, run_request_from_query
+from app.api.streaming import (
+    head_response,
+    last_event_id_of,
+    parse_event_id,
+    resume_response,
+    stream_response,
+)
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
@@ -32,6 +38,8 @@ def stream_post() -> Response:
 
 @bp.get("/stream")
 def stream_get() -> Response:
+    if request.method == "HEAD":
+        return head_response()
     return _stream(lambda: run_request_from_query(request.args, stagecast().settings))
 
 
@@ -43,7 +51,9 @@ def _stream(read_request: Any) -> Response:
         # An EventSource reconnecting: the id names the run, so resume it, never re-ask.
         run_id, after = parse_event_id(event_id)
         return resume_response(state.manager, run_id, after, trace_id)
-    run = state.manager.start(read_request(), trace_id)
+    run_request = read_request()
+    state.streams.check(client_address())
+    run = state.manager.start(run_request, trace_id)
     return stream_response(state.manager, run.run_id, run.log, run, 0, trace_id)
 
 
@@ -52,13 +62,16 @@ def chat() -> tuple[Response, int]:
     """Run to the end and answer one JSON document."""
     state = stagecast()
     run_request: RunRequest = run_request_from_body(request, state.settings)
+    state.streams.check(client_address())
     run = state.manager.start(run_request, current_trace_id())
+    release = state.streams.acquire(run.run_id, client_address())
     state.manager.attach(run)
     try:
         while not run.log.closed:
             run.log.read(run.log.last_seq, state.settings.heartbeat_s)
     finally:
         state.manager.detach(run)
+        release()
     summary = run.summary()
     if run.result is None:
         error = run.error or {

@@ -9,12 +9,15 @@ reconnects, with Last-Event-ID, elsewhere (trap 8).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from flask import Request, Response
+from flask import Request, Response, request
 
+from app.api.hangup import HangupWatch
+from app.api.requests import client_address
 from app.errors import bad_request
 from app.events import ErrorCode
+from app.extension import stagecast
 from app.runs.log import MemoryEventLog
 from app.runs.manager import RunFinishingElsewhere, RunManager
 from app.runs.models import Run
@@ -26,12 +29,25 @@ def last_event_id_of(request: Request) -> str | None:
     return request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or None
 
 
+# A sequence number is ASCII digits (``str.isdigit`` also takes "²" and "٣"), and short:
+# int() refuses strings of more than 4,300 digits, and no run has 10**18 events.
+_MAX_SEQ_DIGITS = 18
+
+
 def parse_event_id(event_id: str) -> tuple[str, int]:
     """``<run_id>:<seq>`` -> (run_id, seq)."""
     run_id, sep, seq = event_id.rpartition(":")
-    if not sep or not run_id or not seq.isdigit():
+    if not sep or not run_id or not (seq.isascii() and seq.isdigit()) or len(seq) > _MAX_SEQ_DIGITS:
         raise bad_request("Last-Event-ID must look like <run_id>:<seq>.", ErrorCode.BAD_REQUEST)
     return run_id, int(seq)
+
+
+def head_response() -> Response:
+    """HEAD of a stream endpoint: the headers a GET would get, and nothing started or joined.
+
+    Flask answers HEAD with the GET view; for ``GET /api/chat/stream`` that would start a run
+    (a link checker or a proxy's probe would cost a model call)."""
+    return Response(status=200, headers=SSE_HEADERS)
 
 
 def resume_response(manager: RunManager, run_id: str, after: int, trace_id: str) -> Response:
@@ -54,15 +70,35 @@ def stream_response(
         # Everything was delivered: 204 tells EventSource to stop reconnecting.
         return Response(status=204, headers={"X-Run-ID": run_id})
     settings = manager.settings
+    release = stagecast().streams.acquire(run_id, client_address())
+    leave = _once(lambda: manager.detach(run) if run is not None else None)
     if run is not None:
         # Attached here, not in the generator: a client gone before the first write still
         # leaves through detach(), which starts the disconnect grace period.
         manager.attach(run)
-    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms)
+
+    def hung_up() -> None:
+        leave()  # the grace period starts now, not at the next failed write
+        log.wake()  # and the response ends
+
+    watch = HangupWatch(request.environ.get("gunicorn.socket") if run is not None else None, hung_up)
+    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms, watch)
     response = Response(body, status=200, headers=_headers(run_id, trace_id))
-    if run is not None:
-        response.call_on_close(lambda: manager.detach(run))
+    for on_close in (watch.stop, leave, release):
+        response.call_on_close(on_close)
     return response
+
+
+def _once(action: Callable[[], object]) -> Callable[[], None]:
+    done = False
+
+    def run_once() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            action()
+
+    return run_once
 
 
 def _headers(run_id: str, trace_id: str) -> dict[str, str]:
@@ -76,11 +112,14 @@ def _subscribe(
     after: int,
     heartbeat_s: float,
     retry_ms: int,
+    watch: HangupWatch,
 ) -> Iterator[bytes]:
     yield encode_retry(retry_ms)
     prefix = run_id + ":"
-    while not manager.draining or log.closed:
+    while (not manager.draining or log.closed) and not watch.gone:
         entries = log.read(after, heartbeat_s)
+        if watch.gone:
+            return
         if entries:
             # Everything that arrived since the last write leaves in one chunk.
             yield b"".join(
@@ -91,4 +130,5 @@ def _subscribe(
             return
         elif not manager.draining:
             yield HEARTBEAT
-    yield encode_retry(retry_ms)
+    if not watch.gone:
+        yield encode_retry(retry_ms)

@@ -3,7 +3,9 @@
 The request's ``model`` picks the behaviour, so one server serves every test:
 ``paced`` (default) streams ``tokens`` with ``token_delay_s`` between them;
 ``slow-first`` waits ``first_token_delay_s`` before the first chunk; ``broken`` sends two
-chunks and drops the connection mid-body; ``status-<code>`` answers that HTTP error.
+chunks and drops the connection mid-body; ``status-<code>`` answers that HTTP error;
+``flood`` sends chunks as fast as the socket takes them, until the client hangs up;
+``html`` answers 200 with an HTML page; ``garbage`` streams ``data:`` lines that are not JSON.
 It records each request body and when a client hung up in the middle of a stream.
 """
 
@@ -57,6 +59,9 @@ class FakeOpenAI:
                 if model.startswith("status-"):
                     self._error(int(model.removeprefix("status-")))
                     return
+                if model == "html":
+                    self._html()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -68,6 +73,14 @@ class FakeOpenAI:
 
             def _stream(self, model: str, body: dict[str, Any]) -> None:
                 if model == "slow-first" and self._wait_or_hangup(fake.first_token_delay_s):
+                    return
+                if model == "flood":
+                    self._flood()
+                    return
+                if model == "garbage":
+                    self._write(b"data: <html><body>502 Bad Gateway</body></html>\n\n")
+                    self._write(b"data: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
                     return
                 for index, token in enumerate(fake.tokens):
                     if model == "broken" and index == 2:
@@ -96,6 +109,25 @@ class FakeOpenAI:
                 self._write(b"data: [DONE]\n\n")
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
+
+            def _flood(self) -> None:
+                """Valid chunks, each one token, written as fast as the client takes them."""
+                chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake"}
+                event = b"data: " + json.dumps(
+                    {**chunk, "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}
+                ).encode() + b"\n\n"
+                block = event * (64 * 1024 // len(event))
+                framed = b"%x\r\n%s\r\n" % (len(block), block)
+                while True:  # until the client hangs up (BrokenPipeError, counted by do_POST)
+                    self.wfile.write(framed)
+
+            def _html(self) -> None:
+                page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
 
             def _wait_or_hangup(self, seconds: float) -> bool:
                 """Sleep, but notice at once if the client closed the connection."""
