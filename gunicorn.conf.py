@@ -16,6 +16,8 @@ import gevent
 
 from app import http_errors
 from app.config import SettingsError, load_settings
+from app.logs import close_logging
+from app.preflight import data_dir_problem
 
 try:
     _settings = load_settings()
@@ -41,6 +43,9 @@ access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "b
 
 
 def on_starting(server: Any) -> None:
+    problem = data_dir_problem(_settings.data_dir, _settings.database_path)
+    if problem:
+        sys.exit(f"stagecast: {problem}")  # before any worker boots, in one line
     if workers > 1:
         server.log.warning(
             "STAGECAST_WORKERS=%d: runs live in the memory of the worker that started them, so a "
@@ -48,6 +53,21 @@ def on_starting(server: Any) -> None:
             "has finished. One gevent worker per host holds thousands of streams.",
             workers,
         )
+
+
+def on_reload(server: Any) -> None:
+    """A HUP reload replaces the workers only if the new ones can boot.
+
+    gunicorn spawns the new workers right after this hook, and a worker that fails to boot
+    makes the master exit, with the old workers. When the data directory has become
+    unwritable, the reload spawns none (``workers`` of the reloaded configuration is 0; the
+    master still keeps its count of workers) and the running ones keep serving. The next
+    reload reads the configuration afresh.
+    """
+    problem = data_dir_problem(_settings.data_dir, _settings.database_path)
+    if problem:
+        server.log.error("stagecast: reload refused, the running workers keep serving: %s", problem)
+        server.cfg.set("workers", 0)
 
 
 def post_worker_init(worker: Any) -> None:
@@ -91,3 +111,4 @@ def worker_exit(server: Any, worker: Any) -> None:
     if app is not None and "stagecast" in getattr(app, "extensions", {}):
         budget = graceful_timeout - keepalive - 2
         app.extensions["stagecast"].manager.shutdown(budget=max(0.5, budget))
+    close_logging()

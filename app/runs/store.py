@@ -9,12 +9,16 @@ says plainly why it cannot.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.runs.models import Run
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -53,8 +57,24 @@ class RunStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         conn.execute(_SCHEMA)
+        self._path = Path(conn.execute("PRAGMA database_list").fetchone()[2])
+        self._identity = _identity(self._path)
+        self._lost = False
+
+    def _check_file(self) -> None:
+        """Log once when the file under the connection was deleted or replaced: SQLite keeps
+        writing to the unlinked file without a word, and those records are lost."""
+        lost = _identity(self._path) != self._identity
+        if lost and not self._lost:
+            log.error(
+                "the run store's file %s was deleted or replaced while in use; run records written "
+                "from now on are lost (restart the service to open a new file)",
+                self._path,
+            )
+        self._lost = lost
 
     def started(self, run: Run, worker_pid: int) -> None:
+        self._check_file()
         self._conn.execute(
             "INSERT OR REPLACE INTO runs (run_id, thread_id, worker_pid, state, summary)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -62,6 +82,7 @@ class RunStore:
         )
 
     def finished(self, run: Run, events: list[str]) -> None:
+        self._check_file()
         self._conn.execute(
             "UPDATE runs SET state = ?, summary = ?, events = ?, ended_at = ? WHERE run_id = ?",
             (
@@ -98,3 +119,11 @@ class RunStore:
     def forget_older_than(self, ended_before: float) -> None:
         """Drop finished runs that ended before ``ended_before`` (run at worker start)."""
         self._conn.execute("DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?", (ended_before,))
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
