@@ -20,6 +20,7 @@ def healthz() -> tuple[Response, int]:
         "waiting_runs": manager.admission.waiting,
         "running_limit": manager.admission.limit,
         "hub_lag_ms": round(manager.admission.lag_s * 1000, 1),
+        "open_streams": state.streams.open,
         "pid": manager.pid,
         "writer": "openai-compatible" if state.settings.llm_enabled else "offline",
     }
