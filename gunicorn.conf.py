@@ -89,15 +89,25 @@ def post_worker_init(worker: Any) -> None:
 
 
 def tune_gc() -> None:
-    """Collect less often, and never re-scan what the loaded app holds for good.
+    """Collect young objects less often, collect the older generations as often as Python
+    collects young ones, and never re-scan what the loaded app holds for good.
 
     Every streamed token allocates short-lived objects by the dozen, so with Python's
     threshold of 700 the collector runs thousands of times a minute over everything the
-    open runs hold; it was a fifth of a busy worker's CPU (docs/benchmarks.md).
+    open runs hold; it was a fifth of a busy worker's CPU (docs/benchmarks.md). What survives
+    a young collection is mostly the objects of runs still in flight, which die soon after
+    in reference cycles (LangGraph's, gevent's): with Python's older-generation thresholds
+    (10, 10) they waited for a hundred young collections before a collection freed them,
+    and a busy worker's RSS grew by hundreds of MiB. With (1, 1) every second young
+    collection takes the middle generation and every fourth the old one, which holds only
+    what was allocated since ``gc.freeze()``.
     """
     if _settings.gc_threshold:
         gc.freeze()
-        gc.set_threshold(_settings.gc_threshold, *gc.get_threshold()[1:])
+        gc.set_threshold(_settings.gc_threshold, 1, 1)
+    # Each greenlet would keep the stack it was spawned from (dozens of frames per run's
+    # timers and producer) only for debugging output.
+    gevent.config.track_greenlet_tree = False
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # --- runs ---
     run_timeout_s: float = Field(120.0, gt=0)
     run_ttl_s: float = Field(600.0, ge=0, description="how long a finished run stays in memory")
+    max_finished_runs: int = Field(
+        1000, ge=0, description="finished runs kept in memory at most (the rest replay from disk)"
+    )
     run_retention_s: float = Field(
         7 * 24 * 3600.0, ge=0, description="how long finished runs are kept on disk for replay"
     )

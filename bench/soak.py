@@ -127,21 +127,43 @@ def main() -> int:
         }
     )
     upstream = _start(
-        [sys.executable, "-m", "bench.upstream", "--port", str(upstream_port),
-         "--ttft-s", str(PROFILE.ttft_s), "--tps", str(PROFILE.tps), "--tokens", str(PROFILE.tokens)],
+        [
+            sys.executable,
+            "-m",
+            "bench.upstream",
+            "--port",
+            str(upstream_port),
+            "--ttft-s",
+            str(PROFILE.ttft_s),
+            "--tps",
+            str(PROFILE.tps),
+            "--tokens",
+            str(PROFILE.tokens),
+        ],
         base,
         workdir / "upstream.log",
     )
-    server = _start([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], server_env,
-                    workdir / "server.log")
+    server = _start(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        server_env,
+        workdir / "server.log",
+    )
     try:
         _wait_http(f"http://127.0.0.1:{upstream_port}/_bench/stats", upstream)
         _wait_http(f"http://127.0.0.1:{port}/healthz", server)
         worker = _worker_pid(server.pid)
-        # Enough streams that a round lasts about --round-s at the first round's pace.
-        spec = LoadSpec(host="127.0.0.1", port=port, path="/api/chat/stream", body={"message": QUESTION},
-                        streams=args.streams * 10, concurrency=args.streams, deadline_s=args.round_s * 4,
-                        expected_tokens=PROFILE.tokens)
+        # The first round is short; later ones are sized to last about --round-s at the pace
+        # of the one before. The deadline is generous: a slow round is data, not a failure.
+        spec = LoadSpec(
+            host="127.0.0.1",
+            port=port,
+            path="/api/chat/stream",
+            body={"message": QUESTION},
+            streams=args.streams * 2,
+            concurrency=args.streams,
+            deadline_s=max(120.0, args.round_s * 6),
+            expected_tokens=PROFILE.tokens,
+        )
         settings = " ".join(args.env) or "defaults"
         print(f"soak: {args.streams} concurrent streams, {args.minutes:g} min, {settings}; logs in {workdir}")
         print(f"{'elapsed s':>9} | {'runs ok':>8} | {'failed':>6} | {'runs/s':>6} | {'worker RSS MiB':>14}")
@@ -149,6 +171,7 @@ def main() -> int:
         started = time.monotonic()
         print(f"{0:>9.0f} | {0:>8} | {0:>6} | {'':>6} | {_rss_mib(worker):>14.1f}", flush=True)
         ok = failed = 0
+        readings = [_rss_mib(worker)]
         while time.monotonic() - started < args.minutes * 60:
             round_started = time.monotonic()
             result = _round(spec, workdir, base)
@@ -159,7 +182,13 @@ def main() -> int:
             spec.streams = max(args.streams, int(rate * args.round_s))
             elapsed = time.monotonic() - started
             rss = _rss_mib(worker)
+            readings.append(rss)
             print(f"{elapsed:>9.0f} | {ok:>8} | {failed:>6} | {rate:>6.1f} | {rss:>14.1f}", flush=True)
+        half = readings[len(readings) // 2 :]
+        print(
+            f"RSS MiB: start {readings[0]:.0f}, peak {max(readings):.0f}, end {readings[-1]:.0f}; "
+            f"second half {min(half):.0f}..{max(half):.0f}; {ok} runs, {failed} failed"
+        )
         return 0 if failed == 0 else 1
     finally:
         _stop(server)

@@ -76,6 +76,7 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 
 # --- 11: bad input that used to be a 500 ---
 
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -174,20 +175,28 @@ def test_trickled_body_gets_408_and_the_worker_keeps_serving(strict: Server, cli
 
 
 def test_request_line_too_long_is_json_414(strict: Server) -> None:
-    status, headers, body = raw_exchange(strict, b"GET /api/chat/stream?message=" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n")
+    status, headers, body = raw_exchange(
+        strict, b"GET /api/chat/stream?message=" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n"
+    )
     assert status == 414 and headers["content-type"] == "application/json"
     assert json.loads(body)["error"] == "URITooLong"
 
 
 def test_header_too_large_is_json_431(strict: Server) -> None:
-    status, headers, body = raw_exchange(strict, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n")
+    status, headers, body = raw_exchange(
+        strict, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n"
+    )
     assert status == 431 and headers["content-type"] == "application/json"
     assert json.loads(body)["error"] == "HeadersTooLarge"
 
 
 @pytest.mark.parametrize(
     "request_bytes",
-    [b"NOT A REQUEST\r\n\r\n", b"GET /healthz HTTP/9.9\r\n\r\n", b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n"],
+    [
+        b"NOT A REQUEST\r\n\r\n",
+        b"GET /healthz HTTP/9.9\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n",
+    ],
 )
 def test_malformed_requests_are_json_400(strict: Server, request_bytes: bytes) -> None:
     status, headers, body = raw_exchange(strict, request_bytes)
@@ -199,7 +208,9 @@ def test_eventsource_form_takes_a_long_korean_message(strict: Server, client: ht
     """900 Hangul characters (8,100 bytes URL-encoded) fit the request line; 4,094 bytes did not."""
     message = "가" * 895
     assert len(f"GET {STREAM}?message={quote(message)}&agent=slow HTTP/1.1") < 8190
-    result = read_stream(client, "GET", strict.url + STREAM, params={"message": message, "agent": "echo_config"})
+    result = read_stream(
+        client, "GET", strict.url + STREAM, params={"message": message, "agent": "echo_config"}
+    )
     assert result.status == 200 and result.types[-1] == "done"
 
 
@@ -241,9 +252,16 @@ def test_subscribers_per_run_are_capped(strict: Server, client: httpx.Client) ->
 
 def test_streams_per_client_and_per_worker_are_capped(tmp_path, client: httpx.Client) -> None:
     with run_server(
-        tmp_path, worker_connections=20, stream_connection_share=0.5, max_streams_per_client=4, heartbeat_s=0.5
+        tmp_path,
+        worker_connections=20,
+        stream_connection_share=0.5,
+        max_streams_per_client=4,
+        heartbeat_s=0.5,
     ) as server:
-        runs = [client.post(server.url + "/api/runs", json={"message": "5", "agent": "slow"}).json() for _ in range(4)]
+        runs = [
+            client.post(server.url + "/api/runs", json={"message": "5", "agent": "slow"}).json()
+            for _ in range(4)
+        ]
         with ExitStack() as stack:
             for run in runs:
                 sock = stack.enter_context(_open_stream(server, f"/api/runs/{run['run_id']}/stream"))
@@ -281,3 +299,21 @@ def read_response_head(sock: socket.socket) -> int:
     while b"\r\n\r\n" not in data:
         data += sock.recv(4096)
     return int(data.split(b" ", 2)[1])
+
+
+# --- 5: finished runs held in memory are bounded ---
+
+
+def test_finished_runs_in_memory_are_capped_and_the_rest_replay_from_disk(
+    tmp_path, client: httpx.Client
+) -> None:
+    with run_server(tmp_path, max_finished_runs=2) as server:
+        ids = []
+        for _ in range(3):
+            result = read_stream(client, "POST", server.url + STREAM, json={"message": "0", "agent": "slow"})
+            ids.append(result.headers["x-run-id"])
+        listed = [run["run_id"] for run in client.get(server.url + "/api/runs").json()["runs"]]
+        assert sorted(listed) == sorted(ids[1:])
+        assert client.get(f"{server.url}/api/runs/{ids[0]}").json()["status"] == "success"
+        replay = read_stream(client, "GET", f"{server.url}/api/runs/{ids[0]}/stream")
+        assert replay.types[0] == "start" and replay.types[-1] == "done"

@@ -25,18 +25,25 @@ QUESTION = "ABC-12345 부품의 재고는?"
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """nginx's URL, in front of a server whose offline writer waits 40 ms between pieces."""
-    with run_server(tmp_path_factory.mktemp("behind-nginx"), offline_token_delay_ms=40, proxy_hops=1) as server:
-        with run_nginx(server, tmp_path_factory.mktemp("nginx")) as url:
-            yield url
+    scratch = tmp_path_factory.mktemp("behind-nginx")
+    with (
+        run_server(scratch / "data", offline_token_delay_ms=40, proxy_hops=1) as server,
+        run_nginx(server, scratch / "nginx") as url,
+    ):
+        yield url
 
 
 def test_events_arrive_one_by_one(proxied: str, client: httpx.Client) -> None:
     result = read_stream(client, "POST", proxied + "/api/chat/stream", json={"message": QUESTION})
     assert result.status == 200 and result.types[-1] == "done"
     assert result.headers["content-type"].startswith("text/event-stream")
-    token_times = [t for (t, kind), type_ in zip(
-        [a for a in result.arrivals if a[1] == "message"], result.types, strict=True
-    ) if type_ == "token"]
+    token_times = [
+        t
+        for (t, kind), type_ in zip(
+            [a for a in result.arrivals if a[1] == "message"], result.types, strict=True
+        )
+        if type_ == "token"
+    ]
     assert len(token_times) >= 10
     # 40 ms apart at the source: buffered, they would arrive in a few lumps at the end.
     distinct = len({round(t, 2) for t in token_times})
@@ -66,7 +73,9 @@ def test_body_over_nginxs_limit_gets_json_413(proxied: str, client: httpx.Client
 def test_chunked_body_over_the_limit_gets_413(proxied: str, client: httpx.Client) -> None:
     body = json.dumps({"message": "0"}).encode() + b" " * 200_000
     chunks = (body[i : i + 8192] for i in range(0, len(body), 8192))
-    response = client.post(proxied + "/api/runs", content=chunks, headers={"Content-Type": "application/json"})
+    response = client.post(
+        proxied + "/api/runs", content=chunks, headers={"Content-Type": "application/json"}
+    )
     assert_json(response, 413, "PayloadTooLarge")
 
 

@@ -46,7 +46,9 @@ def read_only(data_dir: Path) -> Iterator[None]:
 
 def test_reload_with_a_read_only_data_dir_keeps_serving(data_dir: Path, client: httpx.Client) -> None:
     with run_server(data_dir, heartbeat_s=0.5) as server:
-        assert read_stream(client, "POST", server.url + "/api/chat/stream", json={"message": "0", "agent": "slow"})
+        assert read_stream(
+            client, "POST", server.url + "/api/chat/stream", json={"message": "0", "agent": "slow"}
+        )
         pid = client.get(server.url + "/healthz").json()["pid"]
         with read_only(data_dir):
             server.stop_async(signal.SIGHUP)
@@ -72,7 +74,9 @@ def test_reload_with_a_read_only_data_dir_keeps_serving(data_dir: Path, client: 
 def test_start_with_a_read_only_data_dir_refuses_in_one_line(data_dir: Path) -> None:
     data_dir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STAGECAST_")}
-    env.update(STAGECAST_DATA_DIR=str(data_dir), STAGECAST_BIND=f"127.0.0.1:{free_port()}", PYTHONPATH=str(REPO))
+    env.update(
+        STAGECAST_DATA_DIR=str(data_dir), STAGECAST_BIND=f"127.0.0.1:{free_port()}", PYTHONPATH=str(REPO)
+    )
     with read_only(data_dir):
         done = subprocess.run(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],

@@ -38,7 +38,10 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, upstream: FakeOpenAI) -> It
 
 def ask(server: Server, client: httpx.Client, model: str):
     return read_stream(
-        client, "POST", server.url + "/api/chat/stream", json={"message": QUESTION, "llm_config": {"model": model}}
+        client,
+        "POST",
+        server.url + "/api/chat/stream",
+        json={"message": QUESTION, "llm_config": {"model": model}},
     )
 
 
@@ -47,17 +50,24 @@ def _tail_of_flood(server: Server, results: dict[str, object]) -> None:
     thousands of events here would hold this process's GIL and slow the health checks."""
     tail = b""
     body = {"message": QUESTION, "llm_config": {"model": "flood"}}
-    with httpx.Client(timeout=120) as http, http.stream("POST", server.url + "/api/chat/stream", json=body) as r:
+    with (
+        httpx.Client(timeout=120) as http,
+        http.stream("POST", server.url + "/api/chat/stream", json=body) as r,
+    ):
         for chunk in r.iter_raw():
             tail = (tail + chunk)[-4096:]
-    results["flood"] = [json.loads(line[6:]) for line in tail.decode().splitlines() if line.startswith("data: {")]
+    results["flood"] = [
+        json.loads(line[6:]) for line in tail.decode().splitlines() if line.startswith("data: {")
+    ]
 
 
 def test_a_flooding_upstream_ends_only_its_own_run(faulty: Server, client: httpx.Client) -> None:
     pid = client.get(faulty.url + "/healthz").json()["pid"]
     results: dict[str, object] = {}
     flood = threading.Thread(target=_tail_of_flood, args=(faulty, results))
-    paced = threading.Thread(target=lambda: results.update(paced=ask(faulty, httpx.Client(timeout=60), "paced")))
+    paced = threading.Thread(
+        target=lambda: results.update(paced=ask(faulty, httpx.Client(timeout=60), "paced"))
+    )
     flood.start()
     time.sleep(0.5)
     paced.start()
@@ -96,7 +106,9 @@ def test_a_client_leaving_a_silent_upstream_stops_it_after_the_grace(tmp_path, c
     closed about 40 s later instead of after the 1 s grace."""
     with FakeOpenAI() as silent:
         silent.first_token_delay_s = 60
-        with run_server(tmp_path, openai_base_url=silent.base_url, heartbeat_s=15, disconnect_grace_s=1) as server:
+        with run_server(
+            tmp_path, openai_base_url=silent.base_url, heartbeat_s=15, disconnect_grace_s=1
+        ) as server:
             head = read_stream(
                 client,
                 "POST",

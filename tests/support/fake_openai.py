@@ -112,10 +112,9 @@ class FakeOpenAI:
 
             def _flood(self) -> None:
                 """Valid chunks, each one token, written as fast as the client takes them."""
-                chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake"}
-                event = b"data: " + json.dumps(
-                    {**chunk, "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}
-                ).encode() + b"\n\n"
+                choice = {"index": 0, "delta": {"content": "x"}, "finish_reason": None}
+                chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [choice]}
+                event = b"data: " + json.dumps(chunk).encode() + b"\n\n"
                 block = event * (64 * 1024 // len(event))
                 framed = b"%x\r\n%s\r\n" % (len(block), block)
                 while True:  # until the client hangs up (BrokenPipeError, counted by do_POST)

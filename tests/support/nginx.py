@@ -26,7 +26,10 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 def site_config(upstream: str, port: int) -> str:
     """``deploy/nginx.conf`` with its upstream and listen lines pointed at the test."""
     text = (REPO / "deploy" / "nginx.conf").read_text()
-    for old, new in (("server 127.0.0.1:8000;", f"server {upstream};"), ("listen 80;", f"listen 127.0.0.1:{port};")):
+    for old, new in (
+        ("server 127.0.0.1:8000;", f"server {upstream};"),
+        ("listen 80;", f"listen 127.0.0.1:{port};"),
+    ):
         assert text.count(old) == 1, f"deploy/nginx.conf no longer has {old!r}"
         text = text.replace(old, new)
     return text
@@ -39,7 +42,8 @@ def run_nginx(server: Server, scratch: Path) -> Iterator[str]:
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "site.conf").write_text(site_config(server.url.removeprefix("http://"), port))
     temp_paths = "".join(
-        f"    {name}_temp_path {scratch / name};\n" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {name}_temp_path {scratch / name};\n"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     (scratch / "nginx.conf").write_text(
         ("user root;\n" if os.geteuid() == 0 else "")
@@ -51,7 +55,9 @@ def run_nginx(server: Server, scratch: Path) -> Iterator[str]:
     )
     with (scratch / "nginx.out").open("wb") as out:
         process = subprocess.Popen(
-            [NGINX, "-p", str(scratch), "-c", str(scratch / "nginx.conf")], stdout=out, stderr=subprocess.STDOUT
+            [NGINX, "-p", str(scratch), "-c", str(scratch / "nginx.conf")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
