@@ -43,14 +43,15 @@ access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "b
 
 
 def on_starting(server: Any) -> None:
-    problem = data_dir_problem(_settings.data_dir, _settings.database_path)
+    problem = _data_dir_problem()
     if problem:
         sys.exit(f"stagecast: {problem}")  # before any worker boots, in one line
-    if workers > 1:
+    if workers > 1 and not _settings.distributed:
         server.log.warning(
-            "STAGECAST_WORKERS=%d: runs live in the memory of the worker that started them, so a "
-            "resume that lands on another worker is refused (409 RunOnAnotherWorker) until the run "
-            "has finished. One gevent worker per host holds thousands of streams.",
+            "STAGECAST_WORKERS=%d without the distributed mode: runs live in the memory of the "
+            "worker that started them, so a resume that lands on another worker is refused "
+            "(409 RunOnAnotherWorker) until the run has finished. Set STAGECAST_REDIS_URL and "
+            "STAGECAST_DATABASE_URL to serve every run from every worker.",
             workers,
         )
 
@@ -64,10 +65,17 @@ def on_reload(server: Any) -> None:
     master still keeps its count of workers) and the running ones keep serving. The next
     reload reads the configuration afresh.
     """
-    problem = data_dir_problem(_settings.data_dir, _settings.database_path)
+    problem = _data_dir_problem()
     if problem:
         server.log.error("stagecast: reload refused, the running workers keep serving: %s", problem)
         server.cfg.set("workers", 0)
+
+
+def _data_dir_problem() -> str | None:
+    """Why a worker could not write its SQLite files (the embedded mode), or None."""
+    if _settings.distributed:
+        return None  # runs and checkpoints live in Redis and PostgreSQL
+    return data_dir_problem(_settings.data_dir, _settings.database_path)
 
 
 def post_worker_init(worker: Any) -> None:

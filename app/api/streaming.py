@@ -68,20 +68,20 @@ def stream_response(
     """The SSE response of ``run_id``'s events after sequence number ``after``."""
     if log.closed and after >= log.last_seq:
         # Everything was delivered: 204 tells EventSource to stop reconnecting.
+        manager.close_log(run_id, log)
         return Response(status=204, headers={"X-Run-ID": run_id})
     settings = manager.settings
     release = stagecast().streams.acquire(run_id, client_address())
-    leave = _once(lambda: manager.detach(run) if run is not None else None)
-    if run is not None:
-        # Attached here, not in the generator: a client gone before the first write still
-        # leaves through detach(), which starts the disconnect grace period.
-        manager.attach(run)
+    # Watched from here, not in the generator: a client gone before the first write still
+    # leaves through unwatch(), which starts the disconnect grace period.
+    manager.watch(run_id, run)
+    leave = _once(lambda: manager.unwatch(run_id, run, log))
 
     def hung_up() -> None:
         leave()  # the grace period starts now, not at the next failed write
         log.wake()  # and the response ends
 
-    watch = HangupWatch(request.environ.get("gunicorn.socket") if run is not None else None, hung_up)
+    watch = HangupWatch(request.environ.get("gunicorn.socket"), hung_up)
     body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms, watch)
     response = Response(body, status=200, headers=_headers(run_id, trace_id))
     for on_close in (watch.stop, leave, release):
@@ -116,7 +116,10 @@ def _subscribe(
 ) -> Iterator[bytes]:
     yield encode_retry(retry_ms)
     prefix = run_id + ":"
-    while (not manager.draining or log.closed) and not watch.gone:
+    # Ends with a retry: hint, to resume elsewhere, when this worker drains or loses the
+    # run's feed (it was taken over, or Redis went away); a finished run is sent out first.
+    # A client that hung up gets nothing more.
+    while ((not manager.draining and not log.failed) or log.closed) and not watch.gone:
         entries = log.read(after, heartbeat_s)
         if watch.gone:
             return
@@ -128,7 +131,7 @@ def _subscribe(
             after += len(entries)
         elif log.closed:
             return
-        elif not manager.draining:
+        elif not manager.draining and not log.failed:
             yield HEARTBEAT
     if not watch.gone:
         yield encode_retry(retry_ms)
