@@ -15,7 +15,7 @@ from flask import Request, Response, request
 
 from app.api.hangup import HangupWatch
 from app.api.requests import client_address
-from app.errors import bad_request
+from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
 from app.extension import stagecast
 from app.runs.log import MemoryEventLog
@@ -52,6 +52,7 @@ def head_response() -> Response:
 
 def resume_response(manager: RunManager, run_id: str, after: int, trace_id: str) -> Response:
     """Join or resume ``run_id`` after sequence number ``after``."""
+    stagecast().streams.check(client_address(), run_id)  # before a log is opened for it
     try:
         log, run = manager.open_log(run_id)
     except RunFinishingElsewhere as busy:
@@ -71,7 +72,11 @@ def stream_response(
         manager.close_log(run_id, log)
         return Response(status=204, headers={"X-Run-ID": run_id})
     settings = manager.settings
-    release = stagecast().streams.acquire(run_id, client_address())
+    try:
+        release = stagecast().streams.acquire(run_id, client_address())
+    except ServiceError:
+        manager.close_log(run_id, log)  # refused: the log opened for it is not read
+        raise
     # Watched from here, not in the generator: a client gone before the first write still
     # leaves through unwatch(), which starts the disconnect grace period.
     manager.watch(run_id, run)
