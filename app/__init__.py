@@ -26,13 +26,16 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from app import extension, web
-    from app.api import chat, errors, health, runs, threads
+    from app.api import agents, chat, errors, health, runs, threads
     from app.api.requests import add_trace_header, bind_trace_id
+    from app.protocols import BLUEPRINTS
 
     extension.init_app(app, settings)
     errors.init_app(app)
     app.before_request(bind_trace_id)
     app.after_request(add_trace_header)
-    for module in (chat, runs, threads, health, web):
+    for module in (chat, runs, threads, agents, health, web):
         app.register_blueprint(module.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app

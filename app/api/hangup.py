@@ -22,6 +22,7 @@ class HangupWatch:
 
     def __init__(self, sock: socket.socket | None, on_hangup: Callable[[], None]) -> None:
         self.gone = False
+        self.on_close: list[Callable[[], None]] = [self.stop]  # for the response to call
         self._on_hangup = on_hangup
         self._greenlet = gevent.spawn(self._watch, sock) if sock is not None else None
 

@@ -59,7 +59,7 @@ def resume_response(manager: RunManager, run_id: str, after: int, trace_id: str)
         # The run's worker is shutting down. A 200 that only says "retry" keeps an
         # EventSource reconnecting (an error status would stop it) until the run is on disk.
         body = encode_retry(busy.retry_after * 1000) + encode_comment(busy.message)
-        return Response(body, status=200, headers=_headers(run_id, trace_id))
+        return Response(body, status=200, headers=sse_headers(run_id, trace_id))
     return stream_response(manager, run_id, log, run, after, trace_id)
 
 
@@ -72,6 +72,18 @@ def stream_response(
         manager.close_log(run_id, log)
         return Response(status=204, headers={"X-Run-ID": run_id})
     settings = manager.settings
+    watch = subscribe(manager, run_id, run, log)
+    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms, watch)
+    response = Response(body, status=200, headers=sse_headers(run_id, trace_id))
+    for on_close in watch.on_close:
+        response.call_on_close(on_close)
+    return response
+
+
+def subscribe(manager: RunManager, run_id: str, run: Run | None, log: MemoryEventLog) -> HangupWatch:
+    """What every streamed response of a run does before its first byte: count the stream
+    against the connection caps, watch the run, and notice its client hanging up. The
+    response calls the returned watch's ``on_close`` functions when it closes."""
     try:
         release = stagecast().streams.acquire(run_id, client_address())
     except ServiceError:
@@ -87,11 +99,22 @@ def stream_response(
         log.wake()  # and the response ends
 
     watch = HangupWatch(request.environ.get("gunicorn.socket"), hung_up)
-    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms, watch)
-    response = Response(body, status=200, headers=_headers(run_id, trace_id))
-    for on_close in (watch.stop, leave, release):
-        response.call_on_close(on_close)
-    return response
+    watch.on_close = [watch.stop, leave, release]
+    return watch
+
+
+def wait_for_end(manager: RunManager, run: Run) -> None:
+    """Wait (cooperatively) until ``run`` ends; the waiter counts as a subscriber, so the run
+    is not cancelled for want of one, and leaving early starts the disconnect grace. It
+    holds its connection like a stream, and is counted as one."""
+    release = stagecast().streams.acquire(run.run_id, client_address())
+    manager.attach(run)
+    try:
+        while not run.log.closed:
+            run.log.read(run.log.last_seq, manager.settings.heartbeat_s)
+    finally:
+        manager.detach(run)
+        release()
 
 
 def _once(action: Callable[[], object]) -> Callable[[], None]:
@@ -106,7 +129,7 @@ def _once(action: Callable[[], object]) -> Callable[[], None]:
     return run_once
 
 
-def _headers(run_id: str, trace_id: str) -> dict[str, str]:
+def sse_headers(run_id: str, trace_id: str) -> dict[str, str]:
     return {**SSE_HEADERS, "X-Run-ID": run_id, "X-Trace-ID": trace_id}
 
 
