@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.api.body import BodyGuard
 from app.config import load_settings
 from app.logs import configure_logging
 
@@ -15,7 +17,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     settings = load_settings(dict(config or {}))
     configure_logging(settings.log_level)
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # Body limits (size, chunked bodies included, and read time) are kept by BodyGuard, not
+    # by Flask's MAX_CONTENT_LENGTH, which truncates a chunked body instead of refusing it.
+    app.wsgi_app = BodyGuard(app.wsgi_app, settings.max_body_bytes, settings.body_timeout_s)  # type: ignore[method-assign]
+    if settings.proxy_hops:
+        # The client address (for the per-client stream cap) is the one the proxies saw.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from app import extension, web

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from app.api.requests import current_trace_id, run_request_from_body
-from app.api.streaming import last_event_id_of, parse_event_id, resume_response
+from app.api.streaming import head_response, last_event_id_of, parse_event_id, resume_response
 from app.errors import bad_request
 from app.extension import stagecast
 
@@ -57,6 +57,8 @@ def show(run_id: str) -> Response:
 
 @bp.get("/<run_id>/stream")
 def stream(run_id: str) -> Response:
+    if request.method == "HEAD":
+        return head_response()
     state = stagecast()
     after = 0
     event_id = last_event_id_of(request)
