@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,11 +23,12 @@ from tests.support.server import REPO, Server, free_port
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def site_config(upstream: str, port: int) -> str:
+def site_config(upstreams: Sequence[str], port: int) -> str:
     """``deploy/nginx.conf`` with its upstream and listen lines pointed at the test."""
     text = (REPO / "deploy" / "nginx.conf").read_text()
+    servers = "\n    ".join(f"server {upstream};" for upstream in upstreams)
     for old, new in (
-        ("server 127.0.0.1:8000;", f"server {upstream};"),
+        ("server 127.0.0.1:8000;", servers),
         ("listen 80;", f"listen 127.0.0.1:{port};"),
     ):
         assert text.count(old) == 1, f"deploy/nginx.conf no longer has {old!r}"
@@ -36,11 +37,12 @@ def site_config(upstream: str, port: int) -> str:
 
 
 @contextmanager
-def run_nginx(server: Server, scratch: Path) -> Iterator[str]:
-    """Serve ``server`` through nginx; yield nginx's base URL."""
+def run_nginx(servers: Server | Sequence[Server], scratch: Path) -> Iterator[str]:
+    """Serve ``servers`` (one, or several app hosts) through nginx; yield nginx's base URL."""
     port = free_port()
     scratch.mkdir(parents=True, exist_ok=True)
-    (scratch / "site.conf").write_text(site_config(server.url.removeprefix("http://"), port))
+    hosts = [servers] if isinstance(servers, Server) else list(servers)
+    (scratch / "site.conf").write_text(site_config([h.url.removeprefix("http://") for h in hosts], port))
     temp_paths = "".join(
         f"    {name}_temp_path {scratch / name};\n"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
