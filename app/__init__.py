@@ -21,11 +21,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from app import extension, web
     from app.api import chat, errors, health, runs, threads
     from app.api.requests import add_trace_header, bind_trace_id
+    from app.protocols import langgraph
 
-    extension.init_app(app, settings)
+    state = extension.init_app(app, settings)
     errors.init_app(app)
     app.before_request(bind_trace_id)
     app.after_request(add_trace_header)
     for module in (chat, runs, threads, health, web):
         app.register_blueprint(module.bp)
+    langgraph.init_app(app, state)
     return app

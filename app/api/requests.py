@@ -62,7 +62,7 @@ def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
         raise bad_request(f"The body is not valid JSON: {exc}", ErrorCode.INVALID_JSON) from None
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.")
-    return _validated(data, settings)
+    return validate_run_request(data, settings)
 
 
 def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRequest:
@@ -77,10 +77,11 @@ def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRe
             raise bad_request(
                 "history must be a JSON array of {role, content}.", ErrorCode.INVALID_JSON
             ) from None
-    return _validated(data, settings)
+    return validate_run_request(data, settings)
 
 
-def _validated(data: dict[str, Any], settings: Settings) -> RunRequest:
+def validate_run_request(data: dict[str, Any], settings: Settings) -> RunRequest:
+    """``data`` as a RunRequest within the limits, or the contract's 400."""
     try:
         run_request = RunRequest.model_validate(data)
     except ValidationError as exc:

@@ -9,7 +9,8 @@ reconnects, with Last-Event-ID, elsewhere (trap 8).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from flask import Request, Response
 
@@ -19,6 +20,9 @@ from app.runs.log import MemoryEventLog
 from app.runs.manager import RunFinishingElsewhere, RunManager
 from app.runs.models import Run
 from app.sse import HEARTBEAT, SSE_HEADERS, encode_comment, encode_message, encode_retry
+
+Encode = Callable[[list[str], int], bytes]
+"""Turns log entries into response bytes; the int is the sequence number of the first."""
 
 
 def last_event_id_of(request: Request) -> str | None:
@@ -53,12 +57,11 @@ def stream_response(
     if log.closed and after >= log.last_seq:
         # Everything was delivered: 204 tells EventSource to stop reconnecting.
         return Response(status=204, headers={"X-Run-ID": run_id})
-    settings = manager.settings
     if run is not None:
         # Attached here, not in the generator: a client gone before the first write still
         # leaves through detach(), which starts the disconnect grace period.
         manager.attach(run)
-    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms)
+    body = subscribe(manager, log, after, partial(_encode_native, run_id + ":"))
     response = Response(body, status=200, headers=_headers(run_id, trace_id))
     if run is not None:
         response.call_on_close(lambda: manager.detach(run))
@@ -69,26 +72,22 @@ def _headers(run_id: str, trace_id: str) -> dict[str, str]:
     return {**SSE_HEADERS, "X-Run-ID": run_id, "X-Trace-ID": trace_id}
 
 
-def _subscribe(
-    manager: RunManager,
-    run_id: str,
-    log: MemoryEventLog,
-    after: int,
-    heartbeat_s: float,
-    retry_ms: int,
-) -> Iterator[bytes]:
-    yield encode_retry(retry_ms)
-    prefix = run_id + ":"
+def _encode_native(prefix: str, entries: list[str], first: int) -> bytes:
+    return b"".join(encode_message(entry, prefix + str(seq)) for seq, entry in enumerate(entries, first))
+
+
+def subscribe(manager: RunManager, log: MemoryEventLog, after: int, encode: Encode) -> Iterator[bytes]:
+    """The body of a stream of ``log`` after sequence number ``after``, in ``encode``'s format."""
+    settings = manager.settings
+    yield encode_retry(settings.retry_ms)
     while not manager.draining or log.closed:
-        entries = log.read(after, heartbeat_s)
+        entries = log.read(after, settings.heartbeat_s)
         if entries:
             # Everything that arrived since the last write leaves in one chunk.
-            yield b"".join(
-                encode_message(entry, prefix + str(seq)) for seq, entry in enumerate(entries, after + 1)
-            )
+            yield encode(entries, after + 1)
             after += len(entries)
         elif log.closed:
             return
         elif not manager.draining:
             yield HEARTBEAT
-    yield encode_retry(retry_ms)
+    yield encode_retry(settings.retry_ms)

@@ -237,6 +237,10 @@ class RunManager:
 
     # --- lookup ---
 
+    def busy_run(self, thread_id: str) -> Run | None:
+        """The run in progress on ``thread_id`` in this worker, if any."""
+        return self._busy_threads.get(thread_id)
+
     def get(self, run_id: str) -> Run:
         """A live or recently finished run of this worker, or ServiceError (404/409)."""
         run = self.runs.get(run_id)

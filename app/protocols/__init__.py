@@ -1,0 +1,1 @@
+"""Adapters: other protocols' encodings of the same run log (DESIGN.md, "Adapters")."""

@@ -1,0 +1,163 @@
+"""Encodes a run's native event log as the LangGraph Platform API's stream (``event: <mode>``).
+
+One native event becomes zero or more stream parts (DESIGN.md, "Adapters", LangGraph column):
+
+- ``start``    -> ``metadata {run_id, attempt}``, always first
+- ``token``    -> ``messages`` ``[AIMessageChunk, metadata]`` (messages-tuple; the chunk's id is
+  the native ``message_id``, the id of the AI message the state ends up holding) and
+  ``events`` ``on_chat_model_stream``
+- ``progress``, ``sources``, ``tool_call`` -> ``custom`` ``{"type": <native type>, ...data}``
+- ``interrupt`` -> ``values``/``updates`` ``{"__interrupt__": [...]}``
+- ``error``    -> ``error {error, message}`` (not for a cancel a client asked for)
+- any event but a token also sends the checkpoints the run wrote since the last part:
+  ``values`` (state after the step), ``updates`` (one ``{node: update}`` per task),
+  ``debug``/``checkpoints`` (the checkpoint).
+
+Event ids are ``<seq>.<steps>``: the native sequence number and how many checkpoints were sent
+so far, so a join with ``Last-Event-ID`` resumes both exactly; ``-1`` means from the start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from app.errors import bad_request
+from app.events import ErrorCode
+from app.protocols.langgraph.serialize import dumps, jsonable
+from app.protocols.langgraph.state import Step, thread_state
+from app.sse import encode_message
+
+STREAM_MODES = frozenset(
+    {
+        "values",
+        "updates",
+        "messages",
+        "messages-tuple",
+        "custom",
+        "events",
+        "debug",
+        "tasks",
+        "checkpoints",
+        "tools",
+    }
+)
+_STATE_MODES = frozenset({"values", "updates", "debug", "checkpoints"})
+
+
+def parse_last_event_id(value: str | None) -> tuple[int, int]:
+    """``Last-Event-ID`` -> (native seq, checkpoints sent); none or ``-1``: from the start."""
+    if not value or value == "-1":
+        return 0, 0
+    seq, _, steps = value.partition(".")
+    if not seq.isdigit() or not steps.isdigit():
+        raise bad_request("Last-Event-ID must be -1 or an id of this stream.", ErrorCode.BAD_REQUEST)
+    return int(seq), int(steps)
+
+
+class RunStreamEncoder:
+    """The stream parts of one run, for one client's stream modes."""
+
+    def __init__(
+        self,
+        modes: Iterable[str],
+        run_id: str,
+        thread_id: str,
+        steps: Callable[[], list[Step]],
+        steps_sent: int = 0,
+    ) -> None:
+        self.modes = frozenset(modes)
+        self.run_id = run_id
+        self.thread_id = thread_id
+        self._steps = steps if self.modes & _STATE_MODES else None
+        self.steps_sent = steps_sent
+
+    def __call__(self, entries: list[str], first: int) -> bytes:
+        parts: list[bytes] = []
+        for seq, entry in enumerate(entries, first):
+            event = json.loads(entry)
+            kind, data = event["type"], event["data"]
+            event_id = f"{seq}.{self.steps_sent}"
+            if kind == "token":
+                parts.extend(self._token(event_id, data))
+                continue
+            parts.extend(self._event(event_id, kind, data))
+            parts.extend(self._new_steps(seq))
+        return b"".join(parts)
+
+    def remaining(self, seq: int) -> bytes:
+        """Checkpoints not sent yet (a client that left between an event and its state)."""
+        return b"".join(self._new_steps(seq))
+
+    def _part(self, mode: str, data: Any, event_id: str) -> bytes:
+        return encode_message(dumps(data), event_id, mode)
+
+    def _token(self, event_id: str, data: dict[str, Any]) -> Iterable[bytes]:
+        chunk = {
+            "content": data["content"],
+            "additional_kwargs": {},
+            "response_metadata": {},
+            "type": "AIMessageChunk",
+            "name": None,
+            "id": data["message_id"],
+            "tool_calls": [],
+            "invalid_tool_calls": [],
+            "tool_call_chunks": [],
+            "usage_metadata": None,
+        }
+        metadata = {"run_id": self.run_id, "thread_id": self.thread_id, "langgraph_node": data["node"]}
+        if "messages-tuple" in self.modes:
+            yield self._part("messages", [chunk, metadata], event_id)
+        if "events" in self.modes:
+            stream_event = {
+                "event": "on_chat_model_stream",
+                "name": data["node"],
+                "run_id": data["message_id"],
+                "tags": [],
+                "metadata": metadata,
+                "data": {"chunk": chunk},
+                "parent_ids": [self.run_id],
+            }
+            yield self._part("events", stream_event, event_id)
+
+    def _event(self, event_id: str, kind: str, data: Any) -> Iterable[bytes]:
+        if kind == "start":
+            yield self._part("metadata", {"run_id": self.run_id, "attempt": 1}, event_id)
+        elif kind in ("progress", "tool_call") and "custom" in self.modes:
+            yield self._part("custom", {"type": kind, **data}, event_id)
+        elif kind == "sources" and "custom" in self.modes:
+            yield self._part("custom", {"type": "sources", "sources": data}, event_id)
+        elif kind == "interrupt":
+            pending = {"__interrupt__": jsonable(data["interrupts"])}
+            for mode in ("values", "updates"):
+                if mode in self.modes:
+                    yield self._part(mode, pending, event_id)
+        elif kind == "error" and data["error"] != ErrorCode.CANCELLED:
+            yield self._part("error", data, event_id)
+
+    def _new_steps(self, seq: int) -> Iterable[bytes]:
+        if self._steps is None:
+            return
+        steps = self._steps()
+        for step in steps[self.steps_sent :]:
+            self.steps_sent += 1
+            event_id = f"{seq}.{self.steps_sent}"
+            if "values" in self.modes:
+                yield self._part("values", jsonable(step.snapshot.values), event_id)
+            if "updates" in self.modes:
+                for update in step.updates:
+                    yield self._part("updates", update, event_id)
+            state = None
+            if "checkpoints" in self.modes:
+                state = thread_state(step.snapshot)
+                yield self._part("checkpoints", state, event_id)
+            if "debug" in self.modes:
+                state = state or thread_state(step.snapshot)
+                debug = {
+                    "type": "checkpoint",
+                    "timestamp": step.snapshot.created_at,
+                    "step": (step.snapshot.metadata or {}).get("step"),
+                    "payload": state,
+                }
+                yield self._part("debug", debug, event_id)
