@@ -110,7 +110,11 @@ class ChatbotAgent:
         try:
             context = self.context_factory(request, control) if self.context_factory else None
             graph_input = {"messages": self._input_messages(request, config), "question": request.message}
-            stream = self.graph.stream(graph_input, config, stream_mode=STREAM_MODES, context=context)
+            # durability="sync": a step's checkpoint is written before the next step starts, so
+            # readers of the thread's state (the LangGraph API's ``values``) see it in order.
+            stream = self.graph.stream(
+                graph_input, config, stream_mode=STREAM_MODES, context=context, durability="sync"
+            )
             for mode, payload in stream:
                 control.raise_if_cancelled()
                 for event in mapper.map(mode, payload):

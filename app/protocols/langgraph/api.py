@@ -279,7 +279,12 @@ def join_stream(thread_id: str, run_id: str) -> Response:
     svc = service()
     record = svc.run_record(thread_id, run_id)
     after, steps_sent = parse_last_event_id(request.headers.get("Last-Event-ID"))
-    modes = request.args.getlist("stream_mode") or record.kwargs.get("stream_mode") or ["values"]
+    # The Python SDK sends ``stream_mode=`` (empty) when none is given: the run's own modes.
+    modes = (
+        [m for m in request.args.getlist("stream_mode") if m]
+        or record.kwargs.get("stream_mode")
+        or ["values"]
+    )
     log, run = svc.manager.open_log(run_id)
     response = _stream(svc, run_id, thread_id, log, run, after, steps_sent, modes)
     if run is not None and request.args.get("cancel_on_disconnect") in ("1", "true"):

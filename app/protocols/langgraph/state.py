@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from langgraph.pregel import Pregel
@@ -35,9 +36,15 @@ class Step:
     snapshot: StateSnapshot
     updates: list[dict[str, Any]]
 
+    @property
+    def created_ms(self) -> float:
+        """When the checkpoint was written, in Unix milliseconds (as native events' ``ts``)."""
+        created = self.snapshot.created_at
+        return datetime.fromisoformat(created).timestamp() * 1000 if created else 0.0
+
 
 def run_steps(graph: Pregel, thread_id: str, run_id: str) -> list[Step]:
-    """The checkpoints of ``run_id``, oldest first, each with the updates of its step."""
+    """The checkpoints of ``run_id`` after its input, oldest first, each with the updates of its step."""
     snapshots = list(graph.get_state_history(thread_config(thread_id), filter={RUN_ID_KEY: run_id}))
     snapshots.reverse()
     steps = []
@@ -48,9 +55,12 @@ def run_steps(graph: Pregel, thread_id: str, run_id: str) -> list[Step]:
         if parent_id and (parent is None or _checkpoint_id(parent.config) != parent_id):
             # The first step of a resumed run: its parent is the paused run's last checkpoint.
             parent = graph.get_state(snapshot.parent_config) if snapshot.parent_config else None
-        updates = [] if snapshot.metadata and snapshot.metadata.get("source") == "input" else _updates(parent)
-        steps.append(Step(snapshot, updates))
         previous = snapshot
+        if (snapshot.metadata or {}).get("source") == "input":
+            # The input is not applied yet at this checkpoint (it is its __start__ task's
+            # write); LangGraph's first ``values`` is the state after it, the next checkpoint.
+            continue
+        steps.append(Step(snapshot, _updates(parent)))
     return steps
 
 

@@ -9,9 +9,13 @@ One native event becomes zero or more stream parts (DESIGN.md, "Adapters", LangG
 - ``progress``, ``sources``, ``tool_call`` -> ``custom`` ``{"type": <native type>, ...data}``
 - ``interrupt`` -> ``values``/``updates`` ``{"__interrupt__": [...]}``
 - ``error``    -> ``error {error, message}`` (not for a cancel a client asked for)
-- any event but a token also sends the checkpoints the run wrote since the last part:
-  ``values`` (state after the step), ``updates`` (one ``{node: update}`` per task),
-  ``debug``/``checkpoints`` (the checkpoint).
+- a node's end (``progress`` completed), ``final``, ``error``, ``interrupt`` and ``done`` also
+  send the checkpoints the run wrote before that event (all of them at ``done``): ``values``
+  (the state after the step), ``updates`` (one ``{node: update}`` per task) and
+  ``debug``/``checkpoints`` (the checkpoint). The agent writes checkpoints with
+  ``durability="sync"``, so one written before a node ended is on disk by then; deciding by
+  the event's time, not by what is on disk when the part is written, makes a replay send the
+  same parts with the same ids as the live stream did.
 
 Event ids are ``<seq>.<steps>``: the native sequence number and how many checkpoints were sent
 so far, so a join with ``Last-Event-ID`` resumes both exactly; ``-1`` means from the start.
@@ -44,6 +48,7 @@ STREAM_MODES = frozenset(
     }
 )
 _STATE_MODES = frozenset({"values", "updates", "debug", "checkpoints"})
+_STEP_ENDS = frozenset({"final", "error", "interrupt"})
 
 
 def parse_last_event_id(value: str | None) -> tuple[int, int]:
@@ -83,12 +88,15 @@ class RunStreamEncoder:
                 parts.extend(self._token(event_id, data))
                 continue
             parts.extend(self._event(event_id, kind, data))
-            parts.extend(self._new_steps(seq))
+            if kind == "done":
+                parts.extend(self._new_steps(seq, None))
+            elif kind in _STEP_ENDS or (kind == "progress" and data["status"] == "completed"):
+                parts.extend(self._new_steps(seq, event["ts"]))
         return b"".join(parts)
 
     def remaining(self, seq: int) -> bytes:
         """Checkpoints not sent yet (a client that left between an event and its state)."""
-        return b"".join(self._new_steps(seq))
+        return b"".join(self._new_steps(seq, None))
 
     def _part(self, mode: str, data: Any, event_id: str) -> bytes:
         return encode_message(dumps(data), event_id, mode)
@@ -136,11 +144,16 @@ class RunStreamEncoder:
         elif kind == "error" and data["error"] != ErrorCode.CANCELLED:
             yield self._part("error", data, event_id)
 
-    def _new_steps(self, seq: int) -> Iterable[bytes]:
+    def _new_steps(self, seq: int, before_ms: int | None) -> Iterable[bytes]:
+        """Parts of the checkpoints written by ``before_ms`` (None: all) not sent yet."""
         if self._steps is None:
             return
         steps = self._steps()
         for step in steps[self.steps_sent :]:
+            # ``ts`` is whole milliseconds: one written in the event's own millisecond waits
+            # for the next event (it may have been written just after it).
+            if before_ms is not None and step.created_ms >= before_ms:
+                return
             self.steps_sent += 1
             event_id = f"{seq}.{self.steps_sent}"
             if "values" in self.modes:
