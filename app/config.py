@@ -90,6 +90,18 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated; empty: any model"
     )
     llm_timeout_s: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(
+        2, ge=0, description="retries of a model call that failed before its first token"
+    )
+    llm_retry_backoff_s: float = Field(
+        0.5, ge=0, description="first retry's wait; doubles each retry, with jitter"
+    )
+    llm_max_tool_rounds: int = Field(
+        4, ge=0, description="rounds of tool calls the model may make in one answer; 0: no tools"
+    )
+    llm_retry_max_wait_s: float = Field(
+        20.0, ge=0, description="longest wait before a retry; a longer Retry-After fails the run at once"
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

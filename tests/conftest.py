@@ -29,7 +29,10 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 def llm_server(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[Server]:
     """The OpenAI-compatible path, against the local fake upstream."""
     with run_server(
-        tmp_path_factory.mktemp("llm"), heartbeat_s=0.3, openai_base_url=fake_openai.base_url
+        tmp_path_factory.mktemp("llm"),
+        heartbeat_s=0.3,
+        openai_base_url=fake_openai.base_url,
+        llm_retry_backoff_s=0.05,
     ) as running:
         yield running
 

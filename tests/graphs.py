@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
+from langgraph.types import interrupt
 
 
 class State(TypedDict, total=False):
@@ -56,3 +58,82 @@ slow = _single("slow", _slow)
 tools = _single("tools", _tools)
 failing = _single("failing", _failing)
 echo_config = _single("echo_config", _echo_config)
+
+
+# --- human approval: interrupt() and resume ---
+
+
+def _draft(state: State) -> dict[str, Any]:
+    return {"messages": [AIMessage(f"Draft for {state['question']}.", id="msg-draft")]}
+
+
+def _approve(state: State) -> dict[str, Any]:
+    answer = interrupt({"question": "Ship the draft?", "options": ["yes", "no"]})
+    return {"messages": [AIMessage(f"Answer was {answer!r}.")]}
+
+
+def _approval() -> Any:
+    builder = StateGraph(State)
+    builder.add_node("draft", _draft)
+    builder.add_node("approve", _approve)
+    builder.add_edge(START, "draft")
+    builder.add_edge("draft", "approve")
+    builder.add_edge("approve", END)
+    return builder.compile(name="approval")
+
+
+def _ask(topic: str) -> Any:
+    def node(state: State) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"{topic}: {interrupt(f'Approve {topic}?')}")]}
+
+    return node
+
+
+def _two_questions() -> Any:
+    """Two branches in one step, each asking: a resume answers them by interrupt id."""
+    builder = StateGraph(State)
+    builder.add_node("budget", _ask("budget"))
+    builder.add_node("safety", _ask("safety"))
+    builder.add_edge(START, "budget")
+    builder.add_edge(START, "safety")
+    builder.add_edge("budget", END)
+    builder.add_edge("safety", END)
+    return builder.compile(name="two_questions")
+
+
+approval = _approval()
+two_questions = _two_questions()
+
+
+# --- a graph built from a compiled subgraph ---
+
+
+def _search(state: State) -> dict[str, Any]:
+    get_stream_writer()({"message": f"searching for {state['question']}"})
+    return {}
+
+
+def _summarize(state: State) -> dict[str, Any]:
+    model = GenericFakeChatModel(messages=iter([AIMessage("Summary of the findings.")]))
+    return {"messages": [model.invoke(state["messages"])]}
+
+
+def _nested() -> Any:
+    research = StateGraph(State)
+    research.add_node("search", _search)
+    research.add_node("summarize", _summarize)
+    research.add_edge(START, "search")
+    research.add_edge("search", "summarize")
+    research.add_edge("summarize", END)
+    builder = StateGraph(State)
+    builder.add_node("plan", lambda state: {})
+    builder.add_node("research", research.compile(name="research"))
+    builder.add_node("review", _approve)
+    builder.add_edge(START, "plan")
+    builder.add_edge("plan", "research")
+    builder.add_edge("research", "review")
+    builder.add_edge("review", END)
+    return builder.compile(name="nested")
+
+
+nested = _nested()

@@ -22,11 +22,15 @@ class UnknownAgentError(LookupError):
 
 
 class AgentRegistry:
-    def __init__(self, agents: dict[str, ChatbotAgent], default: str) -> None:
+    def __init__(
+        self, agents: dict[str, ChatbotAgent], default: str, checkpointer: BaseCheckpointSaver
+    ) -> None:
         if default not in agents:
             raise ValueError(f"default agent {default!r} is not among {sorted(agents)}")
         self.agents = agents
         self.default = default
+        self.checkpointer = checkpointer
+        """Where threads live (the graphs compiled without one of their own share it)."""
 
     def get(self, name: str | None) -> ChatbotAgent:
         try:
@@ -39,7 +43,7 @@ def load_agents(settings: Settings, checkpointer: BaseCheckpointSaver) -> AgentR
     agents = {
         name: _load_agent(name, target, settings, checkpointer) for name, target in settings.graphs.items()
     }
-    return AgentRegistry(agents, settings.default_agent)
+    return AgentRegistry(agents, settings.default_agent, checkpointer)
 
 
 def _load_agent(

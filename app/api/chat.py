@@ -60,6 +60,19 @@ def chat() -> tuple[Response, int]:
     finally:
         state.manager.detach(run)
     summary = run.summary()
+    if run.interrupts is not None and run.result is None and run.error is None:
+        # Not a failure: the graph asks a question; answer it with a request that has ``resume``.
+        return jsonify(
+            {
+                "success": True,
+                "status": "paused",
+                "run_id": run.run_id,
+                "thread_id": run.thread_id,
+                "trace_id": run.trace_id,
+                "duration_ms": summary["duration_ms"],
+                "interrupts": run.interrupts,
+            }
+        ), 200
     if run.result is None:
         error = run.error or {
             "error": ErrorCode.INTERNAL_ERROR,

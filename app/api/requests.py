@@ -21,6 +21,7 @@ _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Query parameters of the EventSource form (GET) besides the body's scalar fields.
 _QUERY_FIELDS = {
     "message",
+    "resume",
     "conversation_id",
     "history",
     "user_id",
@@ -70,6 +71,12 @@ def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRe
     if unknown:
         raise bad_request(f"Unknown query parameters: {', '.join(unknown)}.")
     data: dict[str, Any] = {k: v for k, v in args.items() if k not in {"history", "last_event_id"}}
+    if "resume" in args:
+        # A query string has no types: JSON when it parses (true, 3, {"id": "yes"}), else the text.
+        try:
+            data["resume"] = json.loads(args["resume"])
+        except ValueError:
+            data["resume"] = args["resume"]
     if "history" in args:
         try:
             data["history"] = json.loads(args["history"])
@@ -89,7 +96,7 @@ def validate_run_request(data: dict[str, Any], settings: Settings) -> RunRequest
             f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in exc.errors()[:5]
         )
         raise bad_request(f"Invalid request: {problems}.") from None
-    if len(run_request.message) > settings.max_message_chars:
+    if run_request.message is not None and len(run_request.message) > settings.max_message_chars:
         raise bad_request(
             f"message is {len(run_request.message)} characters; the limit is {settings.max_message_chars}.",
             ErrorCode.MESSAGE_TOO_LONG,

@@ -25,6 +25,7 @@ def make_context(settings: Settings, request: AgentInput, control: RunControl) -
     return ChatContext(
         knowledge=_knowledge(),
         control=control,
+        settings=settings,
         chat_model=make_chat_model(settings, request.llm_config, control),
         custom_prompt=request.custom_prompt,
         offline_token_delay_s=settings.offline_token_delay_ms / 1000,
