@@ -14,7 +14,7 @@ import pytest
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import BadRequestError, ConflictError, NotFoundError, UnprocessableEntityError
-from langgraph_sdk.schema import StreamPart
+from langgraph_sdk.schema import Command, StreamPart
 
 from tests.support.server import Server, run_server
 
@@ -223,3 +223,29 @@ def test_limits_apply(lg: SyncLangGraphClient) -> None:
         list(lg.runs.stream(None, "chat", input=human("hi"), webhook="http://127.0.0.1:9/hook"))
     with pytest.raises(UnprocessableEntityError, match="human message"):
         list(lg.runs.stream(None, "chat", input={"messages": [{"role": "ai", "content": "hi"}]}))
+
+
+def test_interrupt_and_resume_with_command(lg: SyncLangGraphClient) -> None:
+    thread = lg.threads.create()
+    tid = thread["thread_id"]
+    parts = list(lg.runs.stream(tid, "approval", input={"question": "v2"}, stream_mode=["values", "updates"]))
+    pending = by_event(parts, "values")[-1]["__interrupt__"]
+    assert pending[0]["value"] == {"question": "Ship the draft?", "options": ["yes", "no"]}
+    assert by_event(parts, "updates")[-1] == {"__interrupt__": pending}
+    assert by_event(parts, "values")[-2]["messages"][-1]["id"] == "msg-draft"
+    state = lg.threads.get_state(tid)
+    assert state["next"] == ["approve"]
+    assert state["tasks"][0]["interrupts"] == pending and state["interrupts"] == pending
+    paused = lg.threads.get(tid)
+    assert paused["status"] == "interrupted"
+    assert list(paused["interrupts"].values()) == [pending]
+    run_id = parts[0].data["run_id"]
+    assert lg.runs.get(tid, run_id)["status"] == "interrupted"
+    # Resume with LangGraph's Command: the same thread goes on from the pending interrupt.
+    resumed = lg.runs.wait(tid, "approval", command=Command(resume="yes"))
+    assert resumed["messages"][-1]["content"] == "Answer was 'yes'."
+    assert [m["type"] for m in resumed["messages"]] == ["human", "ai", "ai"]
+    assert lg.threads.get(tid)["status"] == "idle"
+    # Nothing is pending now: a resume is refused.
+    with pytest.raises(ConflictError):
+        list(lg.runs.stream(tid, "approval", command=Command(resume="again")))

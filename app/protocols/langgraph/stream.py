@@ -9,8 +9,8 @@ One native event becomes zero or more stream parts (DESIGN.md, "Adapters", LangG
 - ``progress``, ``sources``, ``tool_call`` -> ``custom`` ``{"type": <native type>, ...data}``
 - ``interrupt`` -> ``values``/``updates`` ``{"__interrupt__": [...]}``
 - ``error``    -> ``error {error, message}`` (not for a cancel a client asked for)
-- a node's end (``progress`` completed), ``final``, ``error``, ``interrupt`` and ``done`` also
-  send the checkpoints the run wrote before that event (all of them at ``done``): ``values``
+- a node's end (``progress`` completed), ``final``, ``error``, ``interrupt`` and ``done`` are
+  preceded by the checkpoints the run wrote before that event (all of them at ``done``): ``values``
   (the state after the step), ``updates`` (one ``{node: update}`` per task) and
   ``debug``/``checkpoints`` (the checkpoint). The agent writes checkpoints with
   ``durability="sync"``, so one written before a node ended is on disk by then; deciding by
@@ -83,15 +83,17 @@ class RunStreamEncoder:
         for seq, entry in enumerate(entries, first):
             event = json.loads(entry)
             kind, data = event["type"], event["data"]
-            event_id = f"{seq}.{self.steps_sent}"
             if kind == "token":
-                parts.extend(self._token(event_id, data))
+                parts.extend(self._token(f"{seq}.{self.steps_sent}", data))
                 continue
-            parts.extend(self._event(event_id, kind, data))
+            # Checkpoints go before the event that reveals them (as LangGraph sends the state
+            # before an interrupt or an error), under the previous event's id: a client that
+            # has them but not this event resumes after the previous one, and gets only this.
             if kind == "done":
-                parts.extend(self._new_steps(seq, None))
+                parts.extend(self._new_steps(seq - 1, None))
             elif kind in _STEP_ENDS or (kind == "progress" and data["status"] == "completed"):
-                parts.extend(self._new_steps(seq, event["ts"]))
+                parts.extend(self._new_steps(seq - 1, event["ts"]))
+            parts.extend(self._event(f"{seq}.{self.steps_sent}", kind, data))
         return b"".join(parts)
 
     def remaining(self, seq: int) -> bytes:
