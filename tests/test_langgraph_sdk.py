@@ -6,6 +6,7 @@ gevent server.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -249,3 +250,49 @@ def test_interrupt_and_resume_with_command(lg: SyncLangGraphClient) -> None:
     # Nothing is pending now: a resume is refused.
     with pytest.raises(ConflictError):
         list(lg.runs.stream(tid, "approval", command=Command(resume="again")))
+
+
+def test_update_thread_metadata(lg: SyncLangGraphClient) -> None:
+    thread = lg.threads.create(metadata={"user": "ana"})
+    updated = lg.threads.update(thread["thread_id"], metadata={"topic": "stock"})
+    assert updated["metadata"] == {"user": "ana", "topic": "stock"}
+    assert lg.threads.search(metadata={"topic": "stock"})[0]["thread_id"] == thread["thread_id"]
+
+
+def test_multitask_enqueue_waits_for_the_run_in_progress(lg: SyncLangGraphClient) -> None:
+    thread = lg.threads.create()
+    first = lg.runs.create(thread["thread_id"], "slow", input={"question": "1"})
+    second = lg.runs.wait(thread["thread_id"], "slow", input={"question": "0"}, multitask_strategy="enqueue")
+    assert [m["content"] for m in second["messages"] if m["type"] == "ai"] == ["slept 1.0s", "slept 0.0s"]
+    assert lg.runs.get(thread["thread_id"], first["run_id"])["status"] == "success"
+
+
+def test_on_disconnect_continue_keeps_the_run_and_cancel_stops_it(lg: SyncLangGraphClient) -> None:
+    outcomes = {}
+    for mode in ("continue", "cancel"):
+        thread = lg.threads.create()
+        stream = lg.runs.stream(
+            thread["thread_id"], "slow", input={"question": "2"}, stream_mode="custom", on_disconnect=mode
+        )
+        run_id = next(stream).data["run_id"]
+        next(stream)  # the node's custom progress: it is sleeping now
+        stream.close()  # the client goes away
+        # Watched by nobody (a join would count as a watcher): the status only.
+        deadline = time.monotonic() + 10
+        while (status := lg.runs.get(thread["thread_id"], run_id)["status"]) == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        outcomes[mode] = status
+    assert outcomes == {"continue": "success", "cancel": "interrupted"}
+
+
+def test_events_debug_and_checkpoints_modes(lg: SyncLangGraphClient) -> None:
+    parts = list(
+        lg.runs.stream(None, "chat", input=human(QUESTION), stream_mode=["events", "debug", "checkpoints"])
+    )
+    events = by_event(parts, "events")
+    assert events and {e["event"] for e in events} == {"on_chat_model_stream"}
+    assert all(e["data"]["chunk"]["id"] for e in events)
+    debug = by_event(parts, "debug")
+    assert [d["step"] for d in debug] == [0, 1, 2, 3]
+    assert by_event(parts, "checkpoints")[-1]["values"]["messages"][-1]["type"] == "ai"

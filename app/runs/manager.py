@@ -257,9 +257,10 @@ class RunManager:
 
     # --- lookup ---
 
-    def busy_run(self, thread_id: str) -> Run | None:
-        """The run in progress on ``thread_id`` in this worker, if any."""
-        return self._busy_threads.get(thread_id)
+    def busy_run_id(self, thread_id: str) -> str | None:
+        """The id of the run in progress on ``thread_id``, if any."""
+        run = self._busy_threads.get(thread_id)
+        return run.run_id if run is not None else None
 
     def get(self, run_id: str) -> Run:
         """A live or recently finished run of this worker, or ServiceError (404/409)."""

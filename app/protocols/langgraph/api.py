@@ -25,6 +25,7 @@ from app.protocols.langgraph.models import (
     RunCreate,
     ThreadCreate,
     ThreadSearch,
+    ThreadUpdate,
 )
 from app.protocols.langgraph.service import LangGraphService
 from app.protocols.langgraph.stream import RunStreamEncoder, parse_last_event_id
@@ -112,6 +113,12 @@ def create_thread() -> Response:
 def get_thread(thread_id: str) -> Response:
     svc = service()
     return jsonify(svc.thread_json(svc.require_thread(thread_id)))
+
+
+@bp.patch("/threads/<thread_id>")
+def update_thread(thread_id: str) -> Response:
+    body = _body(ThreadUpdate)
+    return jsonify(service().update_thread(thread_id, body.metadata))
 
 
 @bp.delete("/threads/<thread_id>")

@@ -58,6 +58,10 @@ class ThreadCreate(_Body):
     if_exists: Literal["raise", "do_nothing"] = "raise"
 
 
+class ThreadUpdate(_Body):
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
 class ThreadSearch(_Body):
     metadata: dict[str, Any] | None = None
     ids: list[str] | None = None

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+import gevent
 from langgraph.pregel import Pregel
 
 from app.agent.registry import AgentRegistry
@@ -47,6 +48,9 @@ _RUN_STATUS = {
     "interrupted": "interrupted",
     "paused": "interrupted",
 }
+# How often a request waiting for a busy thread looks again (the thread's run may be on
+# another worker, so there is no log to wait on).
+_BUSY_POLL_S = 0.05
 _UNSUPPORTED = (
     "webhook",
     "interrupt_before",
@@ -131,11 +135,18 @@ class LangGraphService:
         self.records.put_thread(record)
         return self.thread_json(record)
 
+    def update_thread(self, thread_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``metadata`` into the thread's (as LangGraph Server does)."""
+        record = self.require_thread(thread_id)
+        updated = replace(record, metadata={**record.metadata, **metadata}, updated_at=time.time())
+        self.records.put_thread(updated)
+        return self.thread_json(updated)
+
     def delete_thread(self, thread_id: str) -> None:
         self.require_thread(thread_id)
-        busy = self.manager.busy_run(thread_id)
-        if busy is not None:
-            self._stop(busy)
+        holder = self.manager.busy_run_id(thread_id)
+        if holder is not None:
+            self._stop(thread_id, holder)
         self.graph_of(thread_id).checkpointer.delete_thread(thread_id)  # type: ignore[union-attr]
         self.records.delete_thread(thread_id)
 
@@ -146,7 +157,7 @@ class LangGraphService:
             for task in snapshot.tasks:
                 if task.interrupts:
                     interrupts[task.id] = [{"value": jsonable(i.value), "id": i.id} for i in task.interrupts]
-        if self.manager.busy_run(record.thread_id) is not None:
+        if self.manager.busy_run_id(record.thread_id) is not None:
             status = "busy"
         elif interrupts:
             status = "interrupted"
@@ -211,27 +222,38 @@ class LangGraphService:
         return run, record
 
     def _make_room(self, thread_id: str, strategy: str) -> None:
-        busy = self.manager.busy_run(thread_id)
-        if busy is None:
+        holder = self.manager.busy_run_id(thread_id)
+        if holder is None:
             return
         if strategy == "reject":
             raise ServiceError(
                 ErrorCode.THREAD_BUSY,
                 409,
-                f"Thread {thread_id} already has a run in progress ({busy.run_id}); "
-                "multitask_strategy is reject.",
+                f"Thread {thread_id} already has a run in progress ({holder}); multitask_strategy is reject.",
             )
         if strategy in ("interrupt", "rollback"):
-            self._stop(busy)
-        deadline = time.monotonic() + self.settings.run_timeout_s
-        while (busy := self.manager.busy_run(thread_id)) is not None and time.monotonic() < deadline:
-            busy.log.read(busy.log.last_seq, self.settings.heartbeat_s)
+            self._stop(thread_id, holder)
+        elif not self._ended(thread_id, self.settings.run_timeout_s):
+            raise ServiceError(
+                ErrorCode.THREAD_BUSY, 409, f"Thread {thread_id} is still busy with run {holder}."
+            )
 
-    def _stop(self, run: Run) -> None:
-        self.manager.cancel(run, "superseded")
-        deadline = time.monotonic() + CANCEL_DEADLINE_S * 2
-        while not run.log.closed and time.monotonic() < deadline:
-            run.log.read(run.log.last_seq, CANCEL_DEADLINE_S)
+    def _stop(self, thread_id: str, run_id: str) -> None:
+        """Cancel the thread's run in progress and wait for it to end."""
+        self.manager.cancel(self.manager.get(run_id), "superseded")
+        if not self._ended(thread_id, CANCEL_DEADLINE_S * 2):
+            raise ServiceError(
+                ErrorCode.THREAD_BUSY, 409, f"Thread {thread_id} is still busy with run {run_id}."
+            )
+
+    def _ended(self, thread_id: str, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the thread's run in progress to end (or be ended)."""
+        deadline = time.monotonic() + timeout_s
+        while self.manager.busy_run_id(thread_id) is not None:
+            if time.monotonic() >= deadline:
+                return False
+            gevent.sleep(_BUSY_POLL_S)
+        return True
 
     def run_record(self, thread_id: str, run_id: str) -> RunRecord:
         record = self.records.get_run(run_id)
