@@ -194,7 +194,7 @@ def _stream_new(thread_id: str | None) -> Response:
     svc = service()
     run, _ = svc.start(body, thread_id, background=False, trace_id=current_trace_id())
     return _stream(
-        svc, run.run_id, run.thread_id, run.log, run, 0, 0, body.modes, stateless=thread_id is None
+        svc, run.run_id, run.thread_id, run.log, run, 0, (0, 0), body.modes, stateless=thread_id is None
     )
 
 
@@ -285,7 +285,7 @@ def join_run(thread_id: str, run_id: str) -> Response:
 def join_stream(thread_id: str, run_id: str) -> Response:
     svc = service()
     record = svc.run_record(thread_id, run_id)
-    after, steps_sent = parse_last_event_id(request.headers.get("Last-Event-ID"))
+    after, cursor = parse_last_event_id(request.headers.get("Last-Event-ID"))
     # The Python SDK sends ``stream_mode=`` (empty) when none is given: the run's own modes.
     modes = (
         [m for m in request.args.getlist("stream_mode") if m]
@@ -293,7 +293,7 @@ def join_stream(thread_id: str, run_id: str) -> Response:
         or ["values"]
     )
     log, run = svc.manager.open_log(run_id)
-    response = _stream(svc, run_id, thread_id, log, run, after, steps_sent, modes)
+    response = _stream(svc, run_id, thread_id, log, run, after, cursor, modes)
     if run is not None and request.args.get("cancel_on_disconnect") in ("1", "true"):
         response.call_on_close(lambda: svc.manager.cancel(run, "disconnected"))
     return response
@@ -310,7 +310,7 @@ def _stream(
     log: MemoryEventLog,
     run: Run | None,
     after: int,
-    steps_sent: int,
+    cursor: tuple[int, int],
     modes: list[str] | str,
     *,
     stateless: bool = False,
@@ -321,7 +321,7 @@ def _stream(
         run_id,
         thread_id,
         svc.steps_of(run_id, thread_id, agent),
-        steps_sent,
+        cursor,
     )
     if log.closed and after >= log.last_seq:
         # Everything was sent: the SDKs want a stream all the same (an empty one ends the join).

@@ -18,7 +18,8 @@ One native event becomes zero or more stream parts (DESIGN.md, "Adapters", LangG
   same parts with the same ids as the live stream did.
 
 Event ids are ``<seq>.<steps>``: the native sequence number and how many checkpoints were sent
-so far, so a join with ``Last-Event-ID`` resumes both exactly; ``-1`` means from the start.
+so far (``<seq>.<steps>.<parts>`` while one checkpoint's parts are half sent), so a join with
+``Last-Event-ID`` resumes both exactly; ``-1`` means from the start.
 """
 
 from __future__ import annotations
@@ -51,14 +52,16 @@ _STATE_MODES = frozenset({"values", "updates", "debug", "checkpoints"})
 _STEP_ENDS = frozenset({"final", "error", "interrupt"})
 
 
-def parse_last_event_id(value: str | None) -> tuple[int, int]:
-    """``Last-Event-ID`` -> (native seq, checkpoints sent); none or ``-1``: from the start."""
+def parse_last_event_id(value: str | None) -> tuple[int, tuple[int, int]]:
+    """``Last-Event-ID`` -> (native seq, (checkpoints sent, parts of the next one sent));
+    none or ``-1``: from the start."""
     if not value or value == "-1":
-        return 0, 0
-    seq, _, steps = value.partition(".")
-    if not seq.isdigit() or not steps.isdigit():
+        return 0, (0, 0)
+    fields = value.split(".")
+    if len(fields) not in (2, 3) or not all(field.isdigit() for field in fields):
         raise bad_request("Last-Event-ID must be -1 or an id of this stream.", ErrorCode.BAD_REQUEST)
-    return int(seq), int(steps)
+    numbers = [int(field) for field in fields] + [0]
+    return numbers[0], (numbers[1], numbers[2])
 
 
 class RunStreamEncoder:
@@ -70,13 +73,13 @@ class RunStreamEncoder:
         run_id: str,
         thread_id: str,
         steps: Callable[[], list[Step]],
-        steps_sent: int = 0,
+        cursor: tuple[int, int] = (0, 0),
     ) -> None:
         self.modes = frozenset(modes)
         self.run_id = run_id
         self.thread_id = thread_id
         self._steps = steps if self.modes & _STATE_MODES else None
-        self.steps_sent = steps_sent
+        self.steps_sent, self.parts_sent = cursor
 
     def __call__(self, entries: list[str], first: int) -> bytes:
         parts: list[bytes] = []
@@ -84,7 +87,7 @@ class RunStreamEncoder:
             event = json.loads(entry)
             kind, data = event["type"], event["data"]
             if kind == "token":
-                parts.extend(self._token(f"{seq}.{self.steps_sent}", data))
+                parts.extend(self._token(self._id(seq), data))
                 continue
             # Checkpoints go before the event that reveals them (as LangGraph sends the state
             # before an interrupt or an error), under the previous event's id: a client that
@@ -93,7 +96,7 @@ class RunStreamEncoder:
                 parts.extend(self._new_steps(seq - 1, None))
             elif kind in _STEP_ENDS or (kind == "progress" and data["status"] == "completed"):
                 parts.extend(self._new_steps(seq - 1, event["ts"]))
-            parts.extend(self._event(f"{seq}.{self.steps_sent}", kind, data))
+            parts.extend(self._event(self._id(seq), kind, data))
         return b"".join(parts)
 
     def remaining(self, seq: int) -> bytes:
@@ -146,33 +149,47 @@ class RunStreamEncoder:
         elif kind == "error" and data["error"] != ErrorCode.CANCELLED:
             yield self._part("error", data, event_id)
 
-    def _new_steps(self, seq: int, before_ms: int | None) -> Iterable[bytes]:
+    def _new_steps(self, seq: int, before_ms: float | None) -> Iterable[bytes]:
         """Parts of the checkpoints written by ``before_ms`` (None: all) not sent yet."""
         if self._steps is None:
             return
-        steps = self._steps()
-        for step in steps[self.steps_sent :]:
+        for step in self._steps()[self.steps_sent :]:
             # ``ts`` is whole milliseconds: one written in the event's own millisecond waits
             # for the next event (it may have been written just after it).
             if before_ms is not None and step.created_ms >= before_ms:
                 return
-            self.steps_sent += 1
-            event_id = f"{seq}.{self.steps_sent}"
-            if "values" in self.modes:
-                yield self._part("values", jsonable(step.snapshot.values), event_id)
-            if "updates" in self.modes:
-                for update in step.updates:
-                    yield self._part("updates", update, event_id)
-            state = None
+            parts = self._step_parts(step)
+            for number, (mode, data) in enumerate(parts[self.parts_sent :], self.parts_sent + 1):
+                if number == len(parts):  # the step's last part: it counts the step as sent
+                    self.steps_sent, self.parts_sent = self.steps_sent + 1, 0
+                else:
+                    self.parts_sent = number
+                yield self._part(mode, data, self._id(seq))
+            if not parts:
+                self.steps_sent += 1  # a step with nothing to send in these modes
+
+    def _id(self, seq: int) -> str:
+        """``<seq>.<steps sent>``, and ``.<parts sent>`` while a step's parts are half sent."""
+        if self.parts_sent:
+            return f"{seq}.{self.steps_sent}.{self.parts_sent}"
+        return f"{seq}.{self.steps_sent}"
+
+    def _step_parts(self, step: Step) -> list[tuple[str, Any]]:
+        parts: list[tuple[str, Any]] = []
+        if "values" in self.modes:
+            parts.append(("values", jsonable(step.snapshot.values)))
+        if "updates" in self.modes:
+            parts.extend(("updates", update) for update in step.updates)
+        if self.modes & {"checkpoints", "debug"}:
+            state = thread_state(step.snapshot)
             if "checkpoints" in self.modes:
-                state = thread_state(step.snapshot)
-                yield self._part("checkpoints", state, event_id)
+                parts.append(("checkpoints", state))
             if "debug" in self.modes:
-                state = state or thread_state(step.snapshot)
                 debug = {
                     "type": "checkpoint",
                     "timestamp": step.snapshot.created_at,
                     "step": (step.snapshot.metadata or {}).get("step"),
                     "payload": state,
                 }
-                yield self._part("debug", debug, event_id)
+                parts.append(("debug", debug))
+        return parts
