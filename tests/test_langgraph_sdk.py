@@ -296,3 +296,27 @@ def test_events_debug_and_checkpoints_modes(lg: SyncLangGraphClient) -> None:
     debug = by_event(parts, "debug")
     assert [d["step"] for d in debug] == [0, 1, 2, 3]
     assert by_event(parts, "checkpoints")[-1]["values"]["messages"][-1]["type"] == "ai"
+
+
+def test_stream_subgraphs_names_the_parts_of_subgraph_nodes(lg: SyncLangGraphClient) -> None:
+    thread = lg.threads.create()
+    parts = list(
+        lg.runs.stream(
+            thread["thread_id"],
+            "nested",
+            input={"question": "pumps"},
+            stream_mode=["custom", "messages-tuple", "values"],
+            stream_subgraphs=True,
+        )
+    )
+    searching = [
+        p for p in parts if p.event.startswith("custom") and p.data["message"] == "searching for pumps"
+    ]
+    assert [p.event for p in searching] == ["custom|research"]
+    assert {p.event for p in parts if p.event.startswith("custom") and p.data["node"] == "plan"} == {"custom"}
+    answer = "".join(chunk["content"] for chunk, _ in by_event(parts, "messages"))
+    assert answer == "Summary of the findings."
+    assert by_event(parts, "values")[-1]["__interrupt__"][0]["value"]["question"] == "Ship the draft?"
+    # The same run joined later keeps its stream_subgraphs.
+    joined = list(lg.runs.join_stream(thread["thread_id"], parts[0].data["run_id"], last_event_id="-1"))
+    assert [p.event for p in joined] == [p.event for p in parts]

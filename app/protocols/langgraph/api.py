@@ -194,7 +194,16 @@ def _stream_new(thread_id: str | None) -> Response:
     svc = service()
     run, _ = svc.start(body, thread_id, background=False, trace_id=current_trace_id())
     return _stream(
-        svc, run.run_id, run.thread_id, run.log, run, 0, (0, 0), body.modes, stateless=thread_id is None
+        svc,
+        run.run_id,
+        run.thread_id,
+        run.log,
+        run,
+        0,
+        (0, 0),
+        body.modes,
+        subgraphs=body.stream_subgraphs,
+        stateless=thread_id is None,
     )
 
 
@@ -293,7 +302,8 @@ def join_stream(thread_id: str, run_id: str) -> Response:
         or ["values"]
     )
     log, run = svc.manager.open_log(run_id)
-    response = _stream(svc, run_id, thread_id, log, run, after, cursor, modes)
+    subgraphs = bool(record.kwargs.get("stream_subgraphs"))
+    response = _stream(svc, run_id, thread_id, log, run, after, cursor, modes, subgraphs=subgraphs)
     if run is not None and request.args.get("cancel_on_disconnect") in ("1", "true"):
         response.call_on_close(lambda: svc.manager.cancel(run, "disconnected"))
     return response
@@ -311,18 +321,14 @@ def _stream(
     run: Run | None,
     after: int,
     cursor: tuple[int, int],
-    modes: list[str] | str,
+    modes: list[str],
     *,
+    subgraphs: bool,
     stateless: bool = False,
 ) -> Response:
     agent = svc.manager.describe(run_id)["agent"]
-    encoder = RunStreamEncoder(
-        [modes] if isinstance(modes, str) else modes,
-        run_id,
-        thread_id,
-        svc.steps_of(run_id, thread_id, agent),
-        cursor,
-    )
+    steps = svc.steps_of(run_id, thread_id, agent)
+    encoder = RunStreamEncoder(modes, run_id, thread_id, steps, cursor, subgraphs=subgraphs)
     if log.closed and after >= log.last_seq:
         # Everything was sent: the SDKs want a stream all the same (an empty one ends the join).
         body: Any = [encode_retry(svc.settings.retry_ms), encoder.remaining(after)]

@@ -203,15 +203,14 @@ class LangGraphService:
         request = run_request(body, thread_id, on_disconnect, self.settings)
         self._make_room(thread_id, body.multitask_strategy)
         run = self.manager.start(request, trace_id)
+        options = {
+            "stream_mode": body.modes,
+            "stream_subgraphs": body.stream_subgraphs,
+            "stream_resumable": body.stream_resumable,
+            "multitask_strategy": body.multitask_strategy,
+        }
         record = RunRecord(
-            run.run_id,
-            thread_id,
-            body.assistant_id,
-            run.created_at,
-            body.metadata or {},
-            body.model_dump(
-                include={"stream_mode", "stream_subgraphs", "stream_resumable", "multitask_strategy"}
-            ),
+            run.run_id, thread_id, body.assistant_id, run.created_at, body.metadata or {}, options
         )
         if not stateless:
             if self.records.get_thread(thread_id) is None:

@@ -6,7 +6,8 @@ One native event becomes zero or more stream parts (DESIGN.md, "Adapters", LangG
 - ``token``    -> ``messages`` ``[AIMessageChunk, metadata]`` (messages-tuple; the chunk's id is
   the native ``message_id``, the id of the AI message the state ends up holding) and
   ``events`` ``on_chat_model_stream``
-- ``progress``, ``sources``, ``tool_call`` -> ``custom`` ``{"type": <native type>, ...data}``
+- ``progress``, ``sources``, ``tool_call`` -> ``custom`` ``{"type": <native type>, ...data}``;
+  with ``stream_subgraphs``, a subgraph node's progress is ``custom|<parent nodes>``
 - ``interrupt`` -> ``values``/``updates`` ``{"__interrupt__": [...]}``
 - ``error``    -> ``error {error, message}`` (not for a cancel a client asked for)
 - a node's end (``progress`` completed), ``final``, ``error``, ``interrupt`` and ``done`` are
@@ -74,8 +75,11 @@ class RunStreamEncoder:
         thread_id: str,
         steps: Callable[[], list[Step]],
         cursor: tuple[int, int] = (0, 0),
+        *,
+        subgraphs: bool = False,
     ) -> None:
         self.modes = frozenset(modes)
+        self.subgraphs = subgraphs
         self.run_id = run_id
         self.thread_id = thread_id
         self._steps = steps if self.modes & _STATE_MODES else None
@@ -137,7 +141,13 @@ class RunStreamEncoder:
     def _event(self, event_id: str, kind: str, data: Any) -> Iterable[bytes]:
         if kind == "start":
             yield self._part("metadata", {"run_id": self.run_id, "attempt": 1}, event_id)
-        elif kind in ("progress", "tool_call") and "custom" in self.modes:
+        elif kind == "progress" and "custom" in self.modes:
+            # With stream_subgraphs, a subgraph node's part is named after the nodes that
+            # contain it, as LangGraph's ``custom|<namespace>`` (without task ids).
+            path = data.get("path") or []
+            mode = "|".join(["custom", *path[:-1]]) if self.subgraphs else "custom"
+            yield self._part(mode, {"type": kind, **data}, event_id)
+        elif kind == "tool_call" and "custom" in self.modes:
             yield self._part("custom", {"type": kind, **data}, event_id)
         elif kind == "sources" and "custom" in self.modes:
             yield self._part("custom", {"type": "sources", "sources": data}, event_id)
