@@ -131,13 +131,20 @@ def delete_thread(thread_id: str) -> tuple[str, int]:
 def search_threads() -> Response:
     query = _body(ThreadSearch)
     svc = service()
-    records = svc.records.threads()
-    if query.ids is not None:
-        records = [r for r in records if r.thread_id in set(query.ids)]
-    threads = [svc.thread_json(r) for r in records if _matches(r.metadata, query.metadata)]
-    if query.status is not None:
-        threads = [t for t in threads if t["status"] == query.status]
-    threads.sort(key=lambda t: t[query.sort_by], reverse=query.sort_order == "desc")
+    ids = set(query.ids) if query.ids is not None else None
+    records = [
+        r
+        for r in svc.records.threads()
+        if (ids is None or r.thread_id in ids) and _matches(r.metadata, query.metadata)
+    ]
+    descending = query.sort_order == "desc"
+    if query.status is None and query.sort_by != "status":
+        # Only the page's threads need their state read.
+        records.sort(key=lambda r: getattr(r, query.sort_by), reverse=descending)
+        return jsonify([svc.thread_json(r) for r in _page(records, query.offset, query.limit)])
+    threads = [svc.thread_json(r) for r in records]
+    threads = [t for t in threads if query.status is None or t["status"] == query.status]
+    threads.sort(key=lambda t: t[query.sort_by], reverse=descending)
     return jsonify(_page(threads, query.offset, query.limit))
 
 
@@ -271,13 +278,8 @@ def get_run(thread_id: str, run_id: str) -> Response:
 def cancel_run(thread_id: str, run_id: str) -> tuple[Response, int]:
     svc = service()
     record = svc.run_record(thread_id, run_id)
-    run = svc.manager.get(run_id)
-    svc.manager.cancel(run)
-    if request.args.get("wait") in ("1", "true"):
-        while not run.log.closed:
-            run.log.read(run.log.last_seq, svc.settings.heartbeat_s)
-        return jsonify(svc.run_json(record)), 200
-    return jsonify(svc.run_json(record)), 202
+    cancelled = svc.cancel(run_id, wait=request.args.get("wait") in ("1", "true"))
+    return jsonify(svc.run_json(record)), 202 if cancelled else 200
 
 
 @bp.get("/threads/<thread_id>/runs/<run_id>/join")

@@ -24,6 +24,7 @@ import gevent
 from langgraph.pregel import Pregel
 
 from app.agent.registry import AgentRegistry
+from app.agent.threads import read_thread
 from app.config import Settings
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode
@@ -34,7 +35,7 @@ from app.protocols.langgraph.serialize import iso, jsonable
 from app.protocols.langgraph.stream import STREAM_MODES
 from app.protocols.langgraph.threads import LangGraphRecords, RunRecord, ThreadRecord
 from app.runs.manager import CANCEL_DEADLINE_S, RunManager
-from app.runs.models import Run
+from app.runs.models import FINISHED_STATES, Run
 
 # Native run states -> the SDKs' RunStatus. A cancelled run is "interrupted" there, and so is
 # a run paused by the graph's interrupt() (its thread is then "interrupted" too).
@@ -100,8 +101,12 @@ class LangGraphService:
     # --- threads ---
 
     def graph_of(self, thread_id: str) -> Pregel:
+        """The graph of the agent that ran the thread (the default agent for a new one)."""
         record = self.records.get_thread(thread_id)
         name = record.assistant_id if record else None
+        if name is None:
+            written = read_thread(self.agents.checkpointer, thread_id)
+            name = written.agent if written else None
         return self.agents.get(name if name in self.agents.agents else None).graph
 
     def thread_record(self, thread_id: str) -> ThreadRecord | None:
@@ -147,7 +152,7 @@ class LangGraphService:
         holder = self.manager.busy_run_id(thread_id)
         if holder is not None:
             self._stop(thread_id, holder)
-        self.graph_of(thread_id).checkpointer.delete_thread(thread_id)  # type: ignore[union-attr]
+        self.agents.checkpointer.delete_thread(thread_id)
         self.records.delete_thread(thread_id)
 
     def thread_json(self, record: ThreadRecord) -> dict[str, Any]:
@@ -253,6 +258,17 @@ class LangGraphService:
                 return False
             gevent.sleep(_BUSY_POLL_S)
         return True
+
+    def cancel(self, run_id: str, *, wait: bool) -> bool:
+        """Cancel the run if it is in progress (and wait for its end); False if it had ended."""
+        if self.manager.describe(run_id)["status"] in FINISHED_STATES:
+            return False
+        run = self.manager.get(run_id)
+        cancelled = self.manager.cancel(run)
+        deadline = time.monotonic() + CANCEL_DEADLINE_S * 2
+        while wait and not run.log.closed and time.monotonic() < deadline:
+            run.log.read(run.log.last_seq, CANCEL_DEADLINE_S)
+        return cancelled
 
     def run_record(self, thread_id: str, run_id: str) -> RunRecord:
         record = self.records.get_run(run_id)
