@@ -2,7 +2,8 @@
 
 One native event becomes zero or more stream parts (DESIGN.md, "Adapters", LangGraph column):
 
-- ``start``    -> ``metadata {run_id, attempt}``, always first
+- ``start``    -> ``metadata {run_id, attempt}``, always first; ``restart`` (a takeover) -> a new
+  ``metadata`` with the next attempt
 - ``token``    -> ``messages`` ``[AIMessageChunk, metadata]`` (messages-tuple; the chunk's id is
   the native ``message_id``, the id of the AI message the state ends up holding) and
   ``events`` ``on_chat_model_stream``
@@ -141,6 +142,10 @@ class RunStreamEncoder:
     def _event(self, event_id: str, kind: str, data: Any) -> Iterable[bytes]:
         if kind == "start":
             yield self._part("metadata", {"run_id": self.run_id, "attempt": 1}, event_id)
+        elif kind == "restart":
+            # Another worker took the run over and runs it again (LangGraph Server announces a
+            # retry the same way); the final ``values`` replace the partial messages.
+            yield self._part("metadata", {"run_id": self.run_id, "attempt": data["attempt"]}, event_id)
         elif kind == "progress" and "custom" in self.modes:
             # With stream_subgraphs, a subgraph node's part is named after the nodes that
             # contain it, as LangGraph's ``custom|<namespace>`` (without task ids).
