@@ -19,7 +19,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from app import extension, web
-    from app.api import chat, errors, health, runs, threads
+    from app.api import agents, chat, errors, health, runs, threads
     from app.api.requests import add_trace_header, bind_trace_id
     from app.protocols import langgraph
 
@@ -27,7 +27,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     errors.init_app(app)
     app.before_request(bind_trace_id)
     app.after_request(add_trace_header)
-    for module in (chat, runs, threads, health, web):
+    for module in (chat, runs, threads, agents, health, web):
         app.register_blueprint(module.bp)
     langgraph.init_app(app, state)
     return app

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_GRAPHS = {"chat": "app.agent.graphs.chat:graph"}
+DEFAULT_GRAPHS = {"chat": "app.agent.graphs.chat:graph", "review": "app.agent.graphs.review:graph"}
 
 
 class SettingsError(ValueError):
@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     default_agent: str = "chat"
     data_dir: Path = Path("var")
     offline_token_delay_ms: float = Field(15.0, ge=0, description="pacing of the offline writer")
+    review_approval_threshold: int = Field(
+        5_000_000, ge=0, description="KRW; the review agent asks a human to approve orders above it"
+    )
 
     # --- LLM (OpenAI-compatible) ---
     openai_api_key: str | None = Field(
@@ -131,7 +134,9 @@ class Settings(BaseSettings):
         # A run's log in Redis with its record on one host's disk (or the reverse) would be
         # half shared: other hosts could stream it but not find it, so it is both or neither.
         if (self.redis_url is None) != (self.database_url is None):
-            raise ValueError("STAGECAST_REDIS_URL and STAGECAST_DATABASE_URL go together: set both or neither")
+            raise ValueError(
+                "STAGECAST_REDIS_URL and STAGECAST_DATABASE_URL go together: set both or neither"
+            )
         return self
 
     @property

@@ -82,12 +82,6 @@ def test_heartbeats_while_the_upstream_is_slow(
     assert result.last("final")["data"]["content"] == "".join(fake_openai.tokens)
 
 
-def test_connection_refused_is_an_upstream_error(tmp_path, client: httpx.Client) -> None:
-    with run_server(tmp_path, openai_base_url=f"http://127.0.0.1:{free_port()}/v1") as refused:
-        result = ask(refused, client)
-    assert result.last("error")["data"]["error"] == "UpstreamError"
-
-
 def retry_messages(result) -> list[str]:
     return [
         e["data"]["message"]
@@ -204,3 +198,24 @@ def test_tool_rounds_are_limited(llm_server: Server, fake_openai: FakeOpenAI, cl
     assert all(r.get("tools") for r in requests[:4]) and not requests[4].get("tools")
     assert [c["status"] for c in tool_calls(result)] == ["started", "completed"] * 4
     assert result.last("final")["data"]["content"] == "".join(fake_openai.tokens)
+
+
+def test_a_retry_after_beyond_the_longest_wait_fails_at_once(
+    llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client
+) -> None:
+    before = len(fake_openai.requests)
+    fake_openai.fail_next(429, times=1, retry_after="120")  # above STAGECAST_LLM_RETRY_MAX_WAIT_S (20)
+    started = time.monotonic()
+    result = ask(llm_server, client)
+    assert time.monotonic() - started < 5 and len(fake_openai.requests) - before == 1
+    assert result.last("error")["data"]["error"] == "RateLimited" and not retry_messages(result)
+
+
+def test_connection_refused_is_retried_then_an_upstream_error(tmp_path, client: httpx.Client) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}/v1"
+    with run_server(tmp_path / "data", openai_base_url=nobody, llm_retry_backoff_s=0.01) as server:
+        result = ask(server, client)
+    assert [m.split(";")[0] for m in retry_messages(result)] == [
+        "The model service failed (connection failed)"
+    ] * 2
+    assert result.last("error")["data"]["error"] == "UpstreamError"

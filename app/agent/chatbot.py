@@ -75,15 +75,22 @@ class ChatbotAgent:
         name: str,
         graph: Pregel,
         *,
+        description: str = "",
         stage_messages: Mapping[str, tuple[str, str]] | None = None,
         context_factory: ContextFactory | None = None,
         recursion_limit: int = 25,
     ) -> None:
         self.name = name
         self.graph = graph
+        self.description = description
         self.stage_messages = dict(stage_messages or {})
         self.context_factory = context_factory
         self.recursion_limit = recursion_limit
+
+    def describe(self) -> dict[str, Any]:
+        """Name, description and stages (the declared ones, else the top graph's nodes)."""
+        stages = list(self.stage_messages) or [node for node in self.graph.nodes if not node.startswith("__")]
+        return {"name": self.name, "description": self.description, "stages": stages}
 
     def run(
         self,
@@ -225,7 +232,7 @@ class _StreamMapper:
         started = "result" not in task and "error" not in task
         if started:
             self.current_nodes[namespace] = node
-            self.steps.setdefault(path, len(self.steps) + 1)
+            self.steps.setdefault(path, self._step(namespace, node))
         elif task.get("interrupts"):
             # The node has not completed: it runs again, from its start, when the thread is
             # resumed. Top-level tasks carry their subgraphs' interrupts too: collected once.
@@ -257,6 +264,13 @@ class _StreamMapper:
         )
         if result is not None:
             yield from self._task_result(result)
+
+    def _step(self, namespace: Namespace, node: str) -> int:
+        """A declared stage's position among the declared ones (also in a run that resumes
+        half-way); any other node's position in the order nodes started."""
+        if not namespace and node in self.stage_messages:
+            return list(self.stage_messages).index(node) + 1
+        return len(self.steps) + 1
 
     def _total(self, namespace: Namespace) -> int | None:
         """The declared stages count for the top graph's nodes; a subgraph declares none."""

@@ -1,6 +1,7 @@
 """The agents this service serves, loaded from ``STAGECAST_GRAPHS`` (``name=module:attribute``).
 
-A graph module may also define ``STAGE_MESSAGES`` (node -> (started, completed) text) and
+A graph module may also define ``DESCRIPTION`` (one sentence for ``GET /api/agents``; the
+module's docstring otherwise), ``STAGE_MESSAGES`` (node -> (started, completed) text) and
 ``make_context(settings, request, control)`` (the LangGraph runtime context of one run).
 A graph compiled without a checkpointer gets the service's, so threads keep history.
 """
@@ -60,6 +61,7 @@ def _load_agent(
     return ChatbotAgent(
         name,
         graph,
+        description=getattr(module, "DESCRIPTION", None) or (module.__doc__ or "").strip().split("\n\n")[0],
         stage_messages=getattr(module, "STAGE_MESSAGES", None),
         context_factory=partial(make_context, settings) if make_context else None,
     )

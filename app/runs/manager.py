@@ -34,6 +34,7 @@ from app.runs.store import RunStore, StoredRun
 
 log = logging.getLogger(__name__)
 
+
 class RunFinishingElsewhere(ServiceError):
     """The run lives in a worker that is shutting down (a HUP reload or SIGTERM): a client
     should come back shortly, when the run's events are on disk for any worker to replay."""

@@ -13,9 +13,7 @@ from app.agent.control import RunControl
 from app.agent.models import AgentInput
 from app.runs.log import MemoryEventLog
 
-RunState = Literal[
-    "pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "paused"
-]
+RunState = Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "paused"]
 FINISHED_STATES = frozenset({"success", "error", "cancelled", "timeout", "interrupted", "paused"})
 
 

@@ -8,9 +8,6 @@ in pieces sent with ``get_stream_writer()``.
 
 from __future__ import annotations
 
-import re
-import time
-import uuid
 from typing import Any
 
 from langchain_core.messages import (
@@ -34,17 +31,20 @@ from app.agent.graphs.chat.context import ChatContext
 from app.agent.graphs.chat.prompts import SYSTEM_PROMPT
 from app.agent.graphs.chat.state import ChatState
 from app.agent.graphs.chat.tools import make_tools
+from app.agent.graphs.streaming import stream_text
 from app.knowledge import QueryAnalysis, Retrieval, build_llm_context, compose_answer
 from app.llm import describe_failure, stream_with_retries
+
+DESCRIPTION = (
+    "Answers questions about the parts inventory (stock, usage, parts, documents) from the "
+    "bundled database and documents; with a model configured, the model may call them as tools."
+)
 
 STAGE_MESSAGES: dict[str, tuple[str, str]] = {
     "query_analysis": ("Analysing the question", "Question analysed"),
     "data_retrieval": ("Searching stock records and documents", "Records and documents found"),
     "response_generation": ("Writing the answer", "Answer written"),
 }
-
-# Words with their trailing space: the offline writer's unit of streaming.
-_PIECE = re.compile(r"\S+\s*|\s+")
 
 
 def query_analysis(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
@@ -91,22 +91,9 @@ def response_generation(state: ChatState, runtime: Runtime[ChatContext]) -> dict
         }
     )
     if context.chat_model is None:
-        return {"messages": [_write_offline(state["question"], analysis, retrieval, context)]}
+        text = compose_answer(state["question"], analysis, retrieval)
+        return {"messages": [stream_text(text, context.control, context.offline_token_delay_s)]}
     return {"messages": _write_with_model(state, analysis, retrieval, context)}
-
-
-def _write_offline(
-    question: str, analysis: QueryAnalysis, retrieval: Retrieval, context: ChatContext
-) -> AIMessage:
-    message_id = f"msg-{uuid.uuid4().hex}"
-    text = compose_answer(question, analysis, retrieval)
-    writer = get_stream_writer()
-    for piece in _PIECE.findall(text):
-        context.control.raise_if_cancelled()
-        writer({"type": "token", "content": piece, "message_id": message_id})
-        if context.offline_token_delay_s:
-            time.sleep(context.offline_token_delay_s)
-    return AIMessage(content=text, id=message_id)
 
 
 def _write_with_model(
