@@ -86,7 +86,7 @@ class LangGraphService:
             "assistant_id": agent.name,
             "graph_id": agent.name,
             "name": agent.name,
-            "description": None,
+            "description": agent.description or None,
             "config": {},
             "context": {},
             "metadata": {"created_by": "system"},
