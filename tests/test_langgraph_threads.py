@@ -1,19 +1,52 @@
-"""The LangGraph API's thread and run records (app/protocols/langgraph/threads.py)."""
+"""The LangGraph API's thread and run records (app/protocols/langgraph/threads.py): one test
+suite for both engines, SQLite and PostgreSQL (a fresh database of its own)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from app.protocols.langgraph.threads import RunRecord, SqliteRecords, ThreadRecord
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from app.protocols.langgraph.threads import (
+    LangGraphRecords,
+    PostgresRecords,
+    RunRecord,
+    SqliteRecords,
+    ThreadRecord,
+)
 from app.runs.store import connect
 
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/"
 
-def test_threads_and_their_runs(tmp_path: Path) -> None:
-    records = SqliteRecords(connect(tmp_path / "db.sqlite"))
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def records(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LangGraphRecords]:
+    if request.param == "sqlite":
+        yield SqliteRecords(connect(tmp_path / "db.sqlite"))
+        return
+    name = f"stagecast_lg_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES + "test", autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    pool = ConnectionPool(POSTGRES + name, min_size=1, max_size=2, kwargs={"autocommit": True}, open=True)
+    try:
+        yield PostgresRecords(pool)
+    finally:
+        pool.close()
+        with psycopg.connect(POSTGRES + "test", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name}")
+
+
+def test_threads_and_their_runs(records: LangGraphRecords) -> None:
     records.put_thread(ThreadRecord("t1", 1.0, 1.0, {"user": "ana"}))
     records.put_thread(ThreadRecord("t2", 2.0, 2.0, {}))
     assert records.get_thread("t1") == ThreadRecord("t1", 1.0, 1.0, {"user": "ana"})
     assert records.get_thread("nope") is None
+    records.put_thread(ThreadRecord("t1", 1.0, 1.5, {"user": "ana", "topic": "stock"}))
+    assert records.get_thread("t1") == ThreadRecord("t1", 1.0, 1.5, {"user": "ana", "topic": "stock"})
     records.add_run(RunRecord("r1", "t1", "chat", 3.0, {"k": "v"}, {"stream_mode": ["values"]}))
     records.add_run(RunRecord("r2", "t1", "slow", 4.0, {}, {}))
     assert [r.run_id for r in records.runs_of("t1")] == ["r2", "r1"]
