@@ -320,3 +320,20 @@ def test_stream_subgraphs_names_the_parts_of_subgraph_nodes(lg: SyncLangGraphCli
     # The same run joined later keeps its stream_subgraphs.
     joined = list(lg.runs.join_stream(thread["thread_id"], parts[0].data["run_id"], last_event_id="-1"))
     assert [p.event for p in joined] == [p.event for p in parts]
+
+
+def test_model_tokens_and_final_values_share_the_message_id(llm_server: Server) -> None:
+    """On the OpenAI path (the local fake upstream) the chunks' id is the model message's id."""
+    client = get_sync_client(url=llm_server.url + "/langgraph", timeout=30)
+    try:
+        parts = list(
+            client.runs.stream(None, "chat", input=human(QUESTION), stream_mode=["messages-tuple", "values"])
+        )
+    finally:
+        client.http.client.close()
+    chunks = by_event(parts, "messages")
+    assert len(chunks) > 1 and all(chunk["id"] for chunk, _ in chunks)
+    final = by_event(parts, "values")[-1]["messages"][-1]
+    assert final["type"] == "ai"
+    streamed = "".join(chunk["content"] for chunk, _ in chunks if chunk["id"] == final["id"])
+    assert streamed == final["content"] and streamed
