@@ -64,6 +64,7 @@ def test_command_resume() -> None:
         ({"input": {"messages": [{"role": "ai", "content": "hi"}]}}, 422),
         ({"input": {"other": 1}}, 422),
         ({"input": {"question": "hi"}, "command": {"resume": "yes"}}, 422),
+        ({"command": {"goto": "draft"}}, 422),
         ({"input": {"question": "x" * (SETTINGS.max_message_chars + 1)}}, 400),
         ({"input": {"question": "   "}}, 400),
     ],

@@ -36,6 +36,8 @@ def run_request(body: RunCreate, thread_id: str, on_disconnect: str, settings: S
     }
     for source in (body.context or {}, (body.config or {}).get("configurable") or {}):
         data.update({key: source[key] for key in _OPTIONS if key in source})
+    if body.command is not None and (body.command.update is not None or body.command.goto is not None):
+        raise unprocessable("Not supported by this server: command.update, command.goto.")
     if body.command is not None and "resume" in body.command.model_fields_set:
         if body.input:
             raise unprocessable("Send either input or command, not both.")
