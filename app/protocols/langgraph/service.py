@@ -49,6 +49,8 @@ _RUN_STATUS = {
     "interrupted": "interrupted",
     "paused": "interrupted",
 }
+# The error code of POST /threads for an id in use with if_exists "raise" (the SDKs' 409).
+THREAD_EXISTS = "ThreadExists"
 # How often a request waiting for a busy thread looks again (the thread's run may be on
 # another worker, so there is no log to wait on).
 _BUSY_POLL_S = 0.05
@@ -133,7 +135,7 @@ class LangGraphService:
         existing = self.thread_record(thread_id)
         if existing is not None:
             if if_exists == "raise":
-                raise ServiceError(ErrorCode.BAD_REQUEST, 409, f"Thread {thread_id} already exists.")
+                raise ServiceError(THREAD_EXISTS, 409, f"Thread {thread_id} already exists.")
             return self.thread_json(existing)
         now = time.time()
         record = ThreadRecord(thread_id, now, now, metadata)
