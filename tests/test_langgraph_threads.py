@@ -18,7 +18,7 @@ from app.protocols.langgraph.threads import (
     SqliteRecords,
     ThreadRecord,
 )
-from app.runs.store import connect
+from app.runs.store.sqlite import connect
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/"
 

@@ -56,15 +56,14 @@ def stream_response(
     """The SSE response of ``run_id``'s events after sequence number ``after``."""
     if log.closed and after >= log.last_seq:
         # Everything was delivered: 204 tells EventSource to stop reconnecting.
+        manager.close_log(run_id, log)
         return Response(status=204, headers={"X-Run-ID": run_id})
-    if run is not None:
-        # Attached here, not in the generator: a client gone before the first write still
-        # leaves through detach(), which starts the disconnect grace period.
-        manager.attach(run)
+    # Watched from here, not in the generator: a client gone before the first write still
+    # leaves through unwatch(), which starts the disconnect grace period.
+    manager.watch(run_id, run)
     body = subscribe(manager, log, after, partial(_encode_native, run_id + ":"))
     response = Response(body, status=200, headers=_headers(run_id, trace_id))
-    if run is not None:
-        response.call_on_close(lambda: manager.detach(run))
+    response.call_on_close(lambda: manager.unwatch(run_id, run, log))
     return response
 
 
@@ -80,7 +79,9 @@ def subscribe(manager: RunManager, log: MemoryEventLog, after: int, encode: Enco
     """The body of a stream of ``log`` after sequence number ``after``, in ``encode``'s format."""
     settings = manager.settings
     yield encode_retry(settings.retry_ms)
-    while not manager.draining or log.closed:
+    # Ends with a retry: hint, to resume elsewhere, when this worker drains or loses the
+    # run's feed (it was taken over, or Redis went away); a finished run is sent out first.
+    while (not manager.draining and not log.failed) or log.closed:
         entries = log.read(after, settings.heartbeat_s)
         if entries:
             # Everything that arrived since the last write leaves in one chunk.
@@ -88,6 +89,6 @@ def subscribe(manager: RunManager, log: MemoryEventLog, after: int, encode: Enco
             after += len(entries)
         elif log.closed:
             return
-        elif not manager.draining:
+        elif not manager.draining and not log.failed:
             yield HEARTBEAT
     yield encode_retry(settings.retry_ms)

@@ -38,6 +38,8 @@ class Run:
     trace_id: str
     agent: str
     request: RunRequest
+    worker: str
+    attempt: int = 1
     log: MemoryEventLog = field(default_factory=MemoryEventLog)
     control: RunControl = field(default_factory=RunControl)
     state: RunState = "pending"
@@ -50,6 +52,10 @@ class Run:
     subscribers: int = 0
     producer: Greenlet | None = None
     timers: dict[str, Greenlet] = field(default_factory=dict)
+    # Given up by this process (fenced by a takeover, or handed over at shutdown): it writes
+    # nothing more, and another worker ends it.
+    relinquished: bool = False
+    released: bool = False
 
     @property
     def finished(self) -> bool:
@@ -64,6 +70,8 @@ class Run:
             "trace_id": self.trace_id,
             "agent": self.agent,
             "status": self.state,
+            "attempt": self.attempt,
+            "worker": self.worker,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": ended,

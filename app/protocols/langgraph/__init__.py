@@ -11,7 +11,7 @@ from app.extension import Stagecast
 from app.protocols.langgraph.api import bp
 from app.protocols.langgraph.service import LangGraphService
 from app.protocols.langgraph.threads import LangGraphRecords, PostgresRecords, SqliteRecords
-from app.runs.store import connect
+from app.runs.store.sqlite import connect
 
 __all__ = ["bp", "init_app"]
 

@@ -236,7 +236,7 @@ def wait_stateless() -> Response:
 def _wait_new(thread_id: str | None) -> Response:
     svc = service()
     run, _ = svc.start(_body(RunCreate), thread_id, background=False, trace_id=current_trace_id())
-    _wait(svc, run)
+    _wait(svc, run.run_id)
     response = jsonify(svc.output(run.run_id, run.thread_id))
     if thread_id is None:
         response.headers["Content-Location"] = f"/runs/{run.run_id}"
@@ -246,13 +246,15 @@ def _wait_new(thread_id: str | None) -> Response:
     return response
 
 
-def _wait(svc: LangGraphService, run: Run) -> None:
-    svc.manager.attach(run)
+def _wait(svc: LangGraphService, run_id: str) -> None:
+    """Block until the run ends, watching it (so it is not cancelled for want of watchers)."""
+    log, run = svc.manager.open_log(run_id)
+    svc.manager.watch(run_id, run)
     try:
-        while not run.log.closed:
-            run.log.read(run.log.last_seq, svc.settings.heartbeat_s)
+        while not log.closed and not log.failed:
+            log.read(log.last_seq, svc.settings.heartbeat_s)
     finally:
-        svc.manager.detach(run)
+        svc.manager.unwatch(run_id, run, log)
 
 
 @bp.get("/threads/<thread_id>/runs")
@@ -286,9 +288,7 @@ def cancel_run(thread_id: str, run_id: str) -> tuple[Response, int]:
 def join_run(thread_id: str, run_id: str) -> Response:
     svc = service()
     svc.run_record(thread_id, run_id)
-    _, run = svc.manager.open_log(run_id)
-    if run is not None:
-        _wait(svc, run)
+    _wait(svc, run_id)
     return jsonify(svc.output(run_id, thread_id))
 
 
@@ -306,8 +306,8 @@ def join_stream(thread_id: str, run_id: str) -> Response:
     log, run = svc.manager.open_log(run_id)
     subgraphs = bool(record.kwargs.get("stream_subgraphs"))
     response = _stream(svc, run_id, thread_id, log, run, after, cursor, modes, subgraphs=subgraphs)
-    if run is not None and request.args.get("cancel_on_disconnect") in ("1", "true"):
-        response.call_on_close(lambda: svc.manager.cancel(run, "disconnected"))
+    if request.args.get("cancel_on_disconnect") in ("1", "true"):
+        response.call_on_close(lambda: svc.cancel(run_id, wait=False))
     return response
 
 
@@ -336,8 +336,9 @@ def _stream(
         body: Any = [encode_retry(svc.settings.retry_ms), encoder.remaining(after)]
     else:
         body = subscribe(svc.manager, log, after, encoder)
-    if run is not None:
-        svc.manager.attach(run)  # before the first write, so a client gone at once still detaches
+    # Watched from here, not in the generator: a client gone before the first write still
+    # leaves through unwatch(), which starts the disconnect grace period.
+    svc.manager.watch(run_id, run)
     path = f"/runs/{run_id}" if stateless else _run_path(thread_id, run_id)
     headers = {
         **SSE_HEADERS,
@@ -348,6 +349,5 @@ def _stream(
     if not stateless:
         headers["Location"] = path + "/stream"
     response = Response(body, status=200, headers=headers)
-    if run is not None:
-        response.call_on_close(lambda: svc.manager.detach(run))
+    response.call_on_close(lambda: svc.manager.unwatch(run_id, run, log))
     return response

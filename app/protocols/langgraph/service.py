@@ -245,8 +245,8 @@ class LangGraphService:
             )
 
     def _stop(self, thread_id: str, run_id: str) -> None:
-        """Cancel the thread's run in progress and wait for it to end."""
-        self.manager.cancel(self.manager.get(run_id), "superseded")
+        """Cancel the thread's run in progress, wherever it executes, and wait for it to end."""
+        self.manager.cancel_by_id(run_id)
         if not self._ended(thread_id, CANCEL_DEADLINE_S * 2):
             raise ServiceError(
                 ErrorCode.THREAD_BUSY, 409, f"Thread {thread_id} is still busy with run {run_id}."
@@ -262,14 +262,13 @@ class LangGraphService:
         return True
 
     def cancel(self, run_id: str, *, wait: bool) -> bool:
-        """Cancel the run if it is in progress (and wait for its end); False if it had ended."""
-        if self.manager.describe(run_id)["status"] in FINISHED_STATES:
-            return False
-        run = self.manager.get(run_id)
-        cancelled = self.manager.cancel(run)
+        """Cancel the run wherever it executes (and wait for its end); False if it had ended."""
+        cancelled = bool(self.manager.cancel_by_id(run_id)["cancelled"])
         deadline = time.monotonic() + CANCEL_DEADLINE_S * 2
-        while wait and not run.log.closed and time.monotonic() < deadline:
-            run.log.read(run.log.last_seq, CANCEL_DEADLINE_S)
+        while wait and self.manager.describe(run_id)["status"] not in FINISHED_STATES:
+            if time.monotonic() >= deadline:
+                break
+            gevent.sleep(_BUSY_POLL_S)
         return cancelled
 
     def run_record(self, thread_id: str, run_id: str) -> RunRecord:
