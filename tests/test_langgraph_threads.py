@@ -3,11 +3,9 @@ suite for both engines, SQLite and PostgreSQL (a fresh database of its own)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
@@ -19,8 +17,7 @@ from app.protocols.langgraph.threads import (
     ThreadRecord,
 )
 from app.runs.store.sqlite import connect
-
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/"
+from tests.support.services import postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -28,16 +25,12 @@ def records(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LangGrap
     if request.param == "sqlite":
         yield SqliteRecords(connect(tmp_path / "db.sqlite"))
         return
-    name = f"stagecast_lg_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES + "test", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    pool = ConnectionPool(POSTGRES + name, min_size=1, max_size=2, kwargs={"autocommit": True}, open=True)
-    try:
-        yield PostgresRecords(pool)
-    finally:
-        pool.close()
-        with psycopg.connect(POSTGRES + "test", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name}")
+    with postgres_database() as url:
+        pool = ConnectionPool(url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=True)
+        try:
+            yield PostgresRecords(pool)
+        finally:
+            pool.close()
 
 
 def test_threads_and_their_runs(records: LangGraphRecords) -> None:
