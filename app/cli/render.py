@@ -87,6 +87,14 @@ class PlainPresenter:
         elif kind == "interrupt":
             for item in view.interrupts:
                 self._line(f"? {question_text(item)}")
+        elif kind == "restart":
+            # Printed text cannot be taken back: say so, then write again what still counts,
+            # so that what follows this line is the answer (the cut-off node writes the rest).
+            self._line(f"↻ {_restart_text(view)}; the answer starts again")
+            if view.answer:
+                self._in_answer = True
+                self.console.file.write(view.answer)
+                self.console.file.flush()
 
     def reconnecting(self, info: Reconnect, view: RunView) -> None:
         self._line(f"… {_reconnect_text(info)}")
@@ -146,6 +154,8 @@ class LivePresenter:
         parts: list[RenderableType] = [stages_table(view, now_ts, live=True)]
         if self._notice:
             parts.append(Text(f"⚠ {self._notice}", style="yellow"))
+        if view.restarted:
+            parts.append(Text(f"↻ {_restart_text(view)}", style="cyan"))
         answer = Text(view.answer)
         if not view.finished and view.status != "connecting":
             answer.append("▌", style="blink bold")
@@ -323,6 +333,10 @@ def _cell(value: object) -> str:
 
 def _reconnect_text(info: Reconnect) -> str:
     return f"connection lost ({info.reason}); rejoining in {info.delay_s:.1f} s (attempt {info.attempt})"
+
+
+def _restart_text(view: RunView) -> str:
+    return f"resumed on another worker (attempt {view.attempt})"
 
 
 def _now_ms() -> int:

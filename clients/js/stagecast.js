@@ -30,6 +30,7 @@ const HANDLER_OF = {
   final: 'onFinal',
   error: 'onError',
   done: 'onDone',
+  restart: 'onRestart',
 };
 
 const IDLE = Symbol('idle');
