@@ -26,9 +26,10 @@ so far (``<seq>.<steps>.<parts>`` while one checkpoint's parts are half sent), s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import orjson
 
 from app.errors import bad_request
 from app.events import ErrorCode
@@ -89,7 +90,7 @@ class RunStreamEncoder:
     def __call__(self, entries: list[str], first: int) -> bytes:
         parts: list[bytes] = []
         for seq, entry in enumerate(entries, first):
-            event = json.loads(entry)
+            event = orjson.loads(entry)
             kind, data = event["type"], event["data"]
             if kind == "token":
                 parts.extend(self._token(self._id(seq), data))
