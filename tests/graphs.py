@@ -18,12 +18,20 @@ class State(TypedDict, total=False):
     question: str
 
 
-def _single(name: str, node: Any) -> Any:
+def _chain(name: str, *nodes: tuple[str, Any]) -> Any:
+    """A graph running ``nodes`` (name, function or compiled subgraph) one after the other."""
     builder = StateGraph(State)
-    builder.add_node(name, node)
-    builder.add_edge(START, name)
-    builder.add_edge(name, END)
+    previous = START
+    for node_name, node in nodes:
+        builder.add_node(node_name, node)
+        builder.add_edge(previous, node_name)
+        previous = node_name
+    builder.add_edge(previous, END)
     return builder.compile(name=name)
+
+
+def _single(name: str, node: Any) -> Any:
+    return _chain(name, (name, node))
 
 
 def _slow(state: State) -> dict[str, Any]:
@@ -72,16 +80,6 @@ def _approve(state: State) -> dict[str, Any]:
     return {"messages": [AIMessage(f"Answer was {answer!r}.")]}
 
 
-def _approval() -> Any:
-    builder = StateGraph(State)
-    builder.add_node("draft", _draft)
-    builder.add_node("approve", _approve)
-    builder.add_edge(START, "draft")
-    builder.add_edge("draft", "approve")
-    builder.add_edge("approve", END)
-    return builder.compile(name="approval")
-
-
 def _ask(topic: str) -> Any:
     def node(state: State) -> dict[str, Any]:
         return {"messages": [AIMessage(f"{topic}: {interrupt(f'Approve {topic}?')}")]}
@@ -101,7 +99,7 @@ def _two_questions() -> Any:
     return builder.compile(name="two_questions")
 
 
-approval = _approval()
+approval = _chain("approval", ("draft", _draft), ("approve", _approve))
 two_questions = _two_questions()
 
 
@@ -118,22 +116,9 @@ def _summarize(state: State) -> dict[str, Any]:
     return {"messages": [model.invoke(state["messages"])]}
 
 
-def _nested() -> Any:
-    research = StateGraph(State)
-    research.add_node("search", _search)
-    research.add_node("summarize", _summarize)
-    research.add_edge(START, "search")
-    research.add_edge("search", "summarize")
-    research.add_edge("summarize", END)
-    builder = StateGraph(State)
-    builder.add_node("plan", lambda state: {})
-    builder.add_node("research", research.compile(name="research"))
-    builder.add_node("review", _approve)
-    builder.add_edge(START, "plan")
-    builder.add_edge("plan", "research")
-    builder.add_edge("research", "review")
-    builder.add_edge("review", END)
-    return builder.compile(name="nested")
-
-
-nested = _nested()
+research = _chain("research", ("search", _search), ("summarize", _summarize))
+nested = _chain("nested", ("plan", lambda state: {}), ("research", research), ("review", _approve))
+# The question is asked inside the subgraph: the pause and the resume go through its parent.
+inner_question = _chain(
+    "inner_question", ("prepare", lambda state: {}), ("vetting", _chain("vetting", ("ask", _approve)))
+)

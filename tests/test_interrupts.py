@@ -1,21 +1,69 @@
-"""Human approval: a graph that calls interrupt() pauses its run; a resume request continues it."""
+"""Human approval: a graph that calls interrupt() pauses its run; a resume request continues it.
+
+Every test runs on both backends: the embedded default (memory + SQLite) and the distributed
+mode (Redis + PostgreSQL, each with its own key prefix and database).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.client import StreamResult, read_stream
 from tests.support.server import Server, run_server
+from tests.support.services import REDIS_URL, postgres_database, redis_prefix
 
 STREAM = "/api/chat/stream"
 
 
+def backend(name: str) -> AbstractContextManager[dict[str, Any]]:
+    """The settings of a backend; the distributed one's database and key prefix are its own."""
+    if name == "memory":
+        return nullcontext({})
+    return _distributed()
+
+
+@contextmanager
+def _distributed() -> Iterator[dict[str, Any]]:
+    with postgres_database() as database_url, redis_prefix() as prefix:
+        yield {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
+
+
+@pytest.fixture(scope="module", params=["memory", "distributed"])
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, backend_name: str) -> Iterator[Server]:
+    with (
+        backend(backend_name) as settings,
+        run_server(tmp_path_factory.mktemp(backend_name), **settings) as running,
+    ):
+        yield running
+
+
 def stream(server: Server, client: httpx.Client, **body: object) -> StreamResult:
-    return read_stream(client, "POST", server.url + STREAM, json=body)
+    result = read_stream(client, "POST", server.url + STREAM, json=body)
+    if result.status == 200:
+        wait_until_released(server, client, result.last("start")["data"]["thread_id"])
+    return result
+
+
+def wait_until_released(server: Server, client: httpx.Client, thread: str) -> None:
+    """In the distributed mode a thread is released when the run's end reaches Redis, which may
+    be a moment after a client of the same worker has read ``done``; a request on the thread
+    before that is refused with ThreadBusy."""
+    deadline = time.monotonic() + 5
+    while client.get(f"{server.url}/api/threads/{thread}").json().get("status") == "busy":
+        assert time.monotonic() < deadline, f"thread {thread} still busy"
+        time.sleep(0.02)
 
 
 def nodes_started(result: StreamResult) -> list[str]:
@@ -154,16 +202,19 @@ def test_thread_status_busy_and_unknown(server: Server, client: httpx.Client) ->
     assert missing.status_code == 404 and missing.json()["error"] == "ThreadNotFound"
 
 
-def test_pause_survives_a_server_restart(tmp_path: Path, client: httpx.Client) -> None:
+def test_pause_survives_a_server_restart(tmp_path: Path, client: httpx.Client, backend_name: str) -> None:
     data_dir = tmp_path / "data"
     thread = "across-restart"
-    with run_server(data_dir) as first:
-        interrupts = assert_paused(
-            stream(first, client, message="x", agent="approval", conversation_id=thread)
-        )
-    with run_server(data_dir) as second:
-        status = client.get(f"{second.url}/api/threads/{thread}").json()
-        assert status["status"] == "paused" and status["interrupts"] == interrupts
-        resumed = stream(second, client, resume="yes", conversation_id=thread)
-        assert nodes_started(resumed) == ["approve"]
-        assert resumed.last("final")["data"]["content"] == "Answer was 'yes'."
+    with backend(backend_name) as settings:
+        with run_server(data_dir, **settings) as first:
+            paused = stream(first, client, message="x", agent="approval", conversation_id=thread)
+            interrupts = assert_paused(paused)
+        with run_server(data_dir, **settings) as second:
+            status = client.get(f"{second.url}/api/threads/{thread}").json()
+            assert status["status"] == "paused" and status["interrupts"] == interrupts
+            resumed = stream(second, client, resume="yes", conversation_id=thread)
+            assert nodes_started(resumed) == ["approve"]
+            assert resumed.last("final")["data"]["content"] == "Answer was 'yes'."
+            # The paused run's record says so, after the restart too.
+            summary = client.get(f"{second.url}/api/runs/{paused.headers['x-run-id']}").json()
+            assert summary["status"] == "paused"

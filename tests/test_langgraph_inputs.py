@@ -61,7 +61,7 @@ def test_command_resume() -> None:
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"input": {"messages": [{"role": "ai", "content": "hi"}]}}, 422),
+        ({"input": {"messages": [{"role": "ai", "content": "hi"}]}}, 400),
         ({"input": {"other": 1}}, 422),
         ({"input": {"question": "hi"}, "command": {"resume": "yes"}}, 422),
         ({"command": {"goto": "draft"}}, 422),

@@ -222,7 +222,7 @@ def test_limits_apply(lg: SyncLangGraphClient) -> None:
         list(lg.runs.stream(None, "chat", input=human("x" * 9000)))
     with pytest.raises(UnprocessableEntityError, match="webhook"):
         list(lg.runs.stream(None, "chat", input=human("hi"), webhook="http://127.0.0.1:9/hook"))
-    with pytest.raises(UnprocessableEntityError, match="human message"):
+    with pytest.raises(BadRequestError, match="no user message"):
         list(lg.runs.stream(None, "chat", input={"messages": [{"role": "ai", "content": "hi"}]}))
 
 

@@ -11,6 +11,7 @@ import pytest
 from tests.support.client import read_stream
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import Server, free_port, run_server
+from tests.support.services import REDIS_URL, postgres_database, redis_prefix
 
 QUESTION = "ABC-12345 부품의 재고는?"
 
@@ -219,3 +220,25 @@ def test_connection_refused_is_retried_then_an_upstream_error(tmp_path, client: 
         "The model service failed (connection failed)"
     ] * 2
     assert result.last("error")["data"]["error"] == "UpstreamError"
+
+
+def test_retries_and_tool_calls_in_the_distributed_mode(
+    tmp_path, fake_openai: FakeOpenAI, client: httpx.Client
+) -> None:
+    with (
+        postgres_database() as database_url,
+        redis_prefix() as prefix,
+        run_server(
+            tmp_path / "data",
+            openai_base_url=fake_openai.base_url,
+            llm_retry_backoff_s=0.05,
+            redis_url=REDIS_URL,
+            database_url=database_url,
+            redis_prefix=prefix,
+        ) as server,
+    ):
+        fake_openai.fail_next(503, times=2)
+        result = ask(server, client, llm_config={"model": "tools"})
+    assert len(retry_messages(result)) == 2
+    assert [c["status"] for c in tool_calls(result)] == ["started", "completed"]
+    assert result.last("final")["data"]["content"] == "".join(fake_openai.tokens)

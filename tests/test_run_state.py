@@ -170,10 +170,10 @@ def test_exactly_one_outcome_when_a_cancel_deadline_races_the_runs_own_error(
     store = SQLiteRunStore(connect(tmp_path / "runs.sqlite"))
     manager = RunManager(
         settings,
-        AgentRegistry({"racy": ErrorThenSlow()}, "racy", InMemorySaver()),
+        AgentRegistry({"racy": ErrorThenSlow()}, "racy", InMemorySaver()),  # type: ignore[dict-item]
         store,
         MemoryCoordinator("test:1"),
-    )  # type: ignore[dict-item]
+    )
     monkeypatch.setattr(manager_module, "CANCEL_DEADLINE_S", 0.1)
     run = manager.start(RunRequest(message="hi"), "trace")
     gevent.sleep(0.01)

@@ -159,15 +159,14 @@ class ChatbotAgent:
             else:
                 graph_input = {"messages": self._input_messages(request, config), "question": request.message}
             # "sync": each step is checkpointed before the next starts, so a run taken over
-            # after its worker died re-runs only the step that was cut off, and readers of the
-            # thread's state (the LangGraph API's ``values``) see each step in order.
+            # after its worker died re-runs only the step that was cut off.
             stream = self.graph.stream(
                 graph_input,
                 config,
                 stream_mode=STREAM_MODES,
                 context=context,
-                subgraphs=True,
                 durability="sync",
+                subgraphs=True,
             )
             for namespace, mode, payload in stream:
                 control.raise_if_cancelled()
@@ -198,12 +197,20 @@ class ChatbotAgent:
         if (state.metadata or {}).get("stagecast_run_id") != run_id:
             return Restart(False, list(dict.fromkeys(t["message_id"] for _, t in tokens)))
         rerun_from: dict[str, int] = {}
+        # A subgraph's node writes tokens under its own name; it runs again with its top node.
+        top_of: dict[str, str] = {}
         for index, event in enumerate(delivered):
             data = event["data"]
-            if event["type"] == "progress" and data["status"] == "in_progress" and data["node"] in state.next:
+            if event["type"] != "progress":
+                continue
+            path = data.get("path") or [data["node"]]
+            top_of.setdefault(data["node"], path[0])
+            if data["status"] == "in_progress" and len(path) == 1 and data["node"] in state.next:
                 rerun_from[data["node"]] = index
         discard = [
-            t["message_id"] for i, t in tokens if t["node"] in rerun_from and i > rerun_from[t["node"]]
+            t["message_id"]
+            for i, t in tokens
+            if (top := top_of.get(t["node"], t["node"])) in rerun_from and i > rerun_from[top]
         ]
         kept = [t["content"] for _, t in tokens if t["message_id"] not in discard]
         return Restart(True, list(dict.fromkeys(discard)), kept)

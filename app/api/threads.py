@@ -19,19 +19,19 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 def show(thread_id: str) -> Response:
     """``busy`` while a run executes on it, ``paused`` while an ``interrupt()`` waits, else ``idle``."""
     state = stagecast()
-    run = state.manager.thread_run(thread_id)
+    run_id = state.manager.thread_run(thread_id)
     saved = read_thread(state.checkpointer, thread_id)
-    if saved is None and run is None:
+    if saved is None and run_id is None:
         raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
     # While a resumed run executes, the checkpoint still lists what it is answering.
-    interrupts = saved.interrupts if saved is not None and run is None else []
-    status = "busy" if run is not None else "paused" if interrupts else "idle"
+    interrupts = saved.interrupts if saved is not None and run_id is None else []
+    status = "busy" if run_id is not None else "paused" if interrupts else "idle"
     return jsonify(
         {
             "thread_id": thread_id,
             "status": status,
-            "run_id": run.run_id if run is not None else None,
-            "agent": run.agent if run is not None else saved.agent if saved is not None else None,
+            "run_id": run_id,
+            "agent": saved.agent if saved is not None else None,
             "interrupts": [item.model_dump() for item in interrupts],
             "message_count": saved.message_count if saved is not None else 0,
         }

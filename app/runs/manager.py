@@ -89,10 +89,14 @@ class RunManager:
             )
         agent = self._agent(request.agent)
         thread_id = request.conversation_id or str(uuid.uuid4())
-        if request.resuming:
-            agent = self._paused_agent(thread_id, request.agent)
         run_id = str(uuid.uuid4())
         self._claim_thread(thread_id, run_id)
+        if request.resuming:
+            try:
+                agent = self._paused_agent(thread_id, request.agent)
+            except ServiceError:
+                self.coordinator.release_thread(thread_id, run_id)
+                raise
         run = Run(
             run_id=run_id,
             thread_id=thread_id,
@@ -204,9 +208,9 @@ class RunManager:
                 run.result = event.data.model_dump()
             else:
                 run.error = event.data.model_dump()
-        elif event.type == "interrupt":
-            run.interrupts = event.data.model_dump()["interrupts"]
         self._append(run, event)
+        if event.type == "interrupt":
+            run.interrupts = event.data.model_dump()["interrupts"]
 
     def _append(self, run: Run, event: Event) -> None:
         if not run.log.closed and not run.relinquished:
@@ -469,10 +473,6 @@ class RunManager:
 
     # --- lookup ---
 
-    def busy_run_id(self, thread_id: str) -> str | None:
-        """The id of the run in progress on ``thread_id``, on any worker, if any."""
-        return self.coordinator.thread_holder(thread_id)
-
     def get(self, run_id: str) -> Run:
         """A live or recently finished run of this worker, or ServiceError (404/409)."""
         run = self.runs.get(run_id)
@@ -480,10 +480,9 @@ class RunManager:
             raise self._missing(run_id, self.store.get(run_id))
         return run
 
-    def thread_run(self, thread_id: str) -> Run | None:
-        """The run this worker is executing on ``thread_id``, if any."""
-        holder = self.coordinator.thread_holder(thread_id)
-        return self.runs.get(holder) if holder is not None else None
+    def thread_run(self, thread_id: str) -> str | None:
+        """The id of the run executing on ``thread_id`` (in any worker the backend knows), if any."""
+        return self.coordinator.thread_holder(thread_id)
 
     def describe(self, run_id: str) -> dict[str, Any]:
         """The run's summary, from memory or, once this worker forgot it, from the store."""

@@ -17,7 +17,16 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 TEST_GRAPHS = ",".join(
     f"{name}=tests.graphs:{name}"
-    for name in ("slow", "tools", "failing", "echo_config", "approval", "two_questions", "nested")
+    for name in (
+        "slow",
+        "tools",
+        "failing",
+        "echo_config",
+        "approval",
+        "two_questions",
+        "nested",
+        "inner_question",
+    )
 )
 
 

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.protocols.langgraph.models import RunCreate
+from app.protocols.turns import history, split_question
 from app.runs.models import RunRequest
 
 _ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant", "system": "system"}
@@ -52,24 +53,22 @@ def _question(graph_input: dict[str, Any]) -> dict[str, Any]:
     if isinstance(messages, dict):
         messages = [messages]
     if messages:
-        turns = [(_role(m), _text(m)) for m in messages]
-        for index in range(len(turns) - 1, -1, -1):
-            if turns[index][0] == "user":
-                history = [{"role": role, "content": text} for role, text in turns[:index] if role]
-                return {"message": turns[index][1], "history": history}
-        raise unprocessable("input.messages has no human message to answer.")
+        question, before = split_question([(_role(m), _text(m)) for m in messages])
+        return {"message": question, "history": history(before)}
     question = graph_input.get("question")
     if isinstance(question, str):
         return {"message": question}
     raise unprocessable('input must hold "messages" (with a human message) or a "question".')
 
 
-def _role(message: Any) -> str | None:
+def _role(message: Any) -> str:
+    """The native role of a LangChain message dict (``human`` -> ``user``, ...), else its own."""
     if isinstance(message, str):
         return "user"
     if not isinstance(message, dict):
         raise unprocessable("input.messages must be message objects.")
-    return _ROLES.get(str(message.get("role") or message.get("type") or ""))
+    role = str(message.get("role") or message.get("type") or "")
+    return _ROLES.get(role, role)
 
 
 def _text(message: Any) -> str:

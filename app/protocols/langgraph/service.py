@@ -151,7 +151,7 @@ class LangGraphService:
 
     def delete_thread(self, thread_id: str) -> None:
         self.require_thread(thread_id)
-        holder = self.manager.busy_run_id(thread_id)
+        holder = self.manager.thread_run(thread_id)
         if holder is not None:
             self._stop(thread_id, holder)
         self.agents.checkpointer.delete_thread(thread_id)
@@ -164,7 +164,7 @@ class LangGraphService:
             for task in snapshot.tasks:
                 if task.interrupts:
                     interrupts[task.id] = [{"value": jsonable(i.value), "id": i.id} for i in task.interrupts]
-        if self.manager.busy_run_id(record.thread_id) is not None:
+        if self.manager.thread_run(record.thread_id) is not None:
             status = "busy"
         elif interrupts:
             status = "interrupted"
@@ -228,7 +228,7 @@ class LangGraphService:
         return run, record
 
     def _make_room(self, thread_id: str, strategy: str) -> None:
-        holder = self.manager.busy_run_id(thread_id)
+        holder = self.manager.thread_run(thread_id)
         if holder is None:
             return
         if strategy == "reject":
@@ -255,7 +255,7 @@ class LangGraphService:
     def _ended(self, thread_id: str, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the thread's run in progress to end (or be ended)."""
         deadline = time.monotonic() + timeout_s
-        while self.manager.busy_run_id(thread_id) is not None:
+        while self.manager.thread_run(thread_id) is not None:
             if time.monotonic() >= deadline:
                 return False
             gevent.sleep(_BUSY_POLL_S)

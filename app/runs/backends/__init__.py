@@ -61,12 +61,12 @@ class Coordinator(ABC):
         """Mark ``thread_id`` busy with ``run_id``; None if claimed, else the run holding it."""
 
     @abstractmethod
-    def thread_holder(self, thread_id: str) -> str | None:
-        """The run holding ``thread_id`` (see :meth:`claim_thread`), if any."""
-
-    @abstractmethod
     def release_thread(self, thread_id: str, run_id: str) -> None:
         """Undo :meth:`claim_thread` (the run ended, or its start failed)."""
+
+    @abstractmethod
+    def thread_holder(self, thread_id: str) -> str | None:
+        """The run that holds ``thread_id`` busy, or None (read-only: claims nothing)."""
 
     @abstractmethod
     def begin(self, run_id: str, attempt: int) -> None:

@@ -18,12 +18,12 @@ class MemoryCoordinator(Coordinator):
         holder = self._busy_threads.setdefault(thread_id, run_id)
         return None if holder == run_id else holder
 
-    def thread_holder(self, thread_id: str) -> str | None:
-        return self._busy_threads.get(thread_id)
-
     def release_thread(self, thread_id: str, run_id: str) -> None:
         if self._busy_threads.get(thread_id) == run_id:
             del self._busy_threads[thread_id]
+
+    def thread_holder(self, thread_id: str) -> str | None:
+        return self._busy_threads.get(thread_id)
 
     def begin(self, run_id: str, attempt: int) -> None:
         pass

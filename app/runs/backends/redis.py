@@ -253,10 +253,6 @@ class RedisCoordinator(Coordinator):
             holder = self.redis.get(key)
         return None if holder == run_id else holder or None
 
-    def thread_holder(self, thread_id: str) -> str | None:
-        with self._unavailable_as_error():
-            return self.redis.get(self._thread_key(thread_id)) or None
-
     def release_thread(self, thread_id: str, run_id: str) -> None:
         key = self._thread_key(thread_id)
         try:
@@ -264,6 +260,10 @@ class RedisCoordinator(Coordinator):
                 self.redis.delete(key)
         except redis.RedisError:
             log.warning("could not release thread %s; it frees itself when its key expires", thread_id)
+
+    def thread_holder(self, thread_id: str) -> str | None:
+        with self._unavailable_as_error():
+            return self.redis.get(self._thread_key(thread_id)) or None
 
     def begin(self, run_id: str, attempt: int) -> None:
         with self._unavailable_as_error():

@@ -177,6 +177,28 @@ describe('useAgentStream', () => {
     expect(agent.stages.map((s) => s.stage)).toEqual(['agent']);
   });
 
+  test('a restart drops the cut-off answer at once; the rest of the stream writes it again', async () => {
+    const finalContent = eventsOf(RESTARTED).find((event) => event.type === 'final').data.content;
+    mockFetch([through(RESTARTED, 'restart'), { hold: true }], [upTo(RESTARTED, 'final'), { hold: true }]);
+    render(h(Chat));
+    act(() => {
+      agent.start({ message: 'ABC-12345 부품의 재고는?' });
+    });
+    await waitFor(() => expect(agent.restarted).toBe(true));
+    expect(screen.getByTestId('answer').textContent).toBe('');
+    expect(screen.getByTestId('resumed').textContent).toBe('resumed on another worker (attempt 2)');
+
+    // Up to final, not included: what streamed is already final.content, with no text twice.
+    act(() => {
+      agent.start({ message: 'ABC-12345 부품의 재고는?' });
+    });
+    await waitFor(() => expect(agent.stages.at(-1)?.status).toBe('completed'));
+    expect(agent.final).toBeNull();
+    expect(screen.getByTestId('answer').textContent).toBe(finalContent);
+    expect(agent.tokens.join('')).toBe(finalContent);
+    expect([agent.attempt, agent.restarted, agent.status]).toEqual([2, true, 'streaming']);
+  });
+
   test('a paused run exposes its question; resume(value) answers it on the same thread', async () => {
     const fetch = mockFetch([recorded('en-review-paused')], [recorded('en-review-resumed')]);
     render(h(Chat));
@@ -206,27 +228,5 @@ describe('useAgentStream', () => {
       await agent.start({ message: 'x' });
     });
     await expect(agent.resume('yes')).rejects.toThrow(/ended paused/);
-  });
-
-  test('a restart drops the cut-off answer at once; the rest of the stream writes it again', async () => {
-    const finalContent = eventsOf(RESTARTED).find((event) => event.type === 'final').data.content;
-    mockFetch([through(RESTARTED, 'restart'), { hold: true }], [upTo(RESTARTED, 'final'), { hold: true }]);
-    render(h(Chat));
-    act(() => {
-      agent.start({ message: 'ABC-12345 부품의 재고는?' });
-    });
-    await waitFor(() => expect(agent.restarted).toBe(true));
-    expect(screen.getByTestId('answer').textContent).toBe('');
-    expect(screen.getByTestId('resumed').textContent).toBe('resumed on another worker (attempt 2)');
-
-    // Up to final, not included: what streamed is already final.content, with no text twice.
-    act(() => {
-      agent.start({ message: 'ABC-12345 부품의 재고는?' });
-    });
-    await waitFor(() => expect(agent.stages.at(-1)?.status).toBe('completed'));
-    expect(agent.final).toBeNull();
-    expect(screen.getByTestId('answer').textContent).toBe(finalContent);
-    expect(agent.tokens.join('')).toBe(finalContent);
-    expect([agent.attempt, agent.restarted, agent.status]).toEqual([2, true, 'streaming']);
   });
 });
