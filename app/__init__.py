@@ -28,9 +28,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from app import extension, web
     from app.api import agents, chat, errors, health, runs, threads
     from app.api.requests import add_trace_header, bind_trace_id
-    from app.protocols import BLUEPRINTS
+    from app.protocols import BLUEPRINTS, langgraph
 
-    extension.init_app(app, settings)
+    state = extension.init_app(app, settings)
     errors.init_app(app)
     app.before_request(bind_trace_id)
     app.after_request(add_trace_header)
@@ -38,4 +38,5 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    langgraph.init_app(app, state)
     return app

@@ -10,6 +10,7 @@ reconnects, with Last-Event-ID, elsewhere (trap 8).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from flask import Request, Response, request
 
@@ -22,6 +23,9 @@ from app.runs.log import MemoryEventLog
 from app.runs.manager import RunFinishingElsewhere, RunManager
 from app.runs.models import Run
 from app.sse import HEARTBEAT, SSE_HEADERS, encode_comment, encode_message, encode_retry
+
+Encode = Callable[[list[str], int], bytes]
+"""Turns log entries into response bytes; the int is the sequence number of the first."""
 
 
 def last_event_id_of(request: Request) -> str | None:
@@ -71,9 +75,8 @@ def stream_response(
         # Everything was delivered: 204 tells EventSource to stop reconnecting.
         manager.close_log(run_id, log)
         return Response(status=204, headers={"X-Run-ID": run_id})
-    settings = manager.settings
     watch = subscribe(manager, run_id, run, log)
-    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms, watch)
+    body = event_stream(manager, log, after, partial(_encode_native, run_id + ":"), watch)
     response = Response(body, status=200, headers=sse_headers(run_id, trace_id))
     for on_close in watch.on_close:
         response.call_on_close(on_close)
@@ -133,33 +136,31 @@ def sse_headers(run_id: str, trace_id: str) -> dict[str, str]:
     return {**SSE_HEADERS, "X-Run-ID": run_id, "X-Trace-ID": trace_id}
 
 
-def _subscribe(
-    manager: RunManager,
-    run_id: str,
-    log: MemoryEventLog,
-    after: int,
-    heartbeat_s: float,
-    retry_ms: int,
-    watch: HangupWatch,
+def _encode_native(prefix: str, entries: list[str], first: int) -> bytes:
+    return b"".join(encode_message(entry, prefix + str(seq)) for seq, entry in enumerate(entries, first))
+
+
+def event_stream(
+    manager: RunManager, log: MemoryEventLog, after: int, encode: Encode, watch: HangupWatch
 ) -> Iterator[bytes]:
-    yield encode_retry(retry_ms)
-    prefix = run_id + ":"
+    """The body of a stream of ``log`` after sequence number ``after``, in ``encode``'s format
+    (the native protocol's, or an adapter's)."""
+    settings = manager.settings
+    yield encode_retry(settings.retry_ms)
     # Ends with a retry: hint, to resume elsewhere, when this worker drains or loses the
     # run's feed (it was taken over, or Redis went away); a finished run is sent out first.
     # A client that hung up gets nothing more.
     while ((not manager.draining and not log.failed) or log.closed) and not watch.gone:
-        entries = log.read(after, heartbeat_s)
+        entries = log.read(after, settings.heartbeat_s)
         if watch.gone:
             return
         if entries:
             # Everything that arrived since the last write leaves in one chunk.
-            yield b"".join(
-                encode_message(entry, prefix + str(seq)) for seq, entry in enumerate(entries, after + 1)
-            )
+            yield encode(entries, after + 1)
             after += len(entries)
         elif log.closed:
             return
         elif not manager.draining and not log.failed:
             yield HEARTBEAT
     if not watch.gone:
-        yield encode_retry(retry_ms)
+        yield encode_retry(settings.retry_ms)
