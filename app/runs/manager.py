@@ -473,11 +473,9 @@ class RunManager:
         # During shutdown, shutdown owns the ending: no run is cancelled for lack of watchers.
         if run.subscribers or run.finished or self.draining or run.request.on_disconnect == "continue":
             return
-        grace = self.settings.disconnect_grace_s
-        if grace == 0:
-            self._grace_over(run)
-        else:
-            self._later(run, "grace", grace, lambda: self._grace_over(run))
+        # A timer even for a grace of 0: a run just started is watched by the request that
+        # started it before that request yields, and only then may the timer fire.
+        self._later(run, "grace", self.settings.disconnect_grace_s, lambda: self._grace_over(run))
 
     def _grace_over(self, run: Run) -> None:
         if run.subscribers or run.finished or self.draining:
