@@ -21,6 +21,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from app import extension, web
     from app.api import agents, chat, errors, health, runs, threads
     from app.api.requests import add_trace_header, bind_trace_id
+    from app.protocols import BLUEPRINTS
 
     extension.init_app(app, settings)
     errors.init_app(app)
@@ -28,4 +29,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.after_request(add_trace_header)
     for module in (chat, runs, threads, agents, health, web):
         app.register_blueprint(module.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app

@@ -16,15 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect
 
 from tests.browser.chromium import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     INSTALL_HINT,
     artifact,
     korean_fonts,
-    missing_chromium,
 )
 from tests.browser.network import cuttable_proxy
 from tests.support.inventory import true_stock
@@ -43,17 +40,6 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tmp_path_factory.mktemp("web"), heartbeat_s=0.5, offline_token_delay_ms=50, retry_ms=300
     ) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    problem = missing_chromium()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass

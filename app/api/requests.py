@@ -6,10 +6,10 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Request, Response, g, request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.config import Settings
 from app.errors import ServiceError, bad_request
@@ -17,6 +17,7 @@ from app.events import ErrorCode
 from app.logs import bind_log_context
 from app.runs.models import RunRequest
 
+Model = TypeVar("Model", bound=BaseModel)
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Query parameters of the EventSource form (GET) besides the body's scalar fields.
 _QUERY_FIELDS = {
@@ -50,6 +51,11 @@ def add_trace_header(response: Response) -> Response:
 
 
 def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
+    return validate_run_request(json_object_body(request), settings)
+
+
+def json_object_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or the contract's 415/413/400 (what every POST endpoint reads)."""
     if not request.is_json:
         raise ServiceError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -63,7 +69,7 @@ def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
         raise bad_request(f"The body is not valid JSON: {exc}", ErrorCode.INVALID_JSON) from None
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.")
-    return _validated(data, settings)
+    return data
 
 
 def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRequest:
@@ -84,17 +90,27 @@ def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRe
             raise bad_request(
                 "history must be a JSON array of {role, content}.", ErrorCode.INVALID_JSON
             ) from None
-    return _validated(data, settings)
+    return validate_run_request(data, settings)
 
 
-def _validated(data: dict[str, Any], settings: Settings) -> RunRequest:
+def validate_body(request: Request, model: type[Model]) -> Model:
+    """The request's JSON object body as ``model`` (a protocol's own request shape)."""
+    return validate_model(model, json_object_body(request))
+
+
+def validate_model(model: type[Model], data: dict[str, Any]) -> Model:
+    """``data`` as ``model``, or the contract's 400 naming the first problems."""
     try:
-        run_request = RunRequest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in exc.errors()[:5]
         )
         raise bad_request(f"Invalid request: {problems}.") from None
+
+
+def validate_run_request(data: dict[str, Any], settings: Settings) -> RunRequest:
+    run_request = validate_model(RunRequest, data)
     if run_request.message is not None and len(run_request.message) > settings.max_message_chars:
         raise bad_request(
             f"message is {len(run_request.message)} characters; the limit is {settings.max_message_chars}.",
