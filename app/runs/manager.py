@@ -53,6 +53,10 @@ class RunFinishingElsewhere(ServiceError):
 # LangGraph waits for a running node even when its stream is closed (DESIGN.md, trap 3).
 CANCEL_DEADLINE_S = 2.0
 
+# How long a new run on a thread waits for the end of the thread's previous run, which ended
+# in this process, to reach the shared store that frees the thread (distributed mode).
+RELEASE_WAIT_S = 2.0
+
 
 class RunManager:
     def __init__(
@@ -156,6 +160,14 @@ class RunManager:
 
     def _claim_thread(self, thread_id: str, run_id: str) -> None:
         holder = self.coordinator.claim_thread(thread_id, run_id)
+        ended_here = self.runs.get(holder) if holder is not None else None
+        if ended_here is not None and ended_here.finished:
+            # Its clients here read `done` from memory; the shared store frees the thread when
+            # the end reaches it, a moment later. A follow-up (a resume) waits for that moment.
+            deadline = time.monotonic() + RELEASE_WAIT_S
+            while holder is not None and time.monotonic() < deadline:
+                gevent.sleep(0.01)
+                holder = self.coordinator.claim_thread(thread_id, run_id)
         if holder is None:
             return
         if self.settings.busy_thread_policy == "reject":
@@ -496,7 +508,10 @@ class RunManager:
 
     def thread_run(self, thread_id: str) -> str | None:
         """The id of the run executing on ``thread_id`` (in any worker the backend knows), if any."""
-        return self.coordinator.thread_holder(thread_id)
+        holder = self.coordinator.thread_holder(thread_id)
+        ended_here = self.runs.get(holder) if holder is not None else None
+        # Ended here, its end on its way to the shared store (see _claim_thread): not busy.
+        return None if ended_here is not None and ended_here.finished else holder
 
     def describe(self, run_id: str) -> dict[str, Any]:
         """The run's summary, from memory or, once this worker forgot it, from the store."""

@@ -19,7 +19,7 @@ from app.agent.graphs.review import prompts
 from app.agent.graphs.review.context import ReviewContext
 from app.agent.graphs.review.policies import CHECKS, Rules, order_value, run_check, usage_cap
 from app.agent.graphs.review.reading import purpose_of, request_lines
-from app.agent.graphs.review.state import CheckTask, ReviewState
+from app.agent.graphs.review.state import CheckTask, RequestLine, ReviewState
 from app.agent.graphs.streaming import stream_text
 from app.knowledge.labels import money, quantity
 from app.knowledge.sources import document_source
@@ -129,10 +129,15 @@ def refine(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[str, Any
     rules = _rules(runtime.context)
     trim = any(f["check"] == "usage" and f["verdict"] == "warn" for f in state["findings"])
     lines = [
-        {**line, "recommended": min(line["quantity"], usage_cap(rules, line)) if trim else line["quantity"]}
+        RequestLine(
+            **{
+                **line,
+                "recommended": min(line["quantity"], usage_cap(rules, line)) if trim else line["quantity"],
+            }
+        )
         for line in state["lines"]
     ]
-    return {"lines": lines, "order_value": order_value(lines)}  # type: ignore[arg-type]
+    return {"lines": lines, "order_value": order_value(lines)}
 
 
 def approval(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[str, Any]:
