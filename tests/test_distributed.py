@@ -293,7 +293,13 @@ def test_sigterm_hands_unfinished_runs_to_another_host(
     shared: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
     """A graceful stop does not interrupt runs it cannot finish: another worker continues them."""
-    settings = {**shared, "graceful_timeout_s": 4, "offline_token_delay_ms": 100, "heartbeat_s": 0.5}
+    settings = {
+        **shared,
+        "graceful_timeout_s": 6,
+        "run_lease_s": 2,
+        "offline_token_delay_ms": 100,
+        "heartbeat_s": 0.5,
+    }
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
         head = answer_until_tokens(client, a, 3)
         run_id = head.headers["x-run-id"]
