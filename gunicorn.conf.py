@@ -9,7 +9,10 @@ No ``preload_app``: the app must be imported after the worker has monkey-patched
 from __future__ import annotations
 
 import gc
+import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import gevent
@@ -33,7 +36,17 @@ keepalive = 2
 preload_app = False
 max_requests = 0
 accesslog = "-"
+# Stream tokens in URLs (?access_token=) are written as [redacted] (app/accesslog.py).
+logger_class = "app.accesslog.RedactingLogger"
 access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, "ms": %(M)s}'
+
+# Prometheus multiprocess mode: each worker writes its metrics to files in this directory,
+# so any worker's /metrics answers the sum of all of them. It must be set before the
+# workers import prometheus_client; a fresh directory per server, unless the operator chose one.
+# (A HUP reload reads this file again and keeps the directory.)
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stagecast-metrics-")
 
 
 def on_starting(server: Any) -> None:
@@ -73,6 +86,18 @@ def tune_gc() -> None:
     if _settings.gc_threshold:
         gc.freeze()
         gc.set_threshold(_settings.gc_threshold, *gc.get_threshold()[1:])
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone: its live gauges (open streams, waiting runs) stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -18,14 +18,20 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from app import extension, web
-    from app.api import chat, errors, health, runs, threads
+    from app import auth, extension, metrics, ratelimit, security, web
+    from app.api import chat, errors, health, runs, stream_tokens, threads
+    from app.api import metrics as metrics_api
     from app.api.requests import add_trace_header, bind_trace_id
 
-    extension.init_app(app, settings)
+    state = extension.init_app(app, settings)
     errors.init_app(app)
     app.before_request(bind_trace_id)
     app.after_request(add_trace_header)
-    for module in (chat, runs, threads, health, web):
+    # In this order: Host and Origin first, then who is calling, then that caller's rate.
+    security.init_app(app, settings)
+    auth.init_app(app, settings)
+    ratelimit.init_app(app, settings)
+    metrics.watch_admission(state.manager.admission)
+    for module in (chat, runs, threads, stream_tokens, health, metrics_api, web):
         app.register_blueprint(module.bp)
     return app

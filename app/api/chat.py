@@ -6,8 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from app.api.ownership import check_run
 from app.api.requests import current_trace_id, run_request_from_body, run_request_from_query
 from app.api.streaming import last_event_id_of, parse_event_id, resume_response, stream_response
+from app.auth import current_owner
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
@@ -42,8 +44,9 @@ def _stream(read_request: Any) -> Response:
     if event_id:
         # An EventSource reconnecting: the id names the run, so resume it, never re-ask.
         run_id, after = parse_event_id(event_id)
+        check_run(run_id)
         return resume_response(state.manager, run_id, after, trace_id)
-    run = state.manager.start(read_request(), trace_id)
+    run = state.manager.start(read_request(), trace_id, owner=current_owner())
     return stream_response(state.manager, run.run_id, run.log, run, 0, trace_id)
 
 
@@ -52,7 +55,7 @@ def chat() -> tuple[Response, int]:
     """Run to the end and answer one JSON document."""
     state = stagecast()
     run_request: RunRequest = run_request_from_body(request, state.settings)
-    run = state.manager.start(run_request, current_trace_id())
+    run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
     state.manager.attach(run)
     try:
         while not run.log.closed:

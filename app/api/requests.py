@@ -6,17 +6,19 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Request, Response, g, request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from app.auth import bind_user
 from app.config import Settings
 from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
 from app.logs import bind_log_context
 from app.runs.models import RunRequest
 
+Model = TypeVar("Model", bound=BaseModel)
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Query parameters of the EventSource form (GET) besides the body's scalar fields.
 _QUERY_FIELDS = {
@@ -49,6 +51,11 @@ def add_trace_header(response: Response) -> Response:
 
 
 def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
+    return _validated(read_json_object(request), settings)
+
+
+def read_json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body, or the contract's 415/413/400."""
     if not request.is_json:
         raise ServiceError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -62,7 +69,7 @@ def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
         raise bad_request(f"The body is not valid JSON: {exc}", ErrorCode.INVALID_JSON) from None
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.")
-    return _validated(data, settings)
+    return data
 
 
 def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRequest:
@@ -80,14 +87,22 @@ def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRe
     return _validated(data, settings)
 
 
-def _validated(data: dict[str, Any], settings: Settings) -> RunRequest:
+def validated(model: type[Model], data: dict[str, Any]) -> Model:
+    """``data`` as ``model``, or ``400 ValidationError`` naming the first problems."""
     try:
-        run_request = RunRequest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in exc.errors()[:5]
         )
         raise bad_request(f"Invalid request: {problems}.") from None
+
+
+def _validated(data: dict[str, Any], settings: Settings) -> RunRequest:
+    run_request = validated(RunRequest, data)
+    user_id = bind_user(run_request.user_id)
+    if user_id != run_request.user_id:
+        run_request = run_request.model_copy(update={"user_id": user_id})
     if len(run_request.message) > settings.max_message_chars:
         raise bad_request(
             f"message is {len(run_request.message)} characters; the limit is {settings.max_message_chars}.",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request
 
+from app.api.ownership import check_run, own_runs, visible_run
 from app.api.requests import current_trace_id, run_request_from_body
 from app.api.streaming import last_event_id_of, parse_event_id, resume_response
+from app.auth import current_owner, stream_token_for
 from app.errors import bad_request
 from app.extension import stagecast
 
@@ -15,32 +17,35 @@ bp = Blueprint("runs", __name__, url_prefix="/api/runs")
 @bp.post("")
 def create() -> tuple[Response, int]:
     state = stagecast()
-    run = state.manager.start(run_request_from_body(request, state.settings), current_trace_id())
-    stream_url = url_for("runs.stream", run_id=run.run_id)
+    run_request = run_request_from_body(request, state.settings)
+    run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
     body = {
         "run_id": run.run_id,
         "thread_id": run.thread_id,
         "trace_id": run.trace_id,
-        "stream_url": stream_url,
+        # With auth on it carries a stream token, for EventSource (which sends no headers).
+        "stream_url": stream_token_for(run.run_id).stream_url,
     }
     return jsonify(body), 202
 
 
 @bp.get("")
 def index() -> Response:
-    """Live and recently finished runs of this worker, newest first (the runs monitor)."""
+    """Live and recently finished runs of this worker, newest first (the runs monitor): the
+    caller's own, or every one for an admin."""
     runs = sorted(stagecast().manager.runs.values(), key=lambda run: run.created_at, reverse=True)
-    return jsonify({"runs": [run.summary() for run in runs]})
+    return jsonify({"runs": own_runs([run.summary() for run in runs])})
 
 
 @bp.get("/<run_id>")
 def show(run_id: str) -> Response:
-    return jsonify(stagecast().manager.describe(run_id))
+    return jsonify(visible_run(run_id))
 
 
 @bp.get("/<run_id>/stream")
 def stream(run_id: str) -> Response:
     state = stagecast()
+    check_run(run_id)
     after = 0
     event_id = last_event_id_of(request)
     if event_id:
@@ -53,6 +58,7 @@ def stream(run_id: str) -> Response:
 @bp.post("/<run_id>/cancel")
 def cancel(run_id: str) -> tuple[Response, int]:
     manager = stagecast().manager
+    check_run(run_id)
     run = manager.get(run_id)
     cancelled = manager.cancel(run)
     return jsonify({"run_id": run_id, "cancelled": cancelled, "status": run.state}), 202 if cancelled else 200

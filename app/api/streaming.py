@@ -15,6 +15,7 @@ from flask import Request, Response
 
 from app.errors import bad_request
 from app.events import ErrorCode
+from app.metrics import StreamMeter
 from app.runs.log import MemoryEventLog
 from app.runs.manager import RunFinishingElsewhere, RunManager
 from app.runs.models import Run
@@ -58,8 +59,10 @@ def stream_response(
         # Attached here, not in the generator: a client gone before the first write still
         # leaves through detach(), which starts the disconnect grace period.
         manager.attach(run)
-    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms)
+    meter = StreamMeter()
+    body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms, meter)
     response = Response(body, status=200, headers=_headers(run_id, trace_id))
+    response.call_on_close(meter.close)
     if run is not None:
         response.call_on_close(lambda: manager.detach(run))
     return response
@@ -76,6 +79,7 @@ def _subscribe(
     after: int,
     heartbeat_s: float,
     retry_ms: int,
+    meter: StreamMeter,
 ) -> Iterator[bytes]:
     yield encode_retry(retry_ms)
     prefix = run_id + ":"
@@ -86,6 +90,7 @@ def _subscribe(
             yield b"".join(
                 encode_message(entry, prefix + str(seq)) for seq, entry in enumerate(entries, after + 1)
             )
+            meter.sent(entries)
             after += len(entries)
         elif log.closed:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from langchain_core.messages import BaseMessage
 
+from app.api.ownership import check_thread
 from app.errors import not_found
 from app.events import ErrorCode
 from app.extension import stagecast
@@ -16,6 +17,7 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 
 @bp.get("/<thread_id>/messages")
 def messages(thread_id: str) -> Response:
+    check_thread(thread_id)
     checkpoint = stagecast().checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
     if checkpoint is None:
         raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")

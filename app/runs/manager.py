@@ -19,6 +19,7 @@ from typing import Any
 
 import gevent
 
+from app import metrics
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
 from app.config import Settings
@@ -63,8 +64,11 @@ class RunManager:
 
     # --- starting ---
 
-    def start(self, request: RunRequest, trace_id: str) -> Run:
-        """Start a run now, or raise ServiceError (unknown agent, busy thread, limits)."""
+    def start(self, request: RunRequest, trace_id: str, owner: str | None = None) -> Run:
+        """Start a run now, or raise ServiceError (unknown agent, busy thread, limits).
+
+        ``owner`` (the authenticated user) owns the run, and the thread unless another
+        user does: then the thread does not exist for them (404, README "Security")."""
         if self.draining:
             raise ServiceError(ErrorCode.SHUTTING_DOWN, 503, "The server is restarting.", retry_after=1)
         if self.active >= self.settings.max_concurrent_runs:
@@ -83,6 +87,8 @@ class RunManager:
                 f"No agent named {request.agent!r}; have {sorted(self.agents.agents)}.",
             ) from None
         thread_id = request.conversation_id or str(uuid.uuid4())
+        if owner is not None and self.store.claim_thread(thread_id, owner) != owner:
+            raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
         self._claim_thread(thread_id)
         run = Run(
             run_id=str(uuid.uuid4()),
@@ -90,11 +96,13 @@ class RunManager:
             trace_id=trace_id,
             agent=agent.name,
             request=request,
+            owner=owner,
         )
         self.runs[run.run_id] = run
         self._busy_threads[thread_id] = run
         self.active += 1
         self.store.started(run, self.pid)
+        metrics.run_started(run.agent)
         # The start event goes in now, from the request's own greenlet: the stream's first
         # read finds it at once instead of waiting for the producer's first turn on a busy hub.
         self._append(run, EventFactory(run.run_id, run.trace_id).start(run.thread_id, run.agent))
@@ -187,6 +195,7 @@ class RunManager:
         if self._busy_threads.get(run.thread_id) is run:
             del self._busy_threads[run.thread_id]
         self.store.finished(run, run.log.read(0, 0))
+        metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
         log.info("run finished", extra={"status": status, "events": run.log.last_seq})
         self._later(run, "forget", self.settings.run_ttl_s, lambda: self.runs.pop(run.run_id, None))
 

@@ -32,6 +32,7 @@ class Run:
     trace_id: str
     agent: str
     request: RunRequest
+    owner: str | None = None  # the authenticated user who started it (None: auth off)
     log: MemoryEventLog = field(default_factory=MemoryEventLog)
     control: RunControl = field(default_factory=RunControl)
     state: RunState = "pending"
@@ -56,6 +57,7 @@ class Run:
             "thread_id": self.thread_id,
             "trace_id": self.trace_id,
             "agent": self.agent,
+            "owner": self.owner,
             "status": self.state,
             "created_at": self.created_at,
             "started_at": self.started_at,

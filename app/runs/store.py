@@ -29,6 +29,15 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+# Who owns each thread: its first run's authenticated user (README, "Security").
+_THREAD_OWNERS = """
+CREATE TABLE IF NOT EXISTS thread_owners (
+    thread_id TEXT PRIMARY KEY,
+    owner     TEXT NOT NULL
+)
+"""
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection for use by the greenlets of one process (sqlite3 calls never yield)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +62,7 @@ class RunStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         conn.execute(_SCHEMA)
+        conn.execute(_THREAD_OWNERS)
 
     def started(self, run: Run, worker_pid: int) -> None:
         self._conn.execute(
@@ -80,6 +90,19 @@ class RunStore:
         if row is None:
             return None
         return StoredRun(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]) if row[4] else None)
+
+    def claim_thread(self, thread_id: str, owner: str) -> str:
+        """Make ``owner`` the owner of ``thread_id`` unless it has one; return its owner."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO thread_owners (thread_id, owner) VALUES (?, ?)", (thread_id, owner)
+        )
+        return self.thread_owner(thread_id) or owner
+
+    def thread_owner(self, thread_id: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT owner FROM thread_owners WHERE thread_id = ?", (thread_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     def mark_draining(self, worker_pid: int) -> None:
         """``worker_pid`` is shutting down; its unfinished runs will end (or be interrupted) soon."""

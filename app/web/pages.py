@@ -19,23 +19,6 @@ EXAMPLE_QUESTIONS = (
     "How should hydraulic pump seal kits be stored?",
 )
 
-# Everything the pages load comes from this origin: no CDN, no inline script.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
-
-
 @bp.get("/")
 def dashboard() -> Response:
     return _page("dashboard.html", examples=EXAMPLE_QUESTIONS, default_question=DEFAULT_QUESTION)
@@ -58,8 +41,6 @@ def _page(template: str, **context: object) -> Response:
             **context,
         )
     )
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+    # The CSP and the other security headers are added to every response (app/security.py).
     response.headers["Cache-Control"] = "no-cache"
     return response
