@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask, Response, current_app, g, request, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,13 +86,15 @@ class Authenticator:
         self.enabled = settings.auth_enabled
         self._keys = [(key.encode(), user) for user, key in settings.api_keys.items()]
         self._admins = frozenset(settings.admins)
-        self._jwt_keys: dict[str, str] = {}
+        # The algorithm a token names picks the key, and each key serves only its own kind:
+        # a token "signed" with the public key's text as an HMAC secret never verifies.
+        self._jwt_keys: dict[str, Any] = {}
         if settings.jwt_secret:
             self._jwt_keys["HS256"] = settings.jwt_secret
         if settings.jwt_public_key:
-            # The algorithm a token names picks the key, and each key serves only its own kind:
-            # a token signed with the public key's text as an HMAC secret never verifies.
-            self._jwt_keys["RS256"] = self._jwt_keys["ES256"] = settings.jwt_public_key
+            public_key = serialization.load_pem_public_key(settings.jwt_public_key.encode())
+            algorithm = "ES256" if isinstance(public_key, ec.EllipticCurvePublicKey) else "RS256"
+            self._jwt_keys[algorithm] = public_key
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
         self._stream_ttl_s = settings.stream_token_ttl_s
@@ -128,7 +132,7 @@ class Authenticator:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("The JWT has expired.") from None
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
             raise Unauthorized(f"The JWT is not valid: {exc}.") from None
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
@@ -161,7 +165,7 @@ class Authenticator:
             raise Unauthorized(
                 "The access_token has expired; ask POST /api/stream-tokens for another."
             ) from None
-        except jwt.InvalidTokenError:
+        except jwt.PyJWTError:
             raise Unauthorized("The access_token is not valid.") from None
         if claims["run"] != run_id:
             raise Unauthorized("The access_token was made for another run.")

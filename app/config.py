@@ -161,7 +161,9 @@ class Settings(BaseSettings):
     @classmethod
     def _read_pem(cls, value: object) -> object:
         if isinstance(value, str) and value.startswith("@"):
-            return Path(value[1:]).read_text()
+            value = Path(value[1:]).read_text()
+        if isinstance(value, str) and "-----BEGIN PUBLIC KEY-----" not in value:
+            raise ValueError("expected a PEM public key (-----BEGIN PUBLIC KEY-----), or @path to one")
         return value
 
     @field_validator("rate_limit")
