@@ -48,7 +48,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     def too_many(exc: RateLimitExceeded) -> Response:
         limit = limiter.current_limit
-        retry_after = max(1, math.ceil(limit.reset_at - time.time())) if limit is not None else 60
+        # When the oldest counted request leaves the window, one more is allowed.
+        retry_after = max(1, math.ceil(limit.window[0] - time.time())) if limit is not None else 60
         return error_response(
             ServiceError(
                 ErrorCode.RATE_LIMITED,
