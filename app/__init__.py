@@ -19,7 +19,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from app import auth, extension, metrics, ratelimit, security, web
-    from app.api import chat, errors, health, runs, stream_tokens, threads
+    from app.api import chat, docs, errors, health, runs, stream_tokens, threads
     from app.api import metrics as metrics_api
     from app.api.requests import add_trace_header, bind_trace_id
 
@@ -32,6 +32,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     auth.init_app(app, settings)
     ratelimit.init_app(app, settings)
     metrics.watch_admission(state.manager.admission)
-    for module in (chat, runs, threads, stream_tokens, health, metrics_api, web):
+    for module in (chat, runs, threads, stream_tokens, health, metrics_api, docs, web):
         app.register_blueprint(module.bp)
     return app

@@ -53,12 +53,18 @@ _RUN_STARTERS = re.compile(
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def may_start_run(method: str, path: str) -> bool:
+    """Can a request with this method and path start a run?"""
+    if method == "POST":
+        return bool(_RUN_STARTERS.match(path))
+    return method == "GET" and path == "/api/chat/stream"
+
+
 def starts_run(req: Request) -> bool:
     """Does this request start a run (rather than read or resume one)?"""
-    if req.method == "POST":
-        return bool(_RUN_STARTERS.match(req.path))
-    # The EventSource form: a GET that starts a run unless it resumes one by Last-Event-ID.
-    return req.method == "GET" and req.path == "/api/chat/stream" and not last_event_id_of(req)
+    # The EventSource form, a GET, resumes a run instead when it names a Last-Event-ID.
+    resumes = req.method == "GET" and last_event_id_of(req) is not None
+    return may_start_run(req.method, req.path) and not resumes
 
 
 def _settings() -> Settings:

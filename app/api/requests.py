@@ -6,10 +6,10 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Request, Response, g, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from app.auth import bind_user
 from app.config import Settings
@@ -20,16 +20,24 @@ from app.runs.models import RunRequest
 
 Model = TypeVar("Model", bound=BaseModel)
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# Query parameters of the EventSource form (GET) besides the body's scalar fields.
-_QUERY_FIELDS = {
-    "message",
-    "conversation_id",
-    "history",
-    "user_id",
-    "agent",
-    "on_disconnect",
-    "last_event_id",
-}
+
+
+class StreamQuery(BaseModel):
+    """The query of the EventSource form, ``GET /api/chat/stream`` (for /openapi.json; the
+    values are checked as a run request)."""
+
+    message: str = Field(description="The question")
+    conversation_id: str | None = None
+    history: str | None = Field(None, description="Prior turns: a JSON array of {role, content}")
+    user_id: str | None = None
+    agent: str | None = None
+    on_disconnect: Literal["cancel", "continue"] | None = None
+    last_event_id: str | None = Field(
+        None, pattern=r"^[^:]+:[0-9]{1,9}$", description="Resume this run after this event (<run_id>:<seq>)"
+    )
+
+
+_QUERY_FIELDS = frozenset(StreamQuery.model_fields)
 
 
 def bind_trace_id() -> None:
