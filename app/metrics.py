@@ -43,9 +43,7 @@ UPSTREAM_ERRORS = Counter(
     "stagecast_upstream_errors", "Runs that ended with an error of the model server.", ["agent"]
 )
 UPSTREAM_RETRIES = Counter("stagecast_upstream_retries", "Calls to the model server made again.")
-OPEN_STREAMS = Gauge(
-    "stagecast_open_streams", "SSE responses being written.", multiprocess_mode="livesum"
-)
+OPEN_STREAMS = Gauge("stagecast_open_streams", "SSE responses being written.", multiprocess_mode="livesum")
 EVENTS_SENT = Counter("stagecast_events_sent", "Events written to SSE streams.", ["type"])
 TIME_TO_FIRST_EVENT = Histogram(
     "stagecast_time_to_first_event_seconds",

@@ -103,53 +103,83 @@ _RUN_START_ERRORS = (400, 403, 404, 409, 413, 415, 429, 503)
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("chat.stream_post", "POST"): Operation(
-        "Ask a question and stream the new run", "chat", {200: _SSE, 204: _OVER},
-        _RUN_START_ERRORS + (410,), body=RunRequest, resumes=True,
+        "Ask a question and stream the new run",
+        "chat",
+        {200: _SSE, 204: _OVER},
+        (*_RUN_START_ERRORS, 410),
+        body=RunRequest,
+        resumes=True,
     ),
     ("chat.stream_get", "GET"): Operation(
-        "The same for EventSource; with Last-Event-ID it resumes that run", "chat", {200: _SSE, 204: _OVER},
-        (400, 403, 404, 409, 410, 429, 503), query=StreamQuery, resumes=True,
+        "The same for EventSource; with Last-Event-ID it resumes that run",
+        "chat",
+        {200: _SSE, 204: _OVER},
+        (400, 403, 404, 409, 410, 429, 503),
+        query=StreamQuery,
+        resumes=True,
     ),
     ("chat.chat", "POST"): Operation(
-        "Ask a question and wait for the whole answer", "chat", {200: Answer("json", ChatResult)},
-        (*_RUN_START_ERRORS, 502, 504), body=RunRequest,
+        "Ask a question and wait for the whole answer",
+        "chat",
+        {200: Answer("json", ChatResult)},
+        (*_RUN_START_ERRORS, 502, 504),
+        body=RunRequest,
     ),
     ("runs.create", "POST"): Operation(
-        "Start a run; stream it later from stream_url", "runs",
-        {202: Answer("json", RunCreated, "Started")}, _RUN_START_ERRORS, body=RunRequest,
+        "Start a run; stream it later from stream_url",
+        "runs",
+        {202: Answer("json", RunCreated, "Started")},
+        _RUN_START_ERRORS,
+        body=RunRequest,
     ),
     ("runs.index", "GET"): Operation(
-        "Live and recent runs of this worker: the caller's own, or all for an admin", "runs",
+        "Live and recent runs of this worker: the caller's own, or all for an admin",
+        "runs",
         {200: Answer("json", RunList)},
     ),
     ("runs.show", "GET"): Operation(
-        "A run's status, timings and, once finished, its result", "runs",
-        {200: Answer("json", RunSummary)}, (404,),
+        "A run's status, timings and, once finished, its result",
+        "runs",
+        {200: Answer("json", RunSummary)},
+        (404,),
     ),
     ("runs.stream", "GET"): Operation(
-        "Join a run from its first event, or resume after Last-Event-ID", "runs",
-        {200: _SSE, 204: _OVER}, (404, 409, 410), resumes=True, stream_token=True,
+        "Join a run from its first event, or resume after Last-Event-ID",
+        "runs",
+        {200: _SSE, 204: _OVER},
+        (404, 409, 410),
+        resumes=True,
+        stream_token=True,
     ),
     ("runs.cancel", "POST"): Operation(
-        "Cancel a run", "runs",
-        {202: Answer("json", CancelResult, "Cancelled by this call"),
-         200: Answer("json", CancelResult, "It had already ended")},
+        "Cancel a run",
+        "runs",
+        {
+            202: Answer("json", CancelResult, "Cancelled by this call"),
+            200: Answer("json", CancelResult, "It had already ended"),
+        },
         (403, 404, 409, 410),
     ),
     ("threads.messages", "GET"): Operation(
         "The conversation history of a thread", "threads", {200: Answer("json", ThreadMessages)}, (404,)
     ),
     ("stream_tokens.create", "POST"): Operation(
-        "A short-lived token that opens one run's stream, for EventSource", "auth",
-        {201: Answer("json", StreamToken, "Created")}, (403, 404, 413, 415), body=StreamTokenRequest,
+        "A short-lived token that opens one run's stream, for EventSource",
+        "auth",
+        {201: Answer("json", StreamToken, "Created")},
+        (403, 404, 413, 415),
+        body=StreamTokenRequest,
     ),
     ("health.healthz", "GET"): Operation(
-        "Liveness, load and whether this worker takes runs", "operations",
+        "Liveness, load and whether this worker takes runs",
+        "operations",
         {200: Answer("json", Health), 503: Answer("json", Health, "Draining: shutting down")},
     ),
     ("metrics.scrape", "GET"): Operation(
-        "Prometheus metrics, summed over the workers", "operations",
-        {200: Answer("text", description="Prometheus text format")}, (401,),
+        "Prometheus metrics, summed over the workers",
+        "operations",
+        {200: Answer("text", description="Prometheus text format")},
+        (401,),
     ),
     ("docs.openapi_document", "GET"): Operation(
         "This document", "operations", {200: Answer("json", description="OpenAPI 3.1")}
@@ -188,7 +218,7 @@ def build(app: Flask) -> dict[str, Any]:
         "info": {
             "title": "Stagecast",
             "version": "1",
-            "description": "Stream LangGraph agent runs as Server-Sent Events. See the README for the protocol.",
+            "description": "Stream LangGraph agent runs as Server-Sent Events (protocol: README).",
         },
         "paths": paths,
         "components": {
@@ -241,10 +271,16 @@ def _operation(
         )
     if op.stream_token:
         parameters.append(
-            {"name": "last_event_id", "in": "query", "required": False, "schema": {"type": "string", "pattern": _EVENT_ID}}
+            {
+                "name": "last_event_id",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "pattern": _EVENT_ID},
+            }
         )
     answer: dict[str, Any] = {
-        "operationId": endpoint.replace(".", "_") + ("" if method in ("GET", "POST") else "_" + method.lower()),
+        "operationId": endpoint.replace(".", "_")
+        + ("" if method in ("GET", "POST") else "_" + method.lower()),
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": parameters,

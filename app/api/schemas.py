@@ -30,7 +30,9 @@ class RunCreated(_Answer):
     run_id: str
     thread_id: str
     trace_id: str
-    stream_url: str = Field(description="GET it for the run's events; with auth on it carries an access_token")
+    stream_url: str = Field(
+        description="GET it for the run's events; with auth on it carries an access_token"
+    )
 
 
 class RunSummary(_Answer):
@@ -39,7 +41,9 @@ class RunSummary(_Answer):
     trace_id: str
     agent: str
     owner: str | None = Field(description="The user who started it; null with authentication off")
-    status: Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "draining"]
+    status: Literal[
+        "pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "draining"
+    ]
     created_at: float | None = None
     started_at: float | None
     ended_at: float | None
