@@ -38,6 +38,7 @@ def _page(template: str, **context: object) -> Response:
             default_agent=settings.default_agent,
             stages=DEFAULT_STAGES if bundled else (),
             writer="openai-compatible" if settings.llm_enabled else "offline",
+            auth_required=settings.auth_enabled,
             **context,
         )
     )
