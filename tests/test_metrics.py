@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.client import read_stream
-from tests.support.server import Server, run_server
+from tests.support.server import REPO, Server, run_server
 
 
 def scrape(client: httpx.Client, server: Server, **kwargs: object) -> dict[tuple[str, tuple], float]:
@@ -87,3 +90,21 @@ def test_open_streams_and_the_metrics_token(data_dir: Path, client: httpx.Client
                 raise AssertionError("the open stream was never counted")
             assert running.result()[-1] == "done"
         assert value(scrape(client, server, headers=headers), "stagecast_open_streams") == 0
+
+
+def test_grafana_dashboard_and_scrape_example_name_real_metrics() -> None:
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from app import metrics
+
+    defined = {m._name for m in vars(metrics).values() if isinstance(m, MetricWrapperBase)}
+    dashboard = json.loads((REPO / "deploy" / "grafana-dashboard.json").read_text())
+    used = {
+        re.sub(r"_(total|bucket|count|sum)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"stagecast_\w+", target["expr"])
+    }
+    assert used and used <= defined
+    scrape_config = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())
+    assert scrape_config["scrape_configs"][0]["metrics_path"] == "/metrics"
