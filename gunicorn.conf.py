@@ -50,11 +50,12 @@ if _own_metrics_dir:
 
 
 def on_starting(server: Any) -> None:
-    if workers > 1:
+    if workers > 1 and not _settings.distributed:
         server.log.warning(
-            "STAGECAST_WORKERS=%d: runs live in the memory of the worker that started them, so a "
-            "resume that lands on another worker is refused (409 RunOnAnotherWorker) until the run "
-            "has finished. One gevent worker per host holds thousands of streams.",
+            "STAGECAST_WORKERS=%d without the distributed mode: runs live in the memory of the "
+            "worker that started them, so a resume that lands on another worker is refused "
+            "(409 RunOnAnotherWorker) until the run has finished. Set STAGECAST_REDIS_URL and "
+            "STAGECAST_DATABASE_URL to serve every run from every worker.",
             workers,
         )
 

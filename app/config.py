@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         10.0, gt=0, le=15, description="a run whose worker stops renewing this long is taken over"
     )
     run_max_attempts: int = Field(3, ge=1, description="attempts before a run ends Interrupted")
+    redis_prefix: str = Field("stagecast:", description="prefix of every Redis key and channel")
+    redis_max_connections: int = Field(8, ge=2, description="Redis connections per worker, at most")
+    database_pool_size: int = Field(10, ge=1, description="PostgreSQL connections per worker, at most")
 
     # --- request limits ---
     max_body_bytes: int = Field(64 * 1024, ge=256)
@@ -178,7 +181,7 @@ class Settings(BaseSettings):
         # A run's log in Redis with its record on one host's disk (or the reverse) would be
         # half shared: other hosts could stream it but not find it, so it is both or neither.
         if (self.redis_url is None) != (self.database_url is None):
-            raise ValueError("STAGECAST_REDIS_URL and STAGECAST_DATABASE_URL go together: set both or neither")
+            raise ValueError("STAGECAST_REDIS_URL and STAGECAST_DATABASE_URL are set together, or neither")
         return self
 
     @model_validator(mode="after")

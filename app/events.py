@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-EventType = Literal["start", "progress", "sources", "token", "tool_call", "final", "error", "done"]
+EventType = Literal["start", "progress", "sources", "token", "tool_call", "final", "error", "done", "restart"]
 RunStatus = Literal["success", "error", "cancelled", "timeout"]
 
 
@@ -44,6 +44,7 @@ class ErrorCode:
     UPSTREAM_ERROR = "UpstreamError"
     RATE_LIMITED = "RateLimited"
     INTERNAL_ERROR = "InternalError"
+    STORE_UNAVAILABLE = "StoreUnavailable"
 
 
 class _Data(BaseModel):
@@ -107,6 +108,14 @@ class DoneData(_Data):
     duration_ms: int
 
 
+class RestartData(_Data):
+    """A run taken over after its worker was lost (DESIGN.md, "Round 2 additions")."""
+
+    attempt: int
+    reason: Literal["WorkerLost"] = "WorkerLost"
+    discard_message_ids: list[str]
+
+
 class _Envelope(BaseModel):
     """What every event carries; each event type below fixes ``type`` and the shape of ``data``.
 
@@ -166,6 +175,11 @@ class DoneEvent(_Envelope):
     data: DoneData
 
 
+class RestartEvent(_Envelope):
+    type: Literal["restart"] = "restart"
+    data: RestartData
+
+
 Event = Annotated[
     StartEvent
     | ProgressEvent
@@ -174,7 +188,8 @@ Event = Annotated[
     | ToolCallEvent
     | FinalEvent
     | ErrorEvent
-    | DoneEvent,
+    | DoneEvent
+    | RestartEvent,
     Field(discriminator="type"),
 ]
 EVENTS = TypeAdapter(Event)
@@ -216,3 +231,7 @@ class EventFactory:
 
     def done(self, status: RunStatus, duration_ms: int) -> DoneEvent:
         return DoneEvent(data=DoneData(status=status, duration_ms=duration_ms), **self._envelope())
+
+    def restart(self, attempt: int, discard_message_ids: list[str]) -> RestartEvent:
+        data = RestartData(attempt=attempt, discard_message_ids=discard_message_ids)
+        return RestartEvent(data=data, **self._envelope())

@@ -221,7 +221,7 @@ def test_resume_on_another_process_is_a_clear_error(tmp_path, client: httpx.Clie
         response = client.get(f"{second.url}/api/runs/{run['run_id']}/stream")
         assert response.status_code == 409
         assert response.json()["error"] == "RunOnAnotherWorker"
-        assert "STAGECAST_WORKERS=1" in response.json()["message"]
+        assert "STAGECAST_REDIS_URL" in response.json()["message"]
         wait_for_status(client, first, run["run_id"], {"success"})
         # Once finished, its events are on disk, so any process on the host can replay them.
         replay = read_stream(client, "GET", f"{second.url}/api/runs/{run['run_id']}/stream")

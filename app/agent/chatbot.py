@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import (
@@ -58,6 +59,19 @@ ContextFactory = Callable[[AgentInput, RunControl], Any]
 Emit = Callable[[Event], None]
 
 
+@dataclass(frozen=True)
+class Restart:
+    """How a run taken over from a lost worker continues (DESIGN.md, "Round 2 additions").
+
+    Delivered events are never retracted: the tokens of the node that was cut off are
+    named in ``discard_message_ids``, and that node writes again under a new message id.
+    """
+
+    from_checkpoint: bool  # the graph continues from this run's last checkpoint
+    discard_message_ids: list[str] = field(default_factory=list)
+    kept_answer: list[str] = field(default_factory=list)  # delivered pieces that still count
+
+
 class ChatbotAgent:
     """One servable agent: a compiled graph, its name, and how to describe its stages."""
 
@@ -83,8 +97,13 @@ class ChatbotAgent:
         control: RunControl,
         events: EventFactory,
         emit: Emit,
+        *,
+        restart: Restart | None = None,
     ) -> None:
-        """Run the graph once on ``thread_id``; emit events up to ``final`` or ``error``."""
+        """Run the graph once on ``thread_id``; emit events up to ``final`` or ``error``.
+
+        With ``restart``, continue an earlier attempt of the same run instead.
+        """
         mapper = _StreamMapper(events, self.stage_messages)
 
         def emit_token(item: tuple[tuple[str, ...], str, tuple[BaseMessage, dict[str, Any]]]) -> None:
@@ -109,8 +128,18 @@ class ChatbotAgent:
         stream = None
         try:
             context = self.context_factory(request, control) if self.context_factory else None
-            graph_input = {"messages": self._input_messages(request, config), "question": request.message}
-            stream = self.graph.stream(graph_input, config, stream_mode=STREAM_MODES, context=context)
+            graph_input: dict[str, Any] | None
+            if restart is not None and restart.from_checkpoint:
+                graph_input = None  # LangGraph continues from the checkpoint; done nodes stay done
+                mapper.answer = list(restart.kept_answer)
+                mapper.values = self.graph.get_state(config).values
+            else:
+                graph_input = {"messages": self._input_messages(request, config), "question": request.message}
+            # "sync": each step is checkpointed before the next starts, so a run taken over
+            # after its worker died re-runs only the step that was cut off.
+            stream = self.graph.stream(
+                graph_input, config, stream_mode=STREAM_MODES, context=context, durability="sync"
+            )
             for mode, payload in stream:
                 control.raise_if_cancelled()
                 for event in mapper.map(mode, payload):
@@ -127,6 +156,28 @@ class ChatbotAgent:
         finally:
             if stream is not None:
                 stream.close()
+
+    def plan_restart(self, thread_id: str, run_id: str, delivered: list[dict[str, Any]]) -> Restart:
+        """How to continue ``run_id`` given the events its lost attempts ``delivered``.
+
+        If the thread's last checkpoint is this run's, the graph continues from it, and only
+        the tokens of the nodes it will run again, from their last start on, are discarded.
+        Otherwise the run starts over and every delivered token is discarded.
+        """
+        state = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        tokens = [(i, e["data"]) for i, e in enumerate(delivered) if e["type"] == "token"]
+        if (state.metadata or {}).get("stagecast_run_id") != run_id:
+            return Restart(False, list(dict.fromkeys(t["message_id"] for _, t in tokens)))
+        rerun_from: dict[str, int] = {}
+        for index, event in enumerate(delivered):
+            data = event["data"]
+            if event["type"] == "progress" and data["status"] == "in_progress" and data["node"] in state.next:
+                rerun_from[data["node"]] = index
+        discard = [
+            t["message_id"] for i, t in tokens if t["node"] in rerun_from and i > rerun_from[t["node"]]
+        ]
+        kept = [t["content"] for _, t in tokens if t["message_id"] not in discard]
+        return Restart(True, list(dict.fromkeys(discard)), kept)
 
     def _input_messages(self, request: AgentInput, config: dict[str, Any]) -> list[BaseMessage]:
         """The new question, after the client's ``history`` if the thread has none of its own."""

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.errors import ServiceError
 from app.events import ErrorCode
+from app.runs.backends import StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,17 @@ def _unexpected(exc: Exception) -> Response:
     )
 
 
+def _store_unavailable(exc: StoreUnavailableError) -> Response:
+    log.warning("shared store unavailable: %s", exc)
+    return error_response(
+        ServiceError(
+            ErrorCode.STORE_UNAVAILABLE, 503, "The run store is unavailable; retry shortly.", retry_after=2
+        )
+    )
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(ServiceError, error_response)
+    app.register_error_handler(StoreUnavailableError, _store_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

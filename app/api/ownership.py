@@ -47,9 +47,9 @@ def check_thread(thread_id: str) -> None:
         raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
 
 
-def own_runs(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The summaries the caller may see: its own runs, or all of them for an admin."""
+def listed_owner() -> str | None:
+    """Whose runs a run list shows the caller: None for all of them (an admin, or auth off)."""
     if _sees_all():
-        return summaries
-    principal = current_principal()
-    return [summary for summary in summaries if principal.can_see(summary.get("owner"))]
+        return None
+    # An authenticated user, or "" (nobody's) for a caller without one.
+    return current_principal().user_id or ""

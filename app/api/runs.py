@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.ownership import check_run, own_runs, visible_run
+from app.api.ownership import check_run, listed_owner, visible_run
 from app.api.requests import current_trace_id, run_request_from_body
 from app.api.streaming import last_event_id_of, parse_event_id, resume_response
 from app.auth import current_owner, stream_token_for
@@ -31,10 +31,27 @@ def create() -> tuple[Response, int]:
 
 @bp.get("")
 def index() -> Response:
-    """Live and recently finished runs of this worker, newest first (the runs monitor): the
-    caller's own, or every one for an admin."""
-    runs = sorted(stagecast().manager.runs.values(), key=lambda run: run.created_at, reverse=True)
-    return jsonify({"runs": own_runs([run.summary() for run in runs])})
+    """Runs of every worker, newest first, ``limit`` (default 50) at a time, without answers;
+    ``next_cursor`` goes in ``?cursor=`` for the next page (the runs monitor). The caller's
+    own runs, or every one for an admin."""
+    limit = _int_arg("limit", default=50, low=1, high=MAX_PAGE)
+    try:
+        page = stagecast().manager.page(limit, request.args.get("cursor") or None, listed_owner())
+    except ValueError:
+        raise bad_request("cursor is not one this server gave out.") from None
+    return jsonify({"runs": page.runs, "next_cursor": page.next_cursor})
+
+
+MAX_PAGE = 500
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and low <= int(raw) <= high):
+        raise bad_request(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
 
 
 @bp.get("/<run_id>")
@@ -57,8 +74,6 @@ def stream(run_id: str) -> Response:
 
 @bp.post("/<run_id>/cancel")
 def cancel(run_id: str) -> tuple[Response, int]:
-    manager = stagecast().manager
     check_run(run_id)
-    run = manager.get(run_id)
-    cancelled = manager.cancel(run)
-    return jsonify({"run_id": run_id, "cancelled": cancelled, "status": run.state}), 202 if cancelled else 200
+    body = stagecast().manager.cancel_by_id(run_id)
+    return jsonify(body), 202 if body["cancelled"] else 200

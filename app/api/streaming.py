@@ -53,18 +53,17 @@ def stream_response(
     """The SSE response of ``run_id``'s events after sequence number ``after``."""
     if log.closed and after >= log.last_seq:
         # Everything was delivered: 204 tells EventSource to stop reconnecting.
+        manager.close_log(run_id, log)
         return Response(status=204, headers={"X-Run-ID": run_id})
     settings = manager.settings
-    if run is not None:
-        # Attached here, not in the generator: a client gone before the first write still
-        # leaves through detach(), which starts the disconnect grace period.
-        manager.attach(run)
+    # Watched from here, not in the generator: a client gone before the first write still
+    # leaves through unwatch(), which starts the disconnect grace period.
+    manager.watch(run_id, run)
     meter = StreamMeter()
     body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms, meter)
     response = Response(body, status=200, headers=_headers(run_id, trace_id))
     response.call_on_close(meter.close)
-    if run is not None:
-        response.call_on_close(lambda: manager.detach(run))
+    response.call_on_close(lambda: manager.unwatch(run_id, run, log))
     return response
 
 
@@ -83,7 +82,9 @@ def _subscribe(
 ) -> Iterator[bytes]:
     yield encode_retry(retry_ms)
     prefix = run_id + ":"
-    while not manager.draining or log.closed:
+    # Ends with a retry: hint, to resume elsewhere, when this worker drains or loses the
+    # run's feed (it was taken over, or Redis went away); a finished run is sent out first.
+    while (not manager.draining and not log.failed) or log.closed:
         entries = log.read(after, heartbeat_s)
         if entries:
             # Everything that arrived since the last write leaves in one chunk.
@@ -94,6 +95,6 @@ def _subscribe(
             after += len(entries)
         elif log.closed:
             return
-        elif not manager.draining:
+        elif not manager.draining and not log.failed:
             yield HEARTBEAT
     yield encode_retry(retry_ms)

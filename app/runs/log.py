@@ -23,6 +23,7 @@ class MemoryEventLog:
     def __init__(self) -> None:
         self._entries: list[str] = []
         self._closed = False
+        self._failed = False
         self._signal = Signal()
 
     @classmethod
@@ -41,6 +42,16 @@ class MemoryEventLog:
     def closed(self) -> bool:
         """True once the terminal event is in: nothing more will be appended."""
         return self._closed
+
+    @property
+    def failed(self) -> bool:
+        """True once this copy of a log can no longer follow the run (its feed was lost):
+        readers end their response with a ``retry:`` hint and resume elsewhere."""
+        return self._failed
+
+    def fail(self) -> None:
+        self._failed = True
+        self.wake()
 
     def append(self, entry: str) -> int:
         """Add ``entry`` and wake the subscribers; return its sequence number."""

@@ -32,7 +32,9 @@ class Run:
     trace_id: str
     agent: str
     request: RunRequest
+    worker: str
     owner: str | None = None  # the authenticated user who started it (None: auth off)
+    attempt: int = 1
     log: MemoryEventLog = field(default_factory=MemoryEventLog)
     control: RunControl = field(default_factory=RunControl)
     state: RunState = "pending"
@@ -44,6 +46,10 @@ class Run:
     subscribers: int = 0
     producer: Greenlet | None = None
     timers: dict[str, Greenlet] = field(default_factory=dict)
+    # Given up by this process (fenced by a takeover, or handed over at shutdown): it writes
+    # nothing more, and another worker ends it.
+    relinquished: bool = False
+    released: bool = False
 
     @property
     def finished(self) -> bool:
@@ -59,6 +65,8 @@ class Run:
             "agent": self.agent,
             "owner": self.owner,
             "status": self.state,
+            "attempt": self.attempt,
+            "worker": self.worker,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": ended,

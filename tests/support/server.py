@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -36,6 +36,20 @@ class Server:
     def stop_async(self, sig: int = signal.SIGTERM) -> None:
         """Signal the master and return at once (a test keeps reading its streams)."""
         self.process.send_signal(sig)
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers of this master (its child processes)."""
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+    def kill_all(self) -> None:
+        """``kill -9`` the master and its workers: a lost host."""
+        pids = self.worker_pids()
+        self.process.kill()
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:

@@ -1,0 +1,199 @@
+"""Run records: which worker runs a run, how it ended, and a finished run's events.
+
+The live event log is the backend's (process memory, or Redis); this store keeps what must
+outlive a process or be seen from another one. One SQL schema, two engines: SQLite on the
+host's disk (the embedded default) and PostgreSQL (the distributed mode). The SQL is written
+once, with ``?`` placeholders, and each engine says how to execute it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.runs.models import Run
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_records (
+    run_id     TEXT PRIMARY KEY,
+    thread_id  TEXT NOT NULL,
+    worker     TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    attempt    INTEGER NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    request    TEXT NOT NULL,
+    summary    TEXT NOT NULL,
+    events     TEXT,
+    ended_at   DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS run_records_created ON run_records (created_at DESC, run_id DESC);
+CREATE TABLE IF NOT EXISTS thread_owners (
+    thread_id TEXT PRIMARY KEY,
+    owner     TEXT NOT NULL
+);
+"""
+
+_COLUMNS = "run_id, thread_id, worker, state, attempt, request, summary, events"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    run_id: str
+    thread_id: str
+    worker: str
+    state: str
+    attempt: int
+    request: dict[str, Any]
+    summary: dict[str, Any]
+    events: list[str] | None
+
+    @property
+    def finished(self) -> bool:
+        return self.events is not None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of run summaries, newest first; ``next_cursor`` is None on the last page."""
+
+    runs: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class RunStore(ABC):
+    """Run records in a SQL database; subclasses only execute statements."""
+
+    @abstractmethod
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement (``?`` placeholders) and return its rows, if any."""
+
+    def started(self, run: Run) -> None:
+        self._execute(
+            "INSERT INTO run_records"
+            " (run_id, thread_id, worker, state, attempt, created_at, request, summary)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.run_id,
+                run.thread_id,
+                run.worker,
+                run.state,
+                run.attempt,
+                run.created_at,
+                run.request.model_dump_json(),
+                _dump(run.summary()),
+            ),
+        )
+
+    def updated(self, run: Run) -> None:
+        """The run's state, worker or attempt changed (it started, or was taken over)."""
+        self._execute(
+            "UPDATE run_records SET state = ?, worker = ?, attempt = ?, summary = ?"
+            " WHERE run_id = ? AND events IS NULL",
+            (run.state, run.worker, run.attempt, _dump(run.summary()), run.run_id),
+        )
+
+    def finished(self, run: Run, events: list[str]) -> None:
+        self._execute(
+            "UPDATE run_records SET state = ?, worker = ?, attempt = ?, summary = ?, events = ?, ended_at = ?"
+            " WHERE run_id = ?",
+            (
+                run.state,
+                run.worker,
+                run.attempt,
+                _dump(run.summary()),
+                _dump(events),
+                run.ended_at or time.time(),
+                run.run_id,
+            ),
+        )
+
+    def forget(self, run_id: str) -> None:
+        """Undo :meth:`started` for a run whose start failed half-way."""
+        self._execute("DELETE FROM run_records WHERE run_id = ?", (run_id,))
+
+    def get(self, run_id: str) -> StoredRun | None:
+        rows = self._execute(f"SELECT {_COLUMNS} FROM run_records WHERE run_id = ?", (run_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        return StoredRun(
+            run_id=row[0],
+            thread_id=row[1],
+            worker=row[2],
+            state=row[3],
+            attempt=row[4],
+            request=json.loads(row[5]),
+            summary={**json.loads(row[6]), "status": row[3], "worker": row[2], "attempt": row[4]},
+            events=json.loads(row[7]) if row[7] else None,
+        )
+
+    def page(self, limit: int, cursor: str | None = None, owner: str | None = None) -> RunPage:
+        """Summaries (without answers) of the newest runs, ``limit`` at a time, after ``cursor``;
+        only ``owner``'s when given (a run's owner is its thread's)."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if cursor:
+            created, _, run_id = cursor.partition("|")
+            conditions.append("((created_at < ?) OR (created_at = ? AND run_id < ?))")
+            params += [float(created), float(created), run_id]
+        if owner is not None:
+            conditions.append("thread_id IN (SELECT thread_id FROM thread_owners WHERE owner = ?)")
+            params.append(owner)
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+        rows = self._execute(
+            f"SELECT run_id, state, worker, attempt, summary, created_at FROM run_records {where}"
+            " ORDER BY created_at DESC, run_id DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+        runs = [
+            {
+                **{k: v for k, v in json.loads(row[4]).items() if k != "result"},
+                "status": row[1],
+                "worker": row[2],
+                "attempt": row[3],
+            }
+            for row in rows[:limit]
+        ]
+        last = rows[limit - 1] if len(rows) > limit else None
+        return RunPage(runs, f"{last[5]!r}|{last[0]}" if last else None)
+
+    def claim_thread(self, thread_id: str, owner: str) -> str:
+        """Make ``owner`` the owner of ``thread_id`` unless it has one; return its owner."""
+        self._execute(
+            "INSERT INTO thread_owners (thread_id, owner) VALUES (?, ?) ON CONFLICT (thread_id) DO NOTHING",
+            (thread_id, owner),
+        )
+        return self.thread_owner(thread_id) or owner
+
+    def thread_owner(self, thread_id: str) -> str | None:
+        rows = self._execute("SELECT owner FROM thread_owners WHERE thread_id = ?", (thread_id,))
+        return rows[0][0] if rows else None
+
+    def unfinished(self) -> list[tuple[str, str]]:
+        """(run_id, worker) of every run that never recorded its end."""
+        return [
+            (row[0], row[1])
+            for row in self._execute("SELECT run_id, worker FROM run_records WHERE events IS NULL")
+        ]
+
+    def set_state(self, run_ids: Sequence[str], state: str, ended_at: float | None = None) -> None:
+        """Mark runs that never recorded an end (``draining``, or ``interrupted`` at ``ended_at``,
+        which retention counts from)."""
+        for run_id in run_ids:
+            self._execute(
+                "UPDATE run_records SET state = ?, ended_at = COALESCE(?, ended_at)"
+                " WHERE run_id = ? AND events IS NULL",
+                (state, ended_at, run_id),
+            )
+
+    def forget_older_than(self, ended_before: float) -> None:
+        """Drop finished runs that ended before ``ended_before`` (run at worker start)."""
+        self._execute("DELETE FROM run_records WHERE ended_at IS NOT NULL AND ended_at < ?", (ended_before,))
+
+
+def _dump(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
