@@ -43,7 +43,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         storage_uri=settings.redis_url or "memory://",
         # The exact window: no burst of twice the limit around a window's edge.
         strategy="moving-window",
-        key_prefix="stagecast",
+        key_prefix=settings.redis_prefix + "ratelimit",
     )
 
     def too_many(exc: RateLimitExceeded) -> Response:

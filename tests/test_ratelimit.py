@@ -1,4 +1,5 @@
-"""STAGECAST_RATE_LIMIT over real HTTP: per address, per user across two servers sharing Redis."""
+"""STAGECAST_RATE_LIMIT over real HTTP: per address, and per user across two hosts in the
+distributed mode (Redis + PostgreSQL), where ownership must hold as well."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import redis
 
 from tests.support.server import Server, run_server
+from tests.support.services import postgres_database
 
 REDIS_DB = 10  # this test's own database; flushed before and after
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
@@ -21,9 +23,11 @@ def auth(user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {dict(p.split('=') for p in KEYS.split(','))[user]}"}
 
 
-def start(client: httpx.Client, server: Server, headers: dict[str, str] | None = None) -> httpx.Response:
+def start(
+    client: httpx.Client, server: Server, headers: dict[str, str] | None = None, **body: str
+) -> httpx.Response:
     return client.post(
-        server.url + "/api/runs", json={"message": "0", "agent": "slow"}, headers=headers or {}
+        server.url + "/api/runs", json={"message": "0", "agent": "slow", **body}, headers=headers or {}
     )
 
 
@@ -51,22 +55,35 @@ def shared_redis() -> Iterator[None]:
     db.close()
 
 
-def test_limit_per_user_is_shared_by_two_servers(
+def test_limit_per_user_and_ownership_hold_across_two_hosts(
     tmp_path: Path, client: httpx.Client, shared_redis: None
 ) -> None:
-    settings = {
-        "rate_limit": "3/minute",
-        "api_keys": KEYS,
-        "admins": "root",
-        "redis_url": REDIS_URL,
-        # Set with the Redis URL (the distributed mode takes both).
-        "database_url": "postgresql://postgres@127.0.0.1:5432/test",
-    }
     with ExitStack() as stack:
+        settings = {
+            "rate_limit": "3/minute",
+            "api_keys": KEYS,
+            "admins": "root",
+            "redis_url": REDIS_URL,
+            "database_url": stack.enter_context(postgres_database()),
+        }
         one = stack.enter_context(run_server(tmp_path / "one", **settings))
         two = stack.enter_context(run_server(tmp_path / "two", **settings))
-        statuses = [start(client, host, auth("alice")).status_code for host in (one, two, one)]
+        first = start(client, one, auth("alice"), conversation_id="alice-thread")
+        statuses = [first.status_code] + [
+            start(client, host, auth("alice")).status_code for host in (two, one)
+        ]
         assert statuses == [202, 202, 202]
+        # Ownership holds across hosts: the run and thread are alice's on the other host too.
+        run_id = first.json()["run_id"]
+        assert client.get(f"{two.url}/api/runs/{run_id}", headers=auth("alice")).json()["owner"] == "alice"
+        assert client.get(f"{two.url}/api/runs/{run_id}", headers=auth("bob")).status_code == 404
+        assert client.get(f"{two.url}/api/runs/{run_id}/stream", headers=auth("bob")).status_code == 404
+        assert client.post(f"{two.url}/api/runs/{run_id}/cancel", headers=auth("bob")).status_code == 404
+        assert client.get(f"{two.url}/api/runs/{run_id}", headers=auth("root")).status_code == 200
+        thread = f"{two.url}/api/threads/alice-thread/messages"
+        assert client.get(thread, headers=auth("bob")).json()["error"] == "ThreadNotFound"
+        listed = client.get(f"{two.url}/api/runs", headers=auth("bob")).json()["runs"]
+        assert run_id not in {r["run_id"] for r in listed}
         # The fourth, on either host, is over alice's limit; bob has his own count.
         over = start(client, two, auth("alice"))
         assert over.status_code == 429 and over.json()["error"] == "RateLimited"
@@ -75,4 +92,4 @@ def test_limit_per_user_is_shared_by_two_servers(
         assert start(client, one, auth("bob")).status_code == 202
         # Admins are exempt.
         assert all(start(client, host, auth("root")).status_code == 202 for host in (one, two) * 3)
-        assert redis.Redis.from_url(REDIS_URL).keys("*stagecast*")
+        assert redis.Redis.from_url(REDIS_URL).keys("*stagecast:ratelimit*")
