@@ -24,6 +24,7 @@ from app.api.schemas import (
     Health,
     RunCreated,
     RunList,
+    RunListQuery,
     RunSummary,
     ThreadMessages,
 )
@@ -136,6 +137,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Live and recent runs of this worker: the caller's own, or all for an admin",
         "runs",
         {200: Answer("json", RunList)},
+        query=RunListQuery,
     ),
     ("runs.show", "GET"): Operation(
         "A run's status, timings and, once finished, its result",
@@ -254,7 +256,8 @@ def _operation(
     ]
     if op.query is not None:
         schema = op.query.model_json_schema()
-        _constrain(schema["properties"], settings)
+        if op.query is StreamQuery:
+            _constrain(schema["properties"], settings)
         parameters += [
             {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
             for name, prop in schema["properties"].items()

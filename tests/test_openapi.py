@@ -93,5 +93,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path: Path) 
             text=True,
             timeout=400,
         )
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    failures = done.stdout.find("FAILURES")  # the failures section names each case and its curl
+    report = done.stdout[failures : failures + 8000] if failures >= 0 else done.stdout[-6000:]
+    assert done.returncode == 0, report + done.stderr[-2000:]
     assert " passed" in done.stdout and "failed" not in done.stdout

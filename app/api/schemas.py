@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.runs import MAX_PAGE
 from app.events import FinalData
 
 
@@ -35,7 +36,9 @@ class RunCreated(_Answer):
     )
 
 
-class RunSummary(_Answer):
+class RunListed(_Answer):
+    """A run in ``GET /api/runs``: its summary without the answer."""
+
     run_id: str
     thread_id: str
     trace_id: str
@@ -48,14 +51,29 @@ class RunSummary(_Answer):
     started_at: float | None
     ended_at: float | None
     duration_ms: int | None
+    attempt: int | None = Field(None, description="1, or more after takeovers of a lost worker's run")
+    worker: str | None = Field(None, description="<hostname>:<pid> of the process executing it")
     events: int
     subscribers: int
-    result: dict[str, Any] | None
     error: dict[str, Any] | None
 
 
+class RunSummary(RunListed):
+    """``GET /api/runs/<run_id>``: with the answer once finished."""
+
+    result: dict[str, Any] | None
+
+
 class RunList(_Answer):
-    runs: list[RunSummary]
+    runs: list[RunListed]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
+
+
+class RunListQuery(BaseModel):
+    """The query of ``GET /api/runs``."""
+
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
 
 
 class CancelResult(_Answer):
