@@ -64,6 +64,18 @@ def lagging() -> Iterator[Admission]:
         admission._watch.kill()
 
 
+def test_lag_never_lifts_the_limit_above_its_cap(started: list[int]) -> None:
+    """A cap below MIN_LIMIT (STAGECAST_MAX_RUNNING_RUNS=1) holds while the hub lags."""
+    capped = Admission(target_lag_s=0.01, max_limit=1)
+    try:
+        submit_jobs(capped, started, 3)
+        gevent.spawn(_hog_the_hub, 0.3).join()
+        assert capped.limit == 1 and started == [0] and capped.waiting == 2
+    finally:
+        if capped._watch is not None:
+            capped._watch.kill()
+
+
 def test_limit_drops_while_the_hub_lags_and_grows_back(lagging: Admission, started: list[int]) -> None:
     submit_jobs(lagging, started, 40)
     first_limit = lagging.limit

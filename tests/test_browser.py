@@ -7,6 +7,7 @@ to ``artifacts/browser/`` at the repository root.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect, sync_playwright
 
 from tests.browser.chromium import (
     CHROMIUM,
@@ -274,6 +275,48 @@ def test_network_drop_mid_stream_resumes_without_duplicated_text(
     page.screenshot(path=artifact("dashboard-resumed.png"), full_page=True)
 
 
+def test_a_run_resumed_on_another_worker_drops_the_cut_off_text_and_says_so(
+    session: Session, web_server: Server
+) -> None:
+    # A recorded run whose worker was killed mid-answer (clients/js/test/fixtures): the stream
+    # is answered from the recording, cut right after the `restart` event, so the page has to
+    # rejoin across the takeover.
+    recorded = (REPO / "clients/js/test/fixtures/ko-restart.sse").read_bytes()
+    cut = recorded.index(b"\n\n", recorded.index(b'data: {"type":"restart"')) + 2
+    ids = re.findall(rb"^id: (\S+)$", recorded[:cut], re.MULTILINE)
+    run_id, restart_id = ids[0].decode().split(":")[0], ids[-1].decode()
+    final = json.loads(recorded[recorded.index(b'{"type":"final"') :].split(b"\n")[0])["data"]["content"]
+    rejoins: list[str | None] = []
+
+    def sse(route: Route, body: bytes) -> None:
+        headers = {"Content-Type": "text/event-stream", "X-Run-ID": run_id}
+        route.fulfill(status=200, headers=headers, body=body)
+
+    def rejoin(route: Route) -> None:
+        rejoins.append(route.request.headers.get("last-event-id"))
+        sse(route, recorded[cut:])
+
+    page = session.page
+    page.route("**/api/chat/stream", lambda route: sse(route, recorded[:cut]))
+    page.route(f"**/api/runs/{run_id}/stream", rejoin)
+    open_dashboard(session, web_server.url)
+    page.fill("#question", QUESTION)
+    page.click("#ask")
+
+    # Right after the restart (the page waits the recording's retry: 2 s before it rejoins),
+    # the lost worker's partial answer is gone.
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "reconnecting")
+    expect(page.locator("#answer .answer-text")).to_have_text("")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=15_000)
+    assert rejoins == [restart_id]
+    expect(page.locator("#notice")).to_have_text(re.compile(r"^Resumed on another worker \(attempt 2\)"))
+    # The text that was cut off is not there twice: what streamed is final.content (an
+    # inconsistency would also be a console warning, which fails the session).
+    expect(page.locator("#answer")).to_have_attribute("data-consistent", "true")
+    assert answer_text(page) == final
+    page.screenshot(path=artifact("dashboard-restarted.png"), full_page=True)
+
+
 def test_dashboard_watches_an_existing_run(session: Session, web_server: Server) -> None:
     answered = httpx.post(f"{web_server.url}/api/chat", json={"message": QUESTION}, timeout=60).json()
 
@@ -302,7 +345,7 @@ def test_runs_monitor_shows_live_and_recent_runs_with_timelines(session: Session
     finished = httpx.post(f"{web_server.url}/api/chat", json={"message": QUESTION}, timeout=60).json()
     live = httpx.post(
         f"{web_server.url}/api/runs",
-        json={"message": "6", "agent": "slow", "on_disconnect": "continue"},
+        json={"message": "15", "agent": "slow", "on_disconnect": "continue"},
         timeout=10,
     ).json()
     page = session.page
@@ -323,9 +366,13 @@ def test_runs_monitor_shows_live_and_recent_runs_with_timelines(session: Session
     expect(segments).to_have_count(3)
     assert [segments.nth(i).get_attribute("data-stage") for i in range(3)] == STAGES
     expect(done_row.locator(".run-result")).to_contain_text(STOCK)
+    worker = httpx.get(f"{web_server.url}/api/runs/{finished['run_id']}", timeout=10).json()["worker"]
+    expect(done_row).to_contain_text(worker)  # which process executed it (several hosts: which host)
     page.screenshot(path=artifact("runs-monitor.png"), full_page=True)
 
-    row.get_by_role("button", name="Cancel").click()
+    # The table redraws as live runs move, so the button may be replaced between Playwright's
+    # stability checks; dispatching the click resolves and clicks in one step.
+    row.get_by_role("button", name="Cancel").dispatch_event("click")
     expect(row).to_have_attribute("data-status", "cancelled", timeout=10_000)
     expect(row.locator(".run-result")).to_contain_text("Cancelled")
     expect(page.locator("#active-count")).to_have_text("0")

@@ -56,6 +56,17 @@ def restart_invariant(result: StreamResult) -> None:
     assert kept == result.last("final")["data"]["content"]
 
 
+def answer_until_tokens(client: httpx.Client, host: Server, tokens: int, **body: Any) -> StreamResult:
+    """Ask ``host`` the question and hang up after ``tokens`` tokens: a run mid-answer."""
+    return read_stream(
+        client,
+        "POST",
+        host.url + "/api/chat/stream",
+        json={"message": QUESTION, **body},
+        stop_after=lambda r: r.types.count("token") >= tokens,
+    )
+
+
 def test_every_endpoint_answers_for_a_run_of_the_other_host(
     hosts: tuple[Server, Server], client: httpx.Client
 ) -> None:
@@ -172,13 +183,7 @@ def test_a_run_survives_kill_9_of_its_host(
 ) -> None:
     settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 60, "heartbeat_s": 0.5}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION},
-            stop_after=lambda r: r.types.count("token") >= 5,
-        )
+        head = answer_until_tokens(client, a, 5)
         run_id = head.headers["x-run-id"]
         a.kill_all()
         lost_at = time.monotonic()
@@ -217,13 +222,7 @@ def test_a_paused_worker_cannot_write_into_a_run_taken_over(
 ) -> None:
     settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 60, "heartbeat_s": 0.5}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = answer_until_tokens(client, a, 3, on_disconnect="continue")
         run_id = head.headers["x-run-id"]
         (worker,) = a.worker_pids()
         import os
@@ -285,3 +284,27 @@ def test_redis_outage(shared: dict[str, Any], tmp_path: Path, client: httpx.Clie
             restart_invariant(whole)
     finally:
         own_redis.stop()
+
+
+def test_sigterm_hands_unfinished_runs_to_another_host(
+    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+) -> None:
+    """A graceful stop does not interrupt runs it cannot finish: another worker continues them."""
+    settings = {**shared, "graceful_timeout_s": 4, "offline_token_delay_ms": 100, "heartbeat_s": 0.5}
+    with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
+        head = answer_until_tokens(client, a, 3)
+        run_id = head.headers["x-run-id"]
+        assert a.stop(signal.SIGTERM) == 0
+        rest = read_stream(
+            client,
+            "GET",
+            f"{b.url}/api/runs/{run_id}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+        whole = read_stream(client, "GET", f"{b.url}/api/runs/{run_id}/stream")
+        summary = client.get(f"{b.url}/api/runs/{run_id}").json()
+        b_workers = b.worker_pids()
+    assert rest.last("done")["data"]["status"] == "success"
+    assert whole.types.count("restart") == 1 and summary["attempt"] == 2
+    assert int(summary["worker"].rpartition(":")[2]) in b_workers
+    restart_invariant(whole)

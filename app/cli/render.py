@@ -82,6 +82,14 @@ class PlainPresenter:
             self.console.file.flush()
         elif kind == "error" and isinstance(data, dict):
             self._line(f"✗ {data.get('error')}: {data.get('message')}")
+        elif kind == "restart":
+            # Printed text cannot be taken back: say so, then write again what still counts,
+            # so that what follows this line is the answer (the cut-off node writes the rest).
+            self._line(f"↻ {_restart_text(view)}; the answer starts again")
+            if view.answer:
+                self._in_answer = True
+                self.console.file.write(view.answer)
+                self.console.file.flush()
 
     def reconnecting(self, info: Reconnect, view: RunView) -> None:
         self._line(f"… {_reconnect_text(info)}")
@@ -141,6 +149,8 @@ class LivePresenter:
         parts: list[RenderableType] = [stages_table(view, now_ts, live=True)]
         if self._notice:
             parts.append(Text(f"⚠ {self._notice}", style="yellow"))
+        if view.restarted:
+            parts.append(Text(f"↻ {_restart_text(view)}", style="cyan"))
         answer = Text(view.answer)
         if not view.finished and view.status != "connecting":
             answer.append("▌", style="blink bold")
@@ -303,6 +313,10 @@ def _cell(value: object) -> str:
 
 def _reconnect_text(info: Reconnect) -> str:
     return f"connection lost ({info.reason}); rejoining in {info.delay_s:.1f} s (attempt {info.attempt})"
+
+
+def _restart_text(view: RunView) -> str:
+    return f"resumed on another worker (attempt {view.attempt})"
 
 
 def _now_ms() -> int:

@@ -82,7 +82,7 @@ class Admission:
             gevent.sleep(TICK_S)
             self.lag_s = max(0.0, time.perf_counter() - before - TICK_S)
             if self.lag_s > self.target_lag_s:
-                self.limit = max(MIN_LIMIT, int(self.running * 0.9))
+                self.limit = min(self.max_limit, max(MIN_LIMIT, int(self.running * 0.9)))
             elif self._queue and self.running >= self.limit:
                 self.limit = min(self.max_limit, self.limit + 1)
             self._pump()

@@ -108,6 +108,17 @@ export interface DoneData {
   duration_ms: number;
 }
 
+/**
+ * The run was taken over after its worker was lost. The tokens of `discard_message_ids` are no
+ * longer part of the answer; the node that was cut off writes again under a new message id.
+ */
+export interface RestartData {
+  /** 2 for the first takeover, then 3, ... */
+  attempt: number;
+  reason: 'WorkerLost';
+  discard_message_ids: string[];
+}
+
 export interface EventDataMap {
   start: StartData;
   progress: ProgressData;
@@ -117,6 +128,7 @@ export interface EventDataMap {
   final: FinalData;
   error: ErrorData;
   done: DoneData;
+  restart: RestartData;
 }
 
 export type EventType = keyof EventDataMap;
@@ -170,8 +182,10 @@ export interface StreamState {
   agent: string | null;
   /** In order of first appearance; a stage that runs again gets a new entry. */
   stages: Stage[];
-  /** Every token's content, in order. */
+  /** Every token's content, in order, except the tokens of messages a restart discarded. */
   tokens: string[];
+  /** The message_id of each entry of `tokens`. */
+  tokenMessageIds: string[];
   /** The tokens joined; replaced by final.content when final arrives. */
   answer: string;
   /** From the `sources` event, or final.sources when that is not empty. */
@@ -185,6 +199,12 @@ export interface StreamState {
   /** Server time of `start` and of `done`. */
   startedAt: number | null;
   endedAt: number | null;
+  /** 1, then `restart.attempt` after each takeover of the run by another worker. */
+  attempt: number;
+  /** Whether a `restart` was seen: the run resumed on another worker. */
+  restarted: boolean;
+  /** The message ids every `restart` so far discarded; their tokens are dropped, also later ones. */
+  discardedMessageIds: string[];
 }
 
 /** A client status change, for the reducer. */
@@ -230,6 +250,11 @@ export interface StreamHandlers {
   onToken?(data: TokenData, event: StagecastEvent): void;
   onToolCall?(data: ToolCallData, event: StagecastEvent): void;
   onFinal?(data: FinalData, event: StagecastEvent): void;
+  /**
+   * The run resumed on another worker after its own was lost. The state's `tokens` and `answer`
+   * no longer hold the discarded messages' text (onState has the new state).
+   */
+  onRestart?(data: RestartData, event: StagecastEvent): void;
   /**
    * The run failed or was stopped: the server's `error` event (with `event`), or an error the
    * client detected (no `event`): HTTP error, network loss after maxRetries, protocol error,

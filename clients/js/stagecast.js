@@ -29,6 +29,7 @@ const HANDLER_OF = {
   final: 'onFinal',
   error: 'onError',
   done: 'onDone',
+  restart: 'onRestart',
 };
 
 const IDLE = Symbol('idle');

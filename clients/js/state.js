@@ -23,6 +23,7 @@ export function initialState() {
     agent: null,
     stages: [],
     tokens: [],
+    tokenMessageIds: [],
     answer: '',
     sources: [],
     toolCalls: [],
@@ -31,6 +32,9 @@ export function initialState() {
     durationMs: null,
     startedAt: null,
     endedAt: null,
+    attempt: 1,
+    restarted: false,
+    discardedMessageIds: [],
   };
 }
 
@@ -67,7 +71,16 @@ export function reduce(state, action) {
     case 'sources':
       return { ...run, sources: data };
     case 'token':
-      return { ...run, tokens: [...run.tokens, data.content], answer: run.answer + data.content };
+      // A token of a message a restart discarded is not part of the answer, whenever it comes.
+      if (run.discardedMessageIds.includes(data.message_id)) return run;
+      return {
+        ...run,
+        tokens: [...run.tokens, data.content],
+        tokenMessageIds: [...run.tokenMessageIds, data.message_id],
+        answer: run.answer + data.content,
+      };
+    case 'restart':
+      return restart(run, data);
     case 'tool_call':
       return { ...run, toolCalls: upsertById(run.toolCalls, data) };
     case 'final':
@@ -85,6 +98,27 @@ export function reduce(state, action) {
     default:
       return state;
   }
+}
+
+/**
+ * The run was taken over after its worker was lost (DESIGN.md, "Round 2 additions"): nothing
+ * delivered is retracted on the wire, so the client drops the tokens of the discarded message
+ * ids itself; the node that was cut off writes again under a new message id. The kept tokens
+ * then concatenate to `final.content`.
+ */
+function restart(state, data) {
+  const discarded = [...new Set([...state.discardedMessageIds, ...data.discard_message_ids])];
+  const keep = state.tokenMessageIds.map((id) => !discarded.includes(id));
+  const tokens = state.tokens.filter((_, i) => keep[i]);
+  return {
+    ...state,
+    attempt: data.attempt,
+    restarted: true,
+    discardedMessageIds: discarded,
+    tokens,
+    tokenMessageIds: state.tokenMessageIds.filter((_, i) => keep[i]),
+    answer: state.final ? state.answer : tokens.join(''),
+  };
 }
 
 /**

@@ -21,5 +21,7 @@ export interface AgentStream extends StreamState {
 /**
  * One agent run at a time, as React state: `status`, `stages`, `tokens`, `answer`, `sources`,
  * `toolCalls`, `final`, `error`, `runId`, ... (see StreamState). Unmounting aborts the stream.
+ * A run resumed on another worker after its own was lost has `restarted` true and `attempt` 2 or
+ * more; the text its `restart` event discarded is already gone from `answer` and `tokens`.
  */
 export function useAgentStream(options?: AgentStreamOptions): AgentStream;

@@ -247,7 +247,8 @@ function stagePhase(stage, status, active) {
 }
 
 function drawAnswer(state, active) {
-  // What was streamed: the tokens as delivered, once each. It must equal final.content.
+  // What was streamed: the tokens as delivered, once each, less those a restart discarded. It
+  // must equal final.content.
   const streamed = state.tokens.join('');
   let text = streamed;
   if (state.final) {
@@ -294,6 +295,14 @@ function noticeOf(state) {
   if (state.status === 'error' && state.error) {
     const http = state.error.httpStatus ? ` (HTTP ${state.error.httpStatus})` : '';
     return { kind: 'error', text: `${state.error.error}: ${state.error.message}${http}` };
+  }
+  if (state.restarted) {
+    // The restart event already took the cut-off text out of state.tokens (DESIGN.md, "Round 2
+    // additions"); the answer above types in again from where the lost worker's text began.
+    return {
+      kind: 'info',
+      text: `Resumed on another worker (attempt ${state.attempt}): the run's worker was lost, so the interrupted part of the answer is written again.`,
+    };
   }
   if (run.watching && state.status === 'connecting') return { kind: 'info', text: `Joining run ${run.handle?.runId ?? ''}…` };
   return null;

@@ -100,12 +100,15 @@ function row(run) {
       el('a', { class: 'mono', href: `/?run=${encodeURIComponent(run.run_id)}`, title: `Open run ${run.run_id} on the dashboard`, text: run.run_id.slice(0, 8) }),
       el('div', { class: 'muted small mono', title: `conversation ${run.thread_id}`, text: `thread ${String(run.thread_id).slice(0, 8)}` })),
     el('td', { text: run.agent }),
+    el('td', { class: 'small mono', title: `executed by ${run.worker ?? '?'}` },
+      el('div', { text: run.worker ?? '' }),
+      run.attempt > 1 ? el('div', { class: 'muted', text: `attempt ${run.attempt}` }) : null),
     el('td', { class: 'nowrap', title: new Date(run.created_at * 1000).toISOString(), text: ago(run.created_at * 1000, now) }),
     el('td', { class: 'num', text: duration === null ? '' : formatMs(duration) }),
     el('td', { class: 'num', text: String(run.events) }),
     el('td', { class: 'num', text: String(run.subscribers) }),
     el('td', {}, timeline(run, timelines.get(run.run_id)?.state, now)),
-    el('td', { class: 'run-result' }, result(run)),
+    el('td', { class: 'run-result' }, result(run, timelines.get(run.run_id)?.state)),
     el('td', {}, live ? el('button', { class: 'btn-small', type: 'button', text: 'Cancel', onclick: () => cancel(run.run_id) }) : null),
   );
 }
@@ -142,9 +145,11 @@ function timeline(run, state, now) {
   return el('div', {}, bar, legend);
 }
 
-function result(run) {
+// The list carries no answers (it stays small however many runs there are): the answer
+// comes from the run's own stream, which the monitor follows for its timeline.
+function result(run, state) {
   if (run.error) return el('span', { class: 'muted', text: `${run.error.error}: ${run.error.message}` });
-  const content = run.result?.content;
+  const content = state?.answer;
   if (content) return el('span', { text: content, title: content, lang: languageOf(content) });
   return el('span', { class: 'muted', text: LIVE.has(run.status) ? '…' : '' });
 }

@@ -459,6 +459,54 @@ describe('answers that are not a stream', () => {
   });
 });
 
+describe('a run resumed on another worker (a restart event)', () => {
+  const RESTARTED = eventsOf('ko-restart');
+  const at = RESTARTED.findIndex((e) => e.type === 'restart');
+  const FINAL = RESTARTED.find((e) => e.type === 'final').data.content;
+
+  test('the answer is final.content, and onRestart is told once', async () => {
+    const server = await serve('ko-restart');
+    const restarts = [];
+    const answers = [];
+    const { seen, handlers } = recorder({
+      onRestart: (data) => restarts.push(data),
+      onFinal: () => answers.push(handle.state.answer),
+    });
+    const handle = stream(server.url, QUESTION, handlers);
+    const state = await handle.done;
+    assert.deepEqual(seen.events, RESTARTED);
+    assert.deepEqual(restarts, [RESTARTED[at].data]);
+    // Before final replaces it, the streamed answer already equals final.content.
+    assert.deepEqual(answers, [FINAL]);
+    assert.equal(state.answer, FINAL);
+    assert.deepEqual([state.status, state.attempt, state.restarted], ['success', 2, true]);
+  });
+
+  test('a client reconnecting across the restart: cut just before, at and after it', async () => {
+    for (const k of [at - 1, at, at + 1, at + 2]) {
+      const server = await serve('ko-restart', { plans: [{ dropAfter: k }] });
+      const answers = [];
+      const { seen, handlers } = recorder({ onFinal: () => answers.push(handle.state.tokens.join('')) });
+      const handle = stream(server.url, QUESTION, handlers, FAST);
+      const state = await handle.done;
+      assert.deepEqual(seen.events, RESTARTED, `k=${k}`);
+      assert.deepEqual(
+        server.log.rejoins.map((r) => r.lastEventId),
+        [`${server.runId}:${k}`],
+      );
+      assert.deepEqual(answers, [FINAL], `k=${k}`);
+      assert.deepEqual([state.status, state.answer, state.attempt], ['success', FINAL, 2], `k=${k}`);
+      await server.close();
+    }
+  });
+
+  test('a watcher joining after the restart replays it from the first event', async () => {
+    const server = await serve('ko-restart');
+    const state = await watchRun(server.runId, {}, { baseUrl: server.origin }).done;
+    assert.deepEqual([state.answer, state.attempt, state.restarted], [FINAL, 2, true]);
+  });
+});
+
 describe('watchRun', () => {
   test('joins a run from its first event', async () => {
     const server = await serve();
