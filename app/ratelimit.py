@@ -44,6 +44,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         # The exact window: no burst of twice the limit around a window's edge.
         strategy="moving-window",
         key_prefix=settings.redis_prefix + "ratelimit",
+        # Redis down: count in this process meanwhile rather than refuse every run.
+        in_memory_fallback_enabled=True,
     )
 
     def too_many(exc: RateLimitExceeded) -> Response:
