@@ -90,6 +90,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path: Path) 
                 "--no-color",
             ],
             capture_output=True,
+            cwd=tmp_path,  # where schemathesis keeps its cache
             text=True,
             timeout=400,
         )
