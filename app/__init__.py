@@ -19,9 +19,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from app import auth, extension, metrics, ratelimit, security, web
-    from app.api import chat, docs, errors, health, runs, stream_tokens, threads
+    from app.api import agents, chat, docs, errors, health, runs, stream_tokens, threads
     from app.api import metrics as metrics_api
     from app.api.requests import add_trace_header, bind_trace_id
+    from app.protocols import BLUEPRINTS
 
     state = extension.init_app(app, settings)
     errors.init_app(app)
@@ -32,6 +33,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     auth.init_app(app, settings)
     ratelimit.init_app(app, settings)
     metrics.watch_admission(state.manager.admission)
-    for module in (chat, runs, threads, stream_tokens, health, metrics_api, docs, web):
+    for module in (chat, runs, threads, agents, stream_tokens, health, metrics_api, docs, web):
         app.register_blueprint(module.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app

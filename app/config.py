@@ -14,7 +14,7 @@ from limits import parse_many  # light: imports no network client
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_GRAPHS = {"chat": "app.agent.graphs.chat:graph"}
+DEFAULT_GRAPHS = {"chat": "app.agent.graphs.chat:graph", "review": "app.agent.graphs.review:graph"}
 
 
 class SettingsError(ValueError):
@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     default_agent: str = "chat"
     data_dir: Path = Path("var")
     offline_token_delay_ms: float = Field(15.0, ge=0, description="pacing of the offline writer")
+    review_approval_threshold: int = Field(
+        5_000_000, ge=0, description="KRW; the review agent asks a human to approve orders above it"
+    )
 
     # --- LLM (OpenAI-compatible) ---
     openai_api_key: str | None = Field(
@@ -94,6 +97,18 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated; empty: any model"
     )
     llm_timeout_s: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(
+        2, ge=0, description="retries of a model call that failed before its first token"
+    )
+    llm_retry_backoff_s: float = Field(
+        0.5, ge=0, description="first retry's wait; doubles each retry, with jitter"
+    )
+    llm_max_tool_rounds: int = Field(
+        4, ge=0, description="rounds of tool calls the model may make in one answer; 0: no tools"
+    )
+    llm_retry_max_wait_s: float = Field(
+        20.0, ge=0, description="longest wait before a retry; a longer Retry-After fails the run at once"
+    )
 
     # --- security (README "Security"); authentication is off until a key or JWT key is set ---
     api_keys: Annotated[dict[str, str], NoDecode] = Field(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: Python (over real gunicorn + gevent, with Redis and PostgreSQL),
-# the JS client and React hook (Node), and the browser tests (Debian's Chromium).
+# the JS client and React hook (Node), the protocol clients (Node), and the browser tests
+# (Debian's Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -33,5 +34,7 @@ done
 
 $PY -m ruff check .
 bash clients/test.sh
+# The protocols' own clients (ai, @ag-ui/client) that tests/protocols drive from pytest.
+(cd tests/protocols/node && npm ci --no-audit --no-fund)
 # Last, so its summary closes the output.
 $PY -m pytest -q

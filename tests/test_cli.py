@@ -386,3 +386,83 @@ def test_serve_runs_gunicorn_with_the_repo_config(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
         log.close()
+
+
+# --- a run that pauses on a question ---
+
+REVIEW = "Request 120 x ABC-12345 for the line 3 pump overhaul"
+
+
+def test_resume_value_answers_the_question_and_follows_the_resumed_run(cli_server: Server) -> None:
+    done = stagecast(
+        "ask", "--url", cli_server.url, "--json", "--agent", "review", "--resume-value", "approve", REVIEW
+    )
+
+    assert done.returncode == 0, done.stderr
+    events = json_lines(done.stdout)
+    dones = [e["data"]["status"] for e in events if e["type"] == "done"]
+    assert dones == ["paused", "success"]  # the paused run, then the one that answered it
+    starts = [e["data"] for e in events if e["type"] == "start"]
+    assert starts[0]["thread_id"] == starts[1]["thread_id"] and starts[0]["run_id"] != starts[1]["run_id"]
+    assert "It was approved" in next(e["data"]["content"] for e in events if e["type"] == "final")
+
+
+def test_an_unanswered_question_exits_with_5_and_shows_it(cli_server: Server) -> None:
+    done = stagecast("ask", "--url", cli_server.url, "--agent", "review", REVIEW)
+
+    assert done.returncode == 5, done.stderr
+    assert "? The order value of KRW 5,820,000 is above the approval limit" in done.stdout
+    assert "[approve / reject]" in done.stdout and "paused in" in done.stdout
+
+
+def test_resume_value_with_a_conversation_answers_that_thread(cli_server: Server) -> None:
+    paused = json_lines(
+        stagecast("ask", "--url", cli_server.url, "--json", "--agent", "review", REVIEW).stdout
+    )
+    thread_id = paused[0]["data"]["thread_id"]
+
+    done = stagecast("ask", "--url", cli_server.url, "--conversation", thread_id, "--resume-value", "reject")
+
+    assert done.returncode == 0, done.stderr
+    assert "do not place the order" in done.stdout
+    again = stagecast("ask", "--url", cli_server.url, "--conversation", thread_id, "--resume-value", "reject")
+    assert again.returncode == 3 and "NothingToResume" in again.stderr
+
+
+def test_a_terminal_is_prompted_for_the_answer(cli_server: Server) -> None:
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "ask", "--url", cli_server.url, "--agent", "review", REVIEW],
+        cwd=REPO,
+        env={**_env(), "COLUMNS": "120", "TERM": "xterm"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        if not answered and b"Your answer:" in output:
+            os.write(leader, b"approve\n")
+            answered = True
+        if process.poll() is not None and not ready:
+            break
+    os.close(leader)
+    assert process.wait(10) == 0
+    text = output.decode("utf-8", "replace")
+    assert answered and "The order value of KRW 5,820,000" in text
+    assert "It was approved" in text

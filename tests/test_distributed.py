@@ -169,10 +169,12 @@ def test_a_thread_is_busy_across_hosts(hosts: tuple[Server, Server], client: htt
 def test_a_watcher_on_another_host_keeps_the_run_from_grace_cancel(
     shared: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
-    settings = {**shared, "disconnect_grace_s": 0.5, "offline_token_delay_ms": 100}
+    # The answer takes about 5 s, more than twice the grace: without the watcher on host B
+    # counting, host A would cancel it.
+    settings = {**shared, "disconnect_grace_s": 2, "offline_token_delay_ms": 150}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
         run = client.post(a.url + "/api/runs", json={"message": QUESTION}).json()
-        # Nobody watches on host A, where it runs; a client watches from host B for 3+ s.
+        # Nobody watches on host A, where it runs; a client watches from host B throughout.
         watched = read_stream(client, "GET", b.url + run["stream_url"])
         assert watched.last("done")["data"]["status"] == "success"
         assert watched.messages[-1].id.endswith(":" + str(len(watched.messages)))

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.client import StreamResult, read_stream
+from tests.support.client import StreamResult, read_stream, wait_for_status
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import Server, run_server
 
@@ -25,18 +25,6 @@ def paced(tmp_path_factory: pytest.TempPathFactory):
 
 def ids(result: StreamResult) -> list[str]:
     return [m.id for m in result.messages]
-
-
-def wait_for_status(
-    client: httpx.Client, server: Server, run_id: str, wanted: set[str], timeout: float = 10
-) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(f"{server.url}/api/runs/{run_id}").json()["status"]
-        if status in wanted:
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} still {status}, wanted {wanted}")
 
 
 @pytest.mark.parametrize("k", range(1, 13))

@@ -8,12 +8,18 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api.ownership import check_run
 from app.api.requests import current_trace_id, run_request_from_body, run_request_from_query
-from app.api.streaming import last_event_id_of, parse_event_id, resume_response, stream_response
+from app.api.streaming import (
+    last_event_id_of,
+    parse_event_id,
+    resume_response,
+    stream_response,
+    wait_for_end,
+)
 from app.auth import current_owner
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
-from app.runs.models import RunRequest
+from app.runs.models import Run, RunRequest
 
 bp = Blueprint("chat", __name__, url_prefix="/api/chat")
 
@@ -56,19 +62,23 @@ def chat() -> tuple[Response, int]:
     state = stagecast()
     run_request: RunRequest = run_request_from_body(request, state.settings)
     run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
-    state.manager.attach(run)
-    try:
-        while not run.log.closed:
-            run.log.read(run.log.last_seq, state.settings.heartbeat_s)
-    finally:
-        state.manager.detach(run)
+    wait_for_end(state.manager, run)
     summary = run.summary()
+    if run.interrupts is not None and run.result is None and run.error is None:
+        # Not a failure: the graph asks a question; answer it with a request that has ``resume``.
+        return jsonify(
+            {
+                "success": True,
+                "status": "paused",
+                "run_id": run.run_id,
+                "thread_id": run.thread_id,
+                "trace_id": run.trace_id,
+                "duration_ms": summary["duration_ms"],
+                "interrupts": run.interrupts,
+            }
+        ), 200
     if run.result is None:
-        error = run.error or {
-            "error": ErrorCode.INTERNAL_ERROR,
-            "message": "The run ended without an answer.",
-        }
-        failure = ServiceError(error["error"], _FAILURE_STATUS.get(error["error"], 500), error["message"])
+        failure = run_failure(run)
         return jsonify({**failure.body(), "run_id": run.run_id, "thread_id": run.thread_id}), failure.status
     return jsonify(
         {
@@ -80,3 +90,9 @@ def chat() -> tuple[Response, int]:
             **run.result,
         }
     ), 200
+
+
+def run_failure(run: Run) -> ServiceError:
+    """Why ``run`` ended without an answer, as the error a blocking endpoint answers."""
+    error = run.error or {"error": ErrorCode.INTERNAL_ERROR, "message": "The run ended without an answer."}
+    return ServiceError(error["error"], _FAILURE_STATUS.get(error["error"], 500), error["message"])

@@ -26,7 +26,8 @@ class StreamQuery(BaseModel):
     """The query of the EventSource form, ``GET /api/chat/stream`` (for /openapi.json; the
     values are checked as a run request)."""
 
-    message: str = Field(description="The question")
+    message: str | None = Field(None, description="The question (or resume, on a paused thread)")
+    resume: str | None = Field(None, description="The answer to a pending interrupt: JSON, or plain text")
     conversation_id: str | None = None
     history: str | None = Field(None, description="Prior turns: a JSON array of {role, content}")
     user_id: str | None = None
@@ -59,11 +60,11 @@ def add_trace_header(response: Response) -> Response:
 
 
 def run_request_from_body(request: Request, settings: Settings) -> RunRequest:
-    return _validated(read_json_object(request), settings)
+    return validate_run_request(json_object_body(request), settings)
 
 
-def read_json_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object body, or the contract's 415/413/400."""
+def json_object_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or the contract's 415/413/400 (what every POST endpoint reads)."""
     if not request.is_json:
         raise ServiceError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -85,6 +86,12 @@ def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRe
     if unknown:
         raise bad_request(f"Unknown query parameters: {', '.join(unknown)}.")
     data: dict[str, Any] = {k: v for k, v in args.items() if k not in {"history", "last_event_id"}}
+    if "resume" in args:
+        # A query string has no types: JSON when it parses (true, 3, {"id": "yes"}), else the text.
+        try:
+            data["resume"] = json.loads(args["resume"])
+        except ValueError:
+            data["resume"] = args["resume"]
     if "history" in args:
         try:
             data["history"] = json.loads(args["history"])
@@ -92,11 +99,16 @@ def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRe
             raise bad_request(
                 "history must be a JSON array of {role, content}.", ErrorCode.INVALID_JSON
             ) from None
-    return _validated(data, settings)
+    return validate_run_request(data, settings)
 
 
-def validated(model: type[Model], data: dict[str, Any]) -> Model:
-    """``data`` as ``model``, or ``400 ValidationError`` naming the first problems."""
+def validate_body(request: Request, model: type[Model]) -> Model:
+    """The request's JSON object body as ``model`` (a protocol's own request shape)."""
+    return validate_model(model, json_object_body(request))
+
+
+def validate_model(model: type[Model], data: dict[str, Any]) -> Model:
+    """``data`` as ``model``, or the contract's 400 naming the first problems."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -106,12 +118,12 @@ def validated(model: type[Model], data: dict[str, Any]) -> Model:
         raise bad_request(f"Invalid request: {problems}.") from None
 
 
-def _validated(data: dict[str, Any], settings: Settings) -> RunRequest:
-    run_request = validated(RunRequest, data)
+def validate_run_request(data: dict[str, Any], settings: Settings) -> RunRequest:
+    run_request = validate_model(RunRequest, data)
     user_id = bind_user(run_request.user_id)
     if user_id != run_request.user_id:
         run_request = run_request.model_copy(update={"user_id": user_id})
-    if len(run_request.message) > settings.max_message_chars:
+    if run_request.message is not None and len(run_request.message) > settings.max_message_chars:
         raise bad_request(
             f"message is {len(run_request.message)} characters; the limit is {settings.max_message_chars}.",
             ErrorCode.MESSAGE_TOO_LONG,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.ownership import visible_run
-from app.api.requests import read_json_object, validated
+from app.api.requests import validate_body
 from app.auth import StreamTokenRequest, stream_token_for
 
 bp = Blueprint("stream_tokens", __name__, url_prefix="/api/stream-tokens")
@@ -15,7 +15,7 @@ bp = Blueprint("stream_tokens", __name__, url_prefix="/api/stream-tokens")
 @bp.post("")
 def create() -> tuple[Response, int]:
     """A short-lived token that opens one run's stream, for a run the caller may see."""
-    run_id = validated(StreamTokenRequest, read_json_object(request)).run_id
+    run_id = validate_body(request, StreamTokenRequest).run_id
     visible_run(run_id)
     response = jsonify(stream_token_for(run_id).model_dump())
     response.headers["Cache-Control"] = "no-store"  # a credential, however short-lived

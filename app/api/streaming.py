@@ -43,7 +43,7 @@ def resume_response(manager: RunManager, run_id: str, after: int, trace_id: str)
         # The run's worker is shutting down. A 200 that only says "retry" keeps an
         # EventSource reconnecting (an error status would stop it) until the run is on disk.
         body = encode_retry(busy.retry_after * 1000) + encode_comment(busy.message)
-        return Response(body, status=200, headers=_headers(run_id, trace_id))
+        return Response(body, status=200, headers=sse_headers(run_id, trace_id))
     return stream_response(manager, run_id, log, run, after, trace_id)
 
 
@@ -61,13 +61,24 @@ def stream_response(
     manager.watch(run_id, run)
     meter = StreamMeter()
     body = _subscribe(manager, run_id, log, after, settings.heartbeat_s, settings.retry_ms, meter)
-    response = Response(body, status=200, headers=_headers(run_id, trace_id))
+    response = Response(body, status=200, headers=sse_headers(run_id, trace_id))
     response.call_on_close(meter.close)
     response.call_on_close(lambda: manager.unwatch(run_id, run, log))
     return response
 
 
-def _headers(run_id: str, trace_id: str) -> dict[str, str]:
+def wait_for_end(manager: RunManager, run: Run) -> None:
+    """Wait (cooperatively) until ``run`` ends; the waiter counts as a subscriber, so the run
+    is not cancelled for want of one, and leaving early starts the disconnect grace."""
+    manager.attach(run)
+    try:
+        while not run.log.closed:
+            run.log.read(run.log.last_seq, manager.settings.heartbeat_s)
+    finally:
+        manager.detach(run)
+
+
+def sse_headers(run_id: str, trace_id: str) -> dict[str, str]:
     return {**SSE_HEADERS, "X-Run-ID": run_id, "X-Trace-ID": trace_id}
 
 

@@ -6,6 +6,7 @@ touch the network. The stream reading lives in :mod:`app.cli.stream`.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import Any, Protocol, TextIO
@@ -25,6 +26,7 @@ _STATUS_STYLE = {
     "error": "bold red",
     "cancelled": "bold yellow",
     "timeout": "bold red",
+    "paused": "bold yellow",
 }
 _BAR = "█"
 _BAR_WIDTH = 32
@@ -82,6 +84,9 @@ class PlainPresenter:
             self.console.file.flush()
         elif kind == "error" and isinstance(data, dict):
             self._line(f"✗ {data.get('error')}: {data.get('message')}")
+        elif kind == "interrupt":
+            for item in view.interrupts:
+                self._line(f"? {question_text(item)}")
         elif kind == "restart":
             # Printed text cannot be taken back: say so, then write again what still counts,
             # so that what follows this line is the answer (the cut-off node writes the rest).
@@ -207,6 +212,9 @@ def summary(view: RunView) -> list[RenderableType]:
     if isinstance(chart_data, dict):
         unit = f" ({chart_data['unit']})" if chart_data.get("unit") else ""
         out += [heading(f"{chart_data.get('title', '')}{unit}"), bar_chart(chart_data)]
+    if view.interrupts:
+        out.append(heading("The agent asks"))
+        out += [Text(f"? {question_text(item)}", style="bold yellow") for item in view.interrupts]
     out.append(outcome(view))
     return out
 
@@ -280,6 +288,18 @@ def outcome(view: RunView) -> Text:
     if view.thread_id:
         text.append(f" · conversation {view.thread_id}", style="dim")
     return text
+
+
+def question_text(interrupt: dict[str, Any]) -> str:
+    """A paused run's question as one line: its ``question`` text (or the value), and its options."""
+    value = interrupt.get("value")
+    if isinstance(value, dict):
+        text = str(value.get("question") or json.dumps(value, ensure_ascii=False))
+        options = value.get("options")
+        if isinstance(options, list) and options:
+            text += f" [{' / '.join(map(str, options))}]"
+        return text
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def error_text(message: str) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL = frozenset({"success", "error", "cancelled", "timeout"})
+# "paused": the graph asked a question (an ``interrupt`` event); a new run answers it.
+TERMINAL = frozenset({"success", "error", "cancelled", "timeout", "paused"})
 
 
 @dataclass
@@ -57,6 +58,8 @@ class RunView:
     """The message ids restarts discarded: their tokens are not part of the answer."""
     sources: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    """The questions of a paused run: ``[{id, value}]`` from the ``interrupt`` event."""
     final: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     duration_ms: int | None = None
@@ -92,6 +95,8 @@ class RunView:
             self._restart(data)
         elif kind == "tool_call" and isinstance(data, dict):
             self._tool_call(data)
+        elif kind == "interrupt" and isinstance(data, dict):
+            self.interrupts = list(data.get("interrupts") or [])
         elif kind == "final" and isinstance(data, dict):
             self.final = data
             if data.get("sources"):

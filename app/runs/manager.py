@@ -23,9 +23,10 @@ from typing import Any
 import gevent
 
 from app import metrics
-from app.agent.chatbot import Restart
+from app.agent.chatbot import ChatbotAgent, Restart
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
+from app.agent.threads import read_thread
 from app.config import Settings
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode, Event, EventFactory, RunStatus
@@ -90,19 +91,18 @@ class RunManager:
                 f"This worker is running its limit of {self.settings.max_concurrent_runs} runs.",
                 retry_after=2,
             )
-        try:
-            agent = self.agents.get(request.agent)
-        except UnknownAgentError:
-            raise ServiceError(
-                ErrorCode.UNKNOWN_AGENT,
-                400,
-                f"No agent named {request.agent!r}; have {sorted(self.agents.agents)}.",
-            ) from None
+        agent = self._agent(request.agent)
         thread_id = request.conversation_id or str(uuid.uuid4())
         if owner is not None and self.store.claim_thread(thread_id, owner) != owner:
             raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
         run_id = str(uuid.uuid4())
         self._claim_thread(thread_id, run_id)
+        if request.resuming:
+            try:
+                agent = self._paused_agent(thread_id, request.agent)
+            except ServiceError:
+                self.coordinator.release_thread(thread_id, run_id)
+                raise
         run = Run(
             run_id=run_id,
             thread_id=thread_id,
@@ -140,6 +140,25 @@ class RunManager:
 
     def _launch(self, run: Run, context: contextvars.Context, restart: Restart | None) -> None:
         run.producer = gevent.spawn(context.run, self._produce, run, restart)
+
+    def _paused_agent(self, thread_id: str, named: str | None) -> ChatbotAgent:
+        """The agent that paused ``thread_id`` (a resume continues its graph), or 409."""
+        paused = read_thread(self.agents.checkpointer, thread_id)
+        if paused is None or not paused.interrupts:
+            raise ServiceError(
+                ErrorCode.NOTHING_TO_RESUME,
+                409,
+                f"Conversation {thread_id} is not waiting for an answer; send a message instead.",
+            )
+        return self._agent(named or paused.agent)
+
+    def _agent(self, name: str | None) -> ChatbotAgent:
+        try:
+            return self.agents.get(name)
+        except UnknownAgentError:
+            raise ServiceError(
+                ErrorCode.UNKNOWN_AGENT, 400, f"No agent named {name!r}; have {sorted(self.agents.agents)}."
+            ) from None
 
     def _claim_thread(self, thread_id: str, run_id: str) -> None:
         holder = self.coordinator.claim_thread(thread_id, run_id)
@@ -198,6 +217,8 @@ class RunManager:
             else:
                 run.error = event.data.model_dump()
         self._append(run, event)
+        if event.type == "interrupt":
+            run.interrupts = event.data.model_dump()["interrupts"]
 
     def _append(self, run: Run, event: Event) -> None:
         if not run.log.closed and not run.relinquished:
@@ -217,6 +238,8 @@ class RunManager:
         status: RunStatus
         if run.result is not None:
             status = "success"
+        elif run.interrupts is not None and run.error is None:
+            status = "paused"
         elif run.control.reason is not None:
             status = cancellation(run.control.reason).status
         else:
@@ -466,6 +489,10 @@ class RunManager:
         if run is None:
             raise self._missing(run_id, self.store.get(run_id))
         return run
+
+    def thread_run(self, thread_id: str) -> str | None:
+        """The id of the run executing on ``thread_id`` (in any worker the backend knows), if any."""
+        return self.coordinator.thread_holder(thread_id)
 
     def describe(self, run_id: str) -> dict[str, Any]:
         """The run's summary, from memory or, once this worker forgot it, from the store."""

@@ -261,6 +261,10 @@ class RedisCoordinator(Coordinator):
         except redis.RedisError:
             log.warning("could not release thread %s; it frees itself when its key expires", thread_id)
 
+    def thread_holder(self, thread_id: str) -> str | None:
+        with self._unavailable_as_error():
+            return self.redis.get(self._thread_key(thread_id)) or None
+
     def begin(self, run_id: str, attempt: int) -> None:
         with self._unavailable_as_error():
             self._begin(

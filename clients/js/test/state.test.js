@@ -208,7 +208,7 @@ describe('reduce', () => {
 
   test('an unknown event type leaves the state unchanged (the same object)', () => {
     const state = run(eventsOf('ko-inventory').slice(0, 2));
-    assert.equal(reduce(state, { type: 'interrupt', data: {}, run_id: 'r', trace_id: 't', ts: 1 }), state);
+    assert.equal(reduce(state, { type: 'a_future_event', data: {}, run_id: 'r', trace_id: 't', ts: 1 }), state);
   });
 
   test('the run id comes from the envelope when start was not seen', () => {
@@ -261,5 +261,50 @@ describe('reduce', () => {
     ]);
     assert.deepEqual(state.sources, sources);
     assert.equal(state.answer, 'ok');
+  });
+});
+
+describe('a paused run (en-review-paused) and nested stages', () => {
+  test('interrupt: the questions are kept and the run is paused (terminal)', () => {
+    const events = eventsOf('en-review-paused');
+    const state = run(events);
+    assert.equal(state.status, 'paused');
+    assert.ok(isTerminal('paused'));
+    assert.deepEqual(state.interrupts, events.find((e) => e.type === 'interrupt').data.interrupts);
+    assert.equal(state.final, null);
+    const approval = state.stages.find((s) => s.stage === 'approval');
+    assert.equal(approval.status, 'in_progress'); // the node waits for the answer: it did not complete
+    const checks = state.stages.filter((s) => s.stage.startsWith('policy:'));
+    assert.deepEqual(checks.map((s) => s.step).sort(), [1, 2, 3, 4, 5]);
+    assert.ok(checks.every((s) => s.status === 'completed' && s.total === 5));
+  });
+
+  test('a stage inside a subgraph has its path and depth, apart from a same-named top stage', () => {
+    const progress = (path, status) => ({
+      type: 'progress',
+      ts: 1,
+      data: { node: path.at(-1), stage: path.at(-1), status, message: '', path },
+    });
+    const state = run([
+      progress(['search'], 'in_progress'),
+      progress(['research'], 'in_progress'),
+      progress(['research', 'search'], 'in_progress'),
+      progress(['research', 'search'], 'completed'),
+      progress(['research'], 'completed'),
+    ]);
+    assert.deepEqual(
+      state.stages.map((s) => [s.path.join('/'), s.depth, s.status]),
+      [
+        ['search', 0, 'in_progress'],
+        ['research', 0, 'completed'],
+        ['research/search', 1, 'completed'],
+      ],
+    );
+  });
+
+  test('an event without path (an older server) is a top-level stage', () => {
+    const state = run([{ type: 'progress', ts: 1, data: { node: 'a', stage: 'a', status: 'in_progress', message: '' } }]);
+    assert.deepEqual(state.stages[0].path, ['a']);
+    assert.equal(state.stages[0].depth, 0);
   });
 });

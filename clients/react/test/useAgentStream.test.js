@@ -198,4 +198,35 @@ describe('useAgentStream', () => {
     expect(agent.tokens.join('')).toBe(finalContent);
     expect([agent.attempt, agent.restarted, agent.status]).toEqual([2, true, 'streaming']);
   });
+
+  test('a paused run exposes its question; resume(value) answers it on the same thread', async () => {
+    const fetch = mockFetch([recorded('en-review-paused')], [recorded('en-review-resumed')]);
+    render(h(Chat));
+    act(() => {
+      agent.start({ message: 'Request 120 x ABC-12345', agent: 'review' });
+    });
+    await waitFor(() => expect(statusShown()).toBe('paused'));
+    expect(agent.interrupts).toHaveLength(1);
+    expect(agent.interrupts[0].value.options).toEqual(['approve', 'reject']);
+    expect(agent.final).toBeNull();
+
+    let done;
+    act(() => {
+      done = agent.resume('approve');
+    });
+    await waitFor(() => expect(statusShown()).toBe('success'));
+    expect(agent.interrupts).toEqual([]);
+    expect(agent.final.table_data.rows[0][0]).toBe('ABC-12345');
+    expect((await done).status).toBe('success');
+    expect(JSON.parse(fetch.mock.calls[1][1].body)).toEqual({ conversation_id: 'thr_review_01', resume: 'approve' });
+  });
+
+  test('resume() without a paused run rejects', async () => {
+    mockFetch([KO]);
+    render(h(Chat));
+    await act(async () => {
+      await agent.start({ message: 'x' });
+    });
+    await expect(agent.resume('yes')).rejects.toThrow(/ended paused/);
+  });
 });
