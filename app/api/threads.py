@@ -19,6 +19,7 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 @bp.get("/<thread_id>")
 def show(thread_id: str) -> Response:
     """``busy`` while a run executes on it, ``paused`` while an ``interrupt()`` waits, else ``idle``."""
+    check_thread(thread_id)
     state = stagecast()
     run_id = state.manager.thread_run(thread_id)
     saved = read_thread(state.checkpointer, thread_id)
