@@ -10,7 +10,7 @@ are ``Event`` objects (JSON Schema's ``contentMediaType``/``contentSchema``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from flask import Flask
@@ -80,7 +80,7 @@ class Operation:
     query: type[BaseModel] | None = None
     resumes: bool = False  # takes Last-Event-ID
     stream_token: bool = False  # takes ?access_token=
-    extra_query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    declared: bool = True  # False: only listed (a protocol adapter's own request and answers)
 
 
 # One message of a native stream, in OpenAPI 3.2's shape for text/event-stream items.
@@ -235,7 +235,7 @@ def build(app: Flask) -> dict[str, Any]:
 
 def _undeclared(app: Flask, endpoint: str) -> Operation:
     doc = (app.view_functions[endpoint].__doc__ or endpoint).strip().splitlines()[0]
-    return Operation(doc, endpoint.partition(".")[0], {200: Answer("json", description="See the README")})
+    return Operation(doc, endpoint.partition(".")[0], {}, declared=False)
 
 
 def _constrain(properties: dict[str, Any], settings: Settings) -> None:
@@ -308,6 +308,9 @@ def _operation(
         }
     for status, description in _SERVER_LIMITS.items():
         answer["responses"][str(status)] = {"description": description}
+    if not op.declared:
+        # The protocol's own shapes (README, "Use it from…"); Stagecast's errors are ErrorBody.
+        answer["responses"]["default"] = {"description": "As the protocol defines; see the README"}
     return answer
 
 
