@@ -14,9 +14,9 @@ from playwright.sync_api import expect
 
 from tests.browser.chromium import artifact
 from tests.support.server import Server, run_server
-from tests.test_browser import QUESTION, STOCK, Session, browser, open_dashboard, session, wait_until
+from tests.test_browser import QUESTION, STOCK, Session, open_dashboard, session, wait_until
 
-__all__ = ["browser", "session"]  # the fixtures, shared with tests/test_browser.py
+__all__ = ["session"]  # the fixture, shared with tests/test_browser.py (browser: conftest.py)
 
 KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789abc"}
 
