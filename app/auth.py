@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask, Response, current_app, g, request, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.errors import error_response
 from app.config import Settings
 from app.errors import ServiceError
 from app.events import ErrorCode
@@ -59,7 +58,9 @@ NOBODY = Principal()
 class Unauthorized(ServiceError):
     def __init__(self, message: str, invalid_token: bool = True) -> None:
         super().__init__(ErrorCode.UNAUTHORIZED, 401, message)
-        self.invalid_token = invalid_token
+        # The challenge every 401 carries (RFC 6750), whichever error handler renders it:
+        # a protocol adapter renders errors in its own protocol's shape.
+        g.auth_challenge = _REALM + (', error="invalid_token"' if invalid_token else "")
 
 
 class StreamTokenRequest(BaseModel):
@@ -220,12 +221,9 @@ def _identify() -> None:
     raise Unauthorized("Authentication required: send Authorization: Bearer <API key or JWT>.", False)
 
 
-def _unauthorized(error: Unauthorized) -> Response:
-    response = error_response(error)
-    challenge = _REALM
-    if error.invalid_token:
-        challenge += ', error="invalid_token"'
-    response.headers["WWW-Authenticate"] = challenge
+def _challenge(response: Response) -> Response:
+    if response.status_code == 401:
+        response.headers.setdefault("WWW-Authenticate", g.get("auth_challenge", _REALM))
     return response
 
 
@@ -245,7 +243,7 @@ def init_app(app: Flask, settings: Settings) -> Authenticator:
     auth = Authenticator(settings)
     app.extensions["stagecast_auth"] = auth
     app.before_request(_identify)
-    app.register_error_handler(Unauthorized, _unauthorized)
+    app.after_request(_challenge)
     return auth
 
 
