@@ -31,7 +31,15 @@ class Settings(BaseSettings):
     # --- server (read by gunicorn.conf.py) ---
     bind: str = "127.0.0.1:8000"
     workers: int = Field(1, ge=1, description="1 while runs live in process memory")
-    worker_connections: int = Field(2000, ge=1, description="open streams per worker")
+    worker_connections: int = Field(2000, ge=1, description="open connections per worker")
+    stream_connection_share: float = Field(
+        0.9, gt=0, le=1, description="share of worker_connections streams may hold; 503 beyond"
+    )
+    max_subscribers_per_run: int = Field(50, ge=1, description="open streams of one run; 429 beyond")
+    max_streams_per_client: int = Field(100, ge=1, description="open streams of one client address")
+    proxy_hops: int = Field(
+        0, ge=0, le=5, description="trusted proxies in front (X-Forwarded-For) for the client address"
+    )
     worker_timeout_s: int = Field(30, ge=1)
     graceful_timeout_s: int = Field(20, ge=1)
     gc_threshold: int = Field(
@@ -46,6 +54,9 @@ class Settings(BaseSettings):
     # --- runs ---
     run_timeout_s: float = Field(120.0, gt=0)
     run_ttl_s: float = Field(600.0, ge=0, description="how long a finished run stays in memory")
+    max_finished_runs: int = Field(
+        1000, ge=0, description="finished runs kept in memory at most (the rest replay from disk)"
+    )
     run_retention_s: float = Field(
         7 * 24 * 3600.0, ge=0, description="how long finished runs are kept on disk for replay"
     )
@@ -71,7 +82,11 @@ class Settings(BaseSettings):
 
     # --- request limits ---
     max_body_bytes: int = Field(64 * 1024, ge=256)
+    body_timeout_s: float = Field(10.0, gt=0, description="a request body must arrive within this")
     max_message_chars: int = Field(8000, ge=1)
+    max_request_line_bytes: int = Field(
+        8190, ge=1024, le=8190, description="gunicorn's limit_request_line (8190 is its maximum)"
+    )
     max_history_messages: int = Field(50, ge=0)
 
     # --- agents ---
@@ -97,6 +112,9 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated; empty: any model"
     )
     llm_timeout_s: float = Field(60.0, gt=0)
+    llm_max_response_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="one streamed answer; more is an UpstreamError"
+    )
     llm_max_retries: int = Field(
         2, ge=0, description="retries of a model call that failed before its first token"
     )

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app import metrics
 from app.agent.control import RunControl
 from app.config import Settings
+from app.llm_transport import GuardedTransport
 
 
 class ChunkDictOpenAI(openai.OpenAI):
@@ -68,7 +69,8 @@ def make_chat_model(settings: Settings, options: LLMConfig, control: RunControl)
     if not settings.llm_enabled:
         return None
     timeout = httpx.Timeout(settings.llm_timeout_s, connect=10.0)
-    http_client = httpx.Client(verify=_tls_context(), timeout=timeout)
+    transport = GuardedTransport(httpx.HTTPTransport(verify=_tls_context()), settings.llm_max_response_bytes)
+    http_client = httpx.Client(transport=transport, timeout=timeout)
     control.add_closer(http_client.close)
     client = ChunkDictOpenAI(
         # A local server (vLLM, llama.cpp, Ollama) needs no key, but the client insists on one.

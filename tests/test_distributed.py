@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.client import StreamResult, read_stream
+from tests.support.nginx import run_nginx
 from tests.support.server import Server, free_port, run_server
 from tests.support.services import REDIS_URL, RedisServer, postgres_database, redis_prefix
 
@@ -310,3 +311,54 @@ def test_sigterm_hands_unfinished_runs_to_another_host(
     assert whole.types.count("restart") == 1 and summary["attempt"] == 2
     assert int(summary["worker"].rpartition(":")[2]) in b_workers
     restart_invariant(whole)
+
+
+def test_two_hosts_behind_the_shipped_nginx(
+    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+) -> None:
+    """deploy/nginx.conf with both hosts in its upstream (round robin, no sticky sessions):
+    events arrive one by one, and a client that resumes after every event, landing on either
+    host each time, gets the run exactly once; then a host is lost and the run goes on."""
+    settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 40, "heartbeat_s": 0.5}
+    with (
+        run_server(tmp_path / "a", **settings) as a,
+        run_server(tmp_path / "b", **settings) as b,
+        run_nginx([a, b], tmp_path / "nginx") as proxied,
+    ):
+        whole = read_stream(client, "POST", proxied + "/api/chat/stream", json={"message": QUESTION})
+        run_id = whole.headers["x-run-id"]
+        tokens = [
+            t
+            for (t, kind), type_ in zip(
+                [a_ for a_ in whole.arrivals if a_[1] == "message"], whole.types, strict=True
+            )
+            if type_ == "token"
+        ]
+        assert len({round(t, 2) for t in tokens}) >= len(tokens) * 0.8  # not buffered into lumps
+        pieced: list[str] = []
+        last = None
+        while True:
+            headers = {"Last-Event-ID": last} if last else {}
+            step = read_stream(
+                client,
+                "GET",
+                f"{proxied}/api/runs/{run_id}/stream",
+                headers=headers,
+                stop_after=lambda r: len(r.messages) >= 1,
+            )
+            if step.status == 204:
+                break
+            pieced.append(step.messages[0].id)
+            last = step.messages[0].id
+        assert pieced == [m.id for m in whole.messages]
+
+        head = answer_until_tokens(client, a, 3)  # on host A, then A is lost
+        a.kill_all()
+        rest = read_stream(
+            client,
+            "GET",
+            f"{proxied}/api/runs/{head.headers['x-run-id']}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+    assert rest.status == 200 and "restart" in rest.types
+    assert rest.last("done")["data"]["status"] == "success"

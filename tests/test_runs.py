@@ -109,6 +109,25 @@ def test_last_subscriber_leaving_cancels_after_the_grace_period(
     assert replay.last("done")["data"]["status"] == "cancelled"
 
 
+def test_a_grace_of_zero_still_serves_the_client_that_started_the_run(tmp_path, client: httpx.Client) -> None:
+    """STAGECAST_DISCONNECT_GRACE_S=0 cancels a run as soon as its last client leaves, not
+    before its first one has attached."""
+    with run_server(tmp_path, disconnect_grace_s=0, heartbeat_s=0.2) as server:
+        whole = read_stream(
+            client, "POST", server.url + "/api/chat/stream", json={"message": "0.5", "agent": "slow"}
+        )
+        head = read_stream(
+            client,
+            "POST",
+            server.url + "/api/chat/stream",
+            json={"message": "30", "agent": "slow"},
+            stop_after=lambda r: len(r.messages) >= 2,
+        )
+        left = wait_for_status(client, server, head.headers["x-run-id"], {"cancelled"}, timeout=5)
+    assert whole.last("done")["data"]["status"] == "success"
+    assert left == "cancelled"
+
+
 def test_on_disconnect_continue_keeps_the_run(impatient: Server, client: httpx.Client) -> None:
     head = read_stream(
         client,

@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from app.api.ownership import check_run
-from app.api.requests import current_trace_id, run_request_from_body, run_request_from_query
+from app.api.requests import client_address, current_trace_id, run_request_from_body, run_request_from_query
 from app.api.streaming import (
+    head_response,
     last_event_id_of,
     parse_event_id,
     resume_response,
@@ -40,6 +41,8 @@ def stream_post() -> Response:
 
 @bp.get("/stream")
 def stream_get() -> Response:
+    if request.method == "HEAD":
+        return head_response()
     return _stream(lambda: run_request_from_query(request.args, stagecast().settings))
 
 
@@ -52,7 +55,9 @@ def _stream(read_request: Any) -> Response:
         run_id, after = parse_event_id(event_id)
         check_run(run_id)
         return resume_response(state.manager, run_id, after, trace_id)
-    run = state.manager.start(read_request(), trace_id, owner=current_owner())
+    run_request = read_request()
+    state.streams.check(client_address())
+    run = state.manager.start(run_request, trace_id, owner=current_owner())
     return stream_response(state.manager, run.run_id, run.log, run, 0, trace_id)
 
 
@@ -61,6 +66,7 @@ def chat() -> tuple[Response, int]:
     """Run to the end and answer one JSON document."""
     state = stagecast()
     run_request: RunRequest = run_request_from_body(request, state.settings)
+    state.streams.check(client_address())
     run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
     wait_for_end(state.manager, run)
     summary = run.summary()

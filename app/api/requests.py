@@ -19,6 +19,9 @@ from app.logs import bind_log_context
 from app.runs.models import RunRequest
 
 Model = TypeVar("Model", bound=BaseModel)
+# json.loads recurses once per nesting level; a body of "[[[[…" deeper than the interpreter's
+# recursion limit (1000 arrays fit in a few KB) raises RecursionError, which is bad input.
+_TOO_DEEP = "The JSON is nested too deeply."
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -53,6 +56,11 @@ def current_trace_id() -> str:
     return g.trace_id
 
 
+def client_address() -> str:
+    """The client's address (behind ``STAGECAST_PROXY_HOPS`` proxies, the one they saw)."""
+    return request.remote_addr or ""
+
+
 def add_trace_header(response: Response) -> Response:
     """Every answer, error bodies included, names its trace id for the log."""
     response.headers.setdefault("X-Trace-ID", g.get("trace_id", ""))
@@ -74,6 +82,8 @@ def json_object_body(request: Request) -> dict[str, Any]:
     raw = request.get_data(cache=True)  # raises 413 beyond MAX_CONTENT_LENGTH
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise bad_request(_TOO_DEEP, ErrorCode.INVALID_JSON) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}", ErrorCode.INVALID_JSON) from None
     if not isinstance(data, dict):
@@ -90,11 +100,15 @@ def run_request_from_query(args: Mapping[str, str], settings: Settings) -> RunRe
         # A query string has no types: JSON when it parses (true, 3, {"id": "yes"}), else the text.
         try:
             data["resume"] = json.loads(args["resume"])
+        except RecursionError:
+            raise bad_request(_TOO_DEEP, ErrorCode.INVALID_JSON) from None
         except ValueError:
             data["resume"] = args["resume"]
     if "history" in args:
         try:
             data["history"] = json.loads(args["history"])
+        except RecursionError:
+            raise bad_request(_TOO_DEEP, ErrorCode.INVALID_JSON) from None
         except ValueError:
             raise bad_request(
                 "history must be a JSON array of {role, content}.", ErrorCode.INVALID_JSON

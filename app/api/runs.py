@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api.ownership import check_run, listed_owner, visible_run
 from app.api.requests import current_trace_id, run_request_from_body
-from app.api.streaming import last_event_id_of, parse_event_id, resume_response
+from app.api.streaming import head_response, last_event_id_of, parse_event_id, resume_response
 from app.auth import current_owner, stream_token_for
 from app.errors import bad_request
 from app.extension import stagecast
@@ -61,6 +61,8 @@ def show(run_id: str) -> Response:
 
 @bp.get("/<run_id>/stream")
 def stream(run_id: str) -> Response:
+    if request.method == "HEAD":
+        return head_response()
     state = stagecast()
     check_run(run_id)
     after = 0

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from flask import Response
 
+from app.api.hangup import HangupWatch
+from app.api.streaming import subscribe
 from app.runs.log import MemoryEventLog
 from app.runs.manager import RunManager
 from app.runs.models import Run
@@ -45,22 +47,25 @@ def follow_response(
     """A streaming response of ``run_id``'s log (from ``manager.open_log``, or a run just
     started) from its first event, encoded by ``encoder``; ``headers`` are the SSE ones
     (``sse_headers``) plus the protocol's own."""
-    # Watched from here, not in the generator: a client gone before the first write still
-    # leaves through unwatch(), which starts the disconnect grace period.
-    manager.watch(run_id, run)
-    response = Response(_follow(manager, log, encoder), status=200, headers=dict(headers))
-    response.call_on_close(lambda: manager.unwatch(run_id, run, log))
+    watch = subscribe(manager, run_id, run, log)  # caps, watchers, hang-ups: as the native stream
+    response = Response(_follow(manager, log, encoder, watch), status=200, headers=dict(headers))
+    for on_close in watch.on_close:
+        response.call_on_close(on_close)
     return response
 
 
-def _follow(manager: RunManager, log: MemoryEventLog, encoder: LogEncoder) -> Iterator[bytes]:
+def _follow(
+    manager: RunManager, log: MemoryEventLog, encoder: LogEncoder, watch: HangupWatch
+) -> Iterator[bytes]:
     yield encode_comment("stagecast")
     heartbeat_s = manager.settings.heartbeat_s
     after = 0
     # As the native stream: cut when this worker drains or loses the run's feed (taken over,
     # Redis gone); a finished run is sent out whole first.
-    while (not manager.draining and not log.failed) or log.closed:
+    while ((not manager.draining and not log.failed) or log.closed) and not watch.gone:
         entries = log.read(after, heartbeat_s)
+        if watch.gone:
+            return  # the client hung up: nothing more to write
         if entries:
             after += len(entries)
             chunk = b"".join(encoder.encode(json.loads(entry)) for entry in entries)
@@ -70,7 +75,8 @@ def _follow(manager: RunManager, log: MemoryEventLog, encoder: LogEncoder) -> It
             break
         elif not manager.draining and not log.failed:
             yield HEARTBEAT
-    yield encoder.end(cut=not log.closed)
+    if not watch.gone:
+        yield encoder.end(cut=not log.closed)
 
 
 def sse_data(payload: Any) -> bytes:

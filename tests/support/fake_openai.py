@@ -4,6 +4,8 @@ The request's ``model`` picks the behaviour, so one server serves every test:
 ``paced`` (default) streams ``tokens`` with ``token_delay_s`` between them;
 ``slow-first`` waits ``first_token_delay_s`` before the first chunk; ``broken`` sends two
 chunks and drops the connection mid-body; ``status-<code>`` answers that HTTP error;
+``flood`` sends chunks as fast as the socket takes them, until the client hangs up;
+``html`` answers 200 with an HTML page; ``garbage`` streams ``data:`` lines that are not JSON;
 ``tools`` (and ``tools-missing``, for a part that does not exist) first asks for the
 ``stock_lookup`` tool, streaming its ``tool_calls`` delta in pieces as the real API does,
 then answers once the request carries the tool's result; ``tools-loop`` asks for a tool
@@ -70,6 +72,9 @@ class FakeOpenAI:
                 if model.startswith("status-"):
                     self._error(int(model.removeprefix("status-")))
                     return
+                if model == "html":
+                    self._html()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -81,6 +86,14 @@ class FakeOpenAI:
 
             def _stream(self, model: str, body: dict[str, Any]) -> None:
                 if model == "slow-first" and self._wait_or_hangup(fake.first_token_delay_s):
+                    return
+                if model == "flood":
+                    self._flood()
+                    return
+                if model == "garbage":
+                    self._write(b"data: <html><body>502 Bad Gateway</body></html>\n\n")
+                    self._write(b"data: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
                     return
                 if self._wants_tool(model, body):
                     self._tool_call("NOPE-00000" if model == "tools-missing" else "ABC-12345")
@@ -138,6 +151,24 @@ class FakeOpenAI:
                 self._write(b"data: [DONE]\n\n")
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
+
+            def _flood(self) -> None:
+                """Valid chunks, each one token, written as fast as the client takes them."""
+                choice = {"index": 0, "delta": {"content": "x"}, "finish_reason": None}
+                chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [choice]}
+                event = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                block = event * (64 * 1024 // len(event))
+                framed = b"%x\r\n%s\r\n" % (len(block), block)
+                while True:  # until the client hangs up (BrokenPipeError, counted by do_POST)
+                    self.wfile.write(framed)
+
+            def _html(self) -> None:
+                page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
 
             def _wait_or_hangup(self, seconds: float) -> bool:
                 """Sleep, but notice at once if the client closed the connection."""
