@@ -9,7 +9,10 @@ No ``preload_app``: the app must be imported after the worker has monkey-patched
 from __future__ import annotations
 
 import gc
+import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import gevent
@@ -39,7 +42,17 @@ max_requests = 0
 # message in the URL. Beyond it gunicorn answers 414, in JSON (app.http_errors).
 limit_request_line = _settings.max_request_line_bytes
 accesslog = "-"
+# Stream tokens in URLs (?access_token=) are written as [redacted] (app/accesslog.py).
+logger_class = "app.accesslog.RedactingLogger"
 access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, "ms": %(M)s}'
+
+# Prometheus multiprocess mode: each worker writes its metrics to files in this directory,
+# so any worker's /metrics answers the sum of all of them. It must be set before the
+# workers import prometheus_client; a fresh directory per server, unless the operator chose one.
+# (A HUP reload reads this file again and keeps the directory.)
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stagecast-metrics-")
 
 
 def on_starting(server: Any) -> None:
@@ -116,6 +129,18 @@ def tune_gc() -> None:
     # Each greenlet would keep the stack it was spawned from (dozens of frames per run's
     # timers and producer) only for debugging output.
     gevent.config.track_greenlet_tree = False
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone: its live gauges (open streams, waiting runs) stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -25,8 +25,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from app import extension, web
-    from app.api import agents, chat, errors, health, runs, threads
+    from app import auth, extension, metrics, ratelimit, security, web
+    from app.api import agents, chat, docs, errors, health, runs, stream_tokens, threads
+    from app.api import metrics as metrics_api
     from app.api.requests import add_trace_header, bind_trace_id
     from app.protocols import BLUEPRINTS, langgraph
 
@@ -34,7 +35,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     errors.init_app(app)
     app.before_request(bind_trace_id)
     app.after_request(add_trace_header)
-    for module in (chat, runs, threads, agents, health, web):
+    # In this order: Host and Origin first, then who is calling, then that caller's rate.
+    security.init_app(app, settings)
+    auth.init_app(app, settings)
+    ratelimit.init_app(app, settings)
+    metrics.watch_admission(state.manager.admission)
+    for module in (chat, runs, threads, agents, stream_tokens, health, metrics_api, docs, web):
         app.register_blueprint(module.bp)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

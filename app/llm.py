@@ -28,6 +28,7 @@ from langchain_openai import ChatOpenAI
 from openai.types.chat import ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
+from app import metrics
 from app.agent.control import RunControl
 from app.config import Settings
 from app.llm_transport import GuardedTransport
@@ -121,6 +122,7 @@ def stream_with_retries(
             if delay is None:
                 raise
             attempt += 1
+            metrics.upstream_retry()
             on_retry(attempt, delay, exc)
             control.sleep(delay)
             continue

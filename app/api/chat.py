@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from app.api.ownership import check_run
 from app.api.requests import client_address, current_trace_id, run_request_from_body, run_request_from_query
 from app.api.streaming import (
     head_response,
@@ -15,6 +16,7 @@ from app.api.streaming import (
     stream_response,
     wait_for_end,
 )
+from app.auth import current_owner
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
@@ -51,10 +53,11 @@ def _stream(read_request: Any) -> Response:
     if event_id:
         # An EventSource reconnecting: the id names the run, so resume it, never re-ask.
         run_id, after = parse_event_id(event_id)
+        check_run(run_id)
         return resume_response(state.manager, run_id, after, trace_id)
     run_request = read_request()
     state.streams.check(client_address())
-    run = state.manager.start(run_request, trace_id)
+    run = state.manager.start(run_request, trace_id, owner=current_owner())
     return stream_response(state.manager, run.run_id, run.log, run, 0, trace_id)
 
 
@@ -64,7 +67,7 @@ def chat() -> tuple[Response, int]:
     state = stagecast()
     run_request: RunRequest = run_request_from_body(request, state.settings)
     state.streams.check(client_address())
-    run = state.manager.start(run_request, current_trace_id())
+    run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
     wait_for_end(state.manager, run)
     summary = run.summary()
     if run.interrupts is not None and run.result is None and run.error is None:

@@ -6,11 +6,12 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Request, Response, g, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from app.auth import bind_user
 from app.config import Settings
 from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
@@ -22,17 +23,25 @@ Model = TypeVar("Model", bound=BaseModel)
 # recursion limit (1000 arrays fit in a few KB) raises RecursionError, which is bad input.
 _TOO_DEEP = "The JSON is nested too deeply."
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# Query parameters of the EventSource form (GET) besides the body's scalar fields.
-_QUERY_FIELDS = {
-    "message",
-    "resume",
-    "conversation_id",
-    "history",
-    "user_id",
-    "agent",
-    "on_disconnect",
-    "last_event_id",
-}
+
+
+class StreamQuery(BaseModel):
+    """The query of the EventSource form, ``GET /api/chat/stream`` (for /openapi.json; the
+    values are checked as a run request)."""
+
+    message: str | None = Field(None, description="The question (or resume, on a paused thread)")
+    resume: str | None = Field(None, description="The answer to a pending interrupt: JSON, or plain text")
+    conversation_id: str | None = None
+    history: str | None = Field(None, description="Prior turns: a JSON array of {role, content}")
+    user_id: str | None = None
+    agent: str | None = None
+    on_disconnect: Literal["cancel", "continue"] | None = None
+    last_event_id: str | None = Field(
+        None, pattern=r"^[^:]+:[0-9]{1,9}$", description="Resume this run after this event (<run_id>:<seq>)"
+    )
+
+
+_QUERY_FIELDS = frozenset(StreamQuery.model_fields)
 
 
 def bind_trace_id() -> None:
@@ -125,6 +134,9 @@ def validate_model(model: type[Model], data: dict[str, Any]) -> Model:
 
 def validate_run_request(data: dict[str, Any], settings: Settings) -> RunRequest:
     run_request = validate_model(RunRequest, data)
+    user_id = bind_user(run_request.user_id)
+    if user_id != run_request.user_id:
+        run_request = run_request.model_copy(update={"user_id": user_id})
     if run_request.message is not None and len(run_request.message) > settings.max_message_chars:
         raise bad_request(
             f"message is {len(run_request.message)} characters; the limit is {settings.max_message_chars}.",

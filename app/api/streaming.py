@@ -19,6 +19,7 @@ from app.api.requests import client_address
 from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
 from app.extension import stagecast
+from app.metrics import StreamMeter
 from app.runs.log import MemoryEventLog
 from app.runs.manager import RunFinishingElsewhere, RunManager
 from app.runs.models import Run
@@ -144,7 +145,22 @@ def event_stream(
     manager: RunManager, log: MemoryEventLog, after: int, encode: Encode, watch: HangupWatch
 ) -> Iterator[bytes]:
     """The body of a stream of ``log`` after sequence number ``after``, in ``encode``'s format
-    (the native protocol's, or an adapter's)."""
+    (the native protocol's, or an adapter's), counted in the metrics while it is written."""
+    meter = StreamMeter()
+    try:
+        yield from _events(manager, log, after, encode, watch, meter)
+    finally:
+        meter.close()
+
+
+def _events(
+    manager: RunManager,
+    log: MemoryEventLog,
+    after: int,
+    encode: Encode,
+    watch: HangupWatch,
+    meter: StreamMeter,
+) -> Iterator[bytes]:
     settings = manager.settings
     yield encode_retry(settings.retry_ms)
     # Ends with a retry: hint, to resume elsewhere, when this worker drains or loses the
@@ -157,6 +173,7 @@ def event_stream(
         if entries:
             # Everything that arrived since the last write leaves in one chunk.
             yield encode(entries, after + 1)
+            meter.sent(entries)
             after += len(entries)
         elif log.closed:
             return

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify
 from langchain_core.messages import BaseMessage
 
 from app.agent.threads import read_thread
+from app.api.ownership import check_thread
 from app.errors import not_found
 from app.events import ErrorCode
 from app.extension import stagecast
@@ -18,6 +19,7 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 @bp.get("/<thread_id>")
 def show(thread_id: str) -> Response:
     """``busy`` while a run executes on it, ``paused`` while an ``interrupt()`` waits, else ``idle``."""
+    check_thread(thread_id)
     state = stagecast()
     run_id = state.manager.thread_run(thread_id)
     saved = read_thread(state.checkpointer, thread_id)
@@ -40,6 +42,7 @@ def show(thread_id: str) -> Response:
 
 @bp.get("/<thread_id>/messages")
 def messages(thread_id: str) -> Response:
+    check_thread(thread_id)
     checkpoint = stagecast().checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
     if checkpoint is None:
         raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")

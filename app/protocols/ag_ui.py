@@ -54,6 +54,7 @@ from flask import Blueprint, Response, request
 
 from app.api.requests import current_trace_id, validate_body, validate_run_request
 from app.api.streaming import sse_headers
+from app.auth import current_owner
 from app.config import Settings
 from app.errors import bad_request
 from app.events import ErrorCode
@@ -69,7 +70,9 @@ bp = Blueprint("ag_ui", __name__, url_prefix="/api/ag-ui")
 def run(agent: str | None = None) -> Response:
     state = stagecast()
     run_input = validate_body(request, RunAgentInput)
-    started = state.manager.start(run_request_of(run_input, agent, state.settings), current_trace_id())
+    started = state.manager.start(
+        run_request_of(run_input, agent, state.settings), current_trace_id(), owner=current_owner()
+    )
     encoder = AgUiEncoder(run_input.thread_id, run_input.run_id)
     headers = sse_headers(started.run_id, started.trace_id)
     return follow_response(state.manager, started.run_id, started.log, started, encoder, headers)

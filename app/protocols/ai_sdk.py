@@ -32,8 +32,10 @@ from typing import Any, Literal
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.ownership import check_thread
 from app.api.requests import current_trace_id, validate_body, validate_run_request
 from app.api.streaming import sse_headers
+from app.auth import current_owner
 from app.config import Settings
 from app.errors import ServiceError
 from app.extension import stagecast
@@ -89,12 +91,13 @@ class ChatRequest(BaseModel):
 def chat() -> Response:
     state = stagecast()
     body = validate_body(request, ChatRequest)
-    run = state.manager.start(run_request_of(body, state.settings), current_trace_id())
+    run = state.manager.start(run_request_of(body, state.settings), current_trace_id(), owner=current_owner())
     return _stream(run.run_id, run.log, run, run.trace_id)
 
 
 @bp.get("/chat/<chat_id>/stream")
 def resume(chat_id: str) -> Response:
+    check_thread(chat_id)
     manager = stagecast().manager
     run_id = manager.thread_run(chat_id)
     if run_id is None:

@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from app.api.chat import run_failure
 from app.api.requests import current_trace_id, validate_body, validate_run_request
 from app.api.streaming import sse_headers, wait_for_end
+from app.auth import current_owner
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
@@ -132,7 +133,7 @@ def chat_completions() -> Response:
     body = validate_body(request, ChatCompletionRequest)
     if body.model not in state.manager.agents.agents:
         return _unknown_model(body.model)
-    run = state.manager.start(run_request_of(body, state.settings), current_trace_id())
+    run = state.manager.start(run_request_of(body, state.settings), current_trace_id(), owner=current_owner())
     if not body.stream:
         return _completion(run)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -23,6 +23,7 @@ from typing import Any
 
 import gevent
 
+from app import metrics
 from app.agent.chatbot import ChatbotAgent, Restart
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
@@ -82,8 +83,11 @@ class RunManager:
 
     # --- starting ---
 
-    def start(self, request: RunRequest, trace_id: str) -> Run:
-        """Start a run now, or raise ServiceError (unknown agent, busy thread, limits)."""
+    def start(self, request: RunRequest, trace_id: str, owner: str | None = None) -> Run:
+        """Start a run now, or raise ServiceError (unknown agent, busy thread, limits).
+
+        ``owner`` (the authenticated user) owns the run, and the thread unless another
+        user does: then the thread does not exist for them (404, README "Security")."""
         if self.draining:
             raise ServiceError(ErrorCode.SHUTTING_DOWN, 503, "The server is restarting.", retry_after=1)
         if self.active >= self.settings.max_concurrent_runs:
@@ -95,6 +99,8 @@ class RunManager:
             )
         agent = self._agent(request.agent)
         thread_id = request.conversation_id or str(uuid.uuid4())
+        if owner is not None and self.store.claim_thread(thread_id, owner) != owner:
+            raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
         run_id = str(uuid.uuid4())
         self._claim_thread(thread_id, run_id)
         if request.resuming:
@@ -109,6 +115,7 @@ class RunManager:
             trace_id=trace_id,
             agent=agent.name,
             request=request,
+            owner=owner,
             worker=self.worker,
             log=self.coordinator.new_log(run_id, thread_id, 1, []),
         )
@@ -123,6 +130,7 @@ class RunManager:
             raise StoreUnavailableError(str(exc)) from exc
         self.runs[run_id] = run
         self.active += 1
+        metrics.run_started(run.agent)
         # The start event goes in now, from the request's own greenlet: the stream's first
         # read finds it at once instead of waiting for the producer's first turn on a busy hub.
         self._append(run, EventFactory(run.run_id, run.trace_id).start(run.thread_id, run.agent))
@@ -261,6 +269,7 @@ class RunManager:
         except Exception as exc:
             # Its events stay in the live log (memory, or Redis for its TTL); nothing stays locked.
             log.error("could not record the end of the run", exc_info=exc)
+        metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
         log.info("run finished", extra={"status": status, "events": run.log.last_seq})
         self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
         self._keep_finished(run)
@@ -408,6 +417,7 @@ class RunManager:
             trace_id=summary["trace_id"],
             agent=summary["agent"],
             request=RunRequest.model_validate(stored.request),
+            owner=summary.get("owner"),
             worker=self.worker,
             attempt=attempt,
             log=self.coordinator.new_log(run_id, stored.thread_id, attempt, entries),
@@ -523,9 +533,10 @@ class RunManager:
             raise not_found(ErrorCode.RUN_NOT_FOUND, f"No run {run_id} on this server.")
         return stored.summary
 
-    def page(self, limit: int, cursor: str | None) -> RunPage:
-        """Run summaries without answers, newest first; this worker's live runs as they are now."""
-        page = self.store.page(limit, cursor)
+    def page(self, limit: int, cursor: str | None, owner: str | None = None) -> RunPage:
+        """Run summaries without answers, newest first; this worker's live runs as they are now;
+        only ``owner``'s runs when given."""
+        page = self.store.page(limit, cursor, owner)
         for index, summary in enumerate(page.runs):
             run = self.runs.get(summary["run_id"])
             if run is not None:

@@ -39,6 +39,7 @@ class Run:
     agent: str
     request: RunRequest
     worker: str
+    owner: str | None = None  # the authenticated user who started it (None: auth off)
     attempt: int = 1
     log: MemoryEventLog = field(default_factory=MemoryEventLog)
     control: RunControl = field(default_factory=RunControl)
@@ -69,6 +70,7 @@ class Run:
             "thread_id": self.thread_id,
             "trace_id": self.trace_id,
             "agent": self.agent,
+            "owner": self.owner,
             "status": self.state,
             "attempt": self.attempt,
             "worker": self.worker,

@@ -17,23 +17,6 @@ EXAMPLE_QUESTIONS = (
     ("Request 120 x ABC-12345 for the line 3 pump overhaul", "review"),
 )
 
-# Everything the pages load comes from this origin: no CDN, no inline script.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
-
-
 @bp.get("/")
 def dashboard() -> Response:
     registry = stagecast().manager.agents
@@ -55,11 +38,10 @@ def _page(template: str, **context: object) -> Response:
             template,
             default_agent=settings.default_agent,
             writer="openai-compatible" if settings.llm_enabled else "offline",
+            auth_required=settings.auth_enabled,
             **context,
         )
     )
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+    # The CSP and the other security headers are added to every response (app/security.py).
     response.headers["Cache-Control"] = "no-cache"
     return response

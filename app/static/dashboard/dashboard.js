@@ -4,6 +4,7 @@
 // rejoins after a network drop with Last-Event-ID; this module only draws its state.
 // Text from the model or the server is always set as text (textContent), never as HTML.
 import { initialState, isTerminal, stream, watchRun } from '/static/stagecast.js';
+import { authHeaders, ensureToken, forgetToken } from './auth.js';
 import { renderChart } from './chart.js';
 import { $, el, formatMs, formatValue, languageOf, replace, stageLabel } from './dom.js';
 import { Typewriter } from './typewriter.js';
@@ -87,11 +88,12 @@ function newRun(handle, watching, resuming) {
 
 // --- starting and stopping ---
 
-function ask(message) {
+async function ask(message) {
   if (run && isActive(run.state)) return;
+  await ensureToken();
   const body = { message, agent: ui.agent.value };
   if (threadId) body.conversation_id = threadId;
-  begin((handlers) => stream('/api/chat/stream', body, handlers), false);
+  begin((handlers) => stream('/api/chat/stream', body, handlers, { headers: authHeaders() }), false);
 }
 
 /** Answers the paused run's question; the run that continues the thread takes the screen. */
@@ -101,8 +103,9 @@ function answer(value) {
   begin((handlers) => paused.resume(value, handlers), false, true);
 }
 
-function watch(runId) {
-  begin((handlers) => watchRun(runId, handlers), true);
+async function watch(runId) {
+  await ensureToken();
+  begin((handlers) => watchRun(runId, handlers, { headers: authHeaders() }), true);
 }
 
 function begin(open, watching, resuming = false) {
@@ -124,6 +127,7 @@ function handlersFor(current) {
   return {
     onState: mine((state) => {
       current.state = state;
+      if (state.error?.error === 'Unauthorized') forgetToken(); // ask again next time
       if (isTerminal(state.status) && current.stoppedAt === null) {
         // When the run ended: the server's `done` time, or now (a cancel ends the stream first).
         current.stoppedAt = state.endedAt ?? serverNow();
