@@ -9,12 +9,18 @@ No ``preload_app``: the app must be imported after the worker has monkey-patched
 from __future__ import annotations
 
 import gc
+import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import gevent
 
+from app import http_errors
 from app.config import SettingsError, load_settings
+from app.logs import close_logging
+from app.preflight import data_dir_problem
 
 try:
     _settings = load_settings()
@@ -32,11 +38,27 @@ graceful_timeout = _settings.graceful_timeout_s
 keepalive = 2
 preload_app = False
 max_requests = 0
+# The longest request line gunicorn reads (its maximum): the EventSource form carries the
+# message in the URL. Beyond it gunicorn answers 414, in JSON (app.http_errors).
+limit_request_line = _settings.max_request_line_bytes
 accesslog = "-"
+# Stream tokens in URLs (?access_token=) are written as [redacted] (app/accesslog.py).
+logger_class = "app.accesslog.RedactingLogger"
 access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, "ms": %(M)s}'
+
+# Prometheus multiprocess mode: each worker writes its metrics to files in this directory,
+# so any worker's /metrics answers the sum of all of them. It must be set before the
+# workers import prometheus_client; a fresh directory per server, unless the operator chose one.
+# (A HUP reload reads this file again and keeps the directory.)
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stagecast-metrics-")
 
 
 def on_starting(server: Any) -> None:
+    problem = _data_dir_problem()
+    if problem:
+        sys.exit(f"stagecast: {problem}")  # before any worker boots, in one line
     if workers > 1 and not _settings.distributed:
         server.log.warning(
             "STAGECAST_WORKERS=%d without the distributed mode: runs live in the memory of the "
@@ -45,6 +67,28 @@ def on_starting(server: Any) -> None:
             "STAGECAST_DATABASE_URL to serve every run from every worker.",
             workers,
         )
+
+
+def on_reload(server: Any) -> None:
+    """A HUP reload replaces the workers only if the new ones can boot.
+
+    gunicorn spawns the new workers right after this hook, and a worker that fails to boot
+    makes the master exit, with the old workers. When the data directory has become
+    unwritable, the reload spawns none (``workers`` of the reloaded configuration is 0; the
+    master still keeps its count of workers) and the running ones keep serving. The next
+    reload reads the configuration afresh.
+    """
+    problem = _data_dir_problem()
+    if problem:
+        server.log.error("stagecast: reload refused, the running workers keep serving: %s", problem)
+        server.cfg.set("workers", 0)
+
+
+def _data_dir_problem() -> str | None:
+    """Why a worker could not write its SQLite files (the embedded mode), or None."""
+    if _settings.distributed:
+        return None  # runs and checkpoints live in Redis and PostgreSQL
+    return data_dir_problem(_settings.data_dir, _settings.database_path)
 
 
 def post_worker_init(worker: Any) -> None:
@@ -61,19 +105,42 @@ def post_worker_init(worker: Any) -> None:
         worker.wsgi.extensions["stagecast"].manager.drain()
 
     gevent.spawn(watch)
+    http_errors.install()
     tune_gc()
 
 
 def tune_gc() -> None:
-    """Collect less often, and never re-scan what the loaded app holds for good.
+    """Collect young objects less often, collect the older generations as often as Python
+    collects young ones, and never re-scan what the loaded app holds for good.
 
     Every streamed token allocates short-lived objects by the dozen, so with Python's
     threshold of 700 the collector runs thousands of times a minute over everything the
-    open runs hold; it was a fifth of a busy worker's CPU (docs/benchmarks.md).
+    open runs hold; it was a fifth of a busy worker's CPU (docs/benchmarks.md). What survives
+    a young collection is mostly the objects of runs still in flight, which die soon after
+    in reference cycles (LangGraph's, gevent's): with Python's older-generation thresholds
+    (10, 10) they waited for a hundred young collections before a collection freed them,
+    and a busy worker's RSS grew by hundreds of MiB. With (1, 1) every second young
+    collection takes the middle generation and every fourth the old one, which holds only
+    what was allocated since ``gc.freeze()``.
     """
     if _settings.gc_threshold:
         gc.freeze()
-        gc.set_threshold(_settings.gc_threshold, *gc.get_threshold()[1:])
+        gc.set_threshold(_settings.gc_threshold, 1, 1)
+    # Each greenlet would keep the stack it was spawned from (dozens of frames per run's
+    # timers and producer) only for debugging output.
+    gevent.config.track_greenlet_tree = False
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone: its live gauges (open streams, waiting runs) stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def worker_exit(server: Any, worker: Any) -> None:
@@ -87,3 +154,4 @@ def worker_exit(server: Any, worker: Any) -> None:
     if app is not None and "stagecast" in getattr(app, "extensions", {}):
         budget = graceful_timeout - keepalive - 2
         app.extensions["stagecast"].manager.shutdown(budget=max(0.5, budget))
+    close_logging()

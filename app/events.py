@@ -12,8 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-EventType = Literal["start", "progress", "sources", "token", "tool_call", "final", "error", "done", "restart"]
-RunStatus = Literal["success", "error", "cancelled", "timeout"]
+EventType = Literal[
+    "start", "progress", "sources", "token", "tool_call", "interrupt", "final", "error", "done", "restart"
+]
+# "paused": the graph called ``interrupt()``; the thread waits for a ``resume`` (DESIGN.md, Round 2).
+RunStatus = Literal["success", "error", "cancelled", "timeout", "paused"]
 
 
 class ErrorCode:
@@ -24,15 +27,24 @@ class ErrorCode:
     VALIDATION_ERROR = "ValidationError"
     MESSAGE_TOO_LONG = "MessageTooLong"
     PAYLOAD_TOO_LARGE = "PayloadTooLarge"
+    REQUEST_TIMEOUT = "RequestTimeout"
     UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
+    UNAUTHORIZED = "Unauthorized"
+    FORBIDDEN = "Forbidden"
+    INVALID_HOST = "InvalidHost"
+    CROSS_ORIGIN = "CrossOriginRequest"
     NOT_FOUND = "NotFound"
     RUN_NOT_FOUND = "RunNotFound"
     THREAD_NOT_FOUND = "ThreadNotFound"
     UNKNOWN_AGENT = "UnknownAgent"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
     THREAD_BUSY = "ThreadBusy"
+    NOTHING_TO_RESUME = "NothingToResume"
     RUN_ON_ANOTHER_WORKER = "RunOnAnotherWorker"
     TOO_MANY_RUNS = "TooManyRuns"
+    TOO_MANY_CONNECTIONS = "TooManyConnections"
+    TOO_MANY_SUBSCRIBERS = "TooManySubscribers"
+    TOO_MANY_STREAMS = "TooManyStreams"
     SHUTTING_DOWN = "ShuttingDown"
     TIMEOUT = "Timeout"
     CANCELLED = "Cancelled"
@@ -61,6 +73,8 @@ class ProgressData(_Data):
     message: str
     step: int | None = None
     total: int | None = None
+    path: list[str] = []
+    """Node names from the top graph down to this node, e.g. ``["research", "search"]``."""
 
 
 class SourceData(_Data):
@@ -85,13 +99,24 @@ class ToolCallData(_Data):
     result: Any = None
 
 
+class PendingInterrupt(_Data):
+    id: str
+    value: Any
+    """What the graph passed to ``interrupt()``: the question for a human."""
+
+
+class InterruptData(_Data):
+    interrupts: list[PendingInterrupt]
+
+
 class FinalData(_Data):
     content: str
     sources: list[SourceData] = []
     confidence_score: float | None = None
     table_data: dict[str, Any] | None = None
     chart_data: dict[str, Any] | None = None
-    usage: dict[str, int] | None = None
+    usage: dict[str, int | str] | None = None
+    """The model's token counts, plus ``finish_reason`` when the model gives one."""
 
 
 class ErrorData(_Data):
@@ -156,6 +181,11 @@ class ToolCallEvent(_Envelope):
     data: ToolCallData
 
 
+class InterruptEvent(_Envelope):
+    type: Literal["interrupt"] = "interrupt"
+    data: InterruptData
+
+
 class FinalEvent(_Envelope):
     type: Literal["final"] = "final"
     data: FinalData
@@ -182,6 +212,7 @@ Event = Annotated[
     | SourcesEvent
     | TokenEvent
     | ToolCallEvent
+    | InterruptEvent
     | FinalEvent
     | ErrorEvent
     | DoneEvent
@@ -218,6 +249,9 @@ class EventFactory:
 
     def tool_call(self, data: ToolCallData) -> ToolCallEvent:
         return ToolCallEvent(data=data, **self._envelope())
+
+    def interrupt(self, interrupts: list[PendingInterrupt]) -> InterruptEvent:
+        return InterruptEvent(data=InterruptData(interrupts=interrupts), **self._envelope())
 
     def final(self, data: FinalData) -> FinalEvent:
         return FinalEvent(data=data, **self._envelope())

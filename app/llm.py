@@ -3,22 +3,35 @@
 Each run gets its own ``httpx.Client`` so that cancelling the run can close the in-flight
 HTTP stream (DESIGN.md, trap 3): closing the client closes its connections, which wakes a
 node blocked on the upstream's next chunk. The TLS context is built once per process.
+
+A model call that fails before its first chunk (429, 5xx, a connect error or timeout) is
+retried by :func:`stream_with_retries`, not by the SDK: each retry is shown to the client,
+and a call is never retried once a chunk has streamed (it would send the text twice).
 """
 
 from __future__ import annotations
 
+import email.utils
+import random
 import ssl
+import time
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
 import httpx
 import openai
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import BaseMessageChunk
+from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from openai.types.chat import ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
+from app import metrics
 from app.agent.control import RunControl
 from app.config import Settings
+from app.llm_transport import GuardedTransport
 
 
 class ChunkDictOpenAI(openai.OpenAI):
@@ -56,7 +69,8 @@ def make_chat_model(settings: Settings, options: LLMConfig, control: RunControl)
     if not settings.llm_enabled:
         return None
     timeout = httpx.Timeout(settings.llm_timeout_s, connect=10.0)
-    http_client = httpx.Client(verify=_tls_context(), timeout=timeout)
+    transport = GuardedTransport(httpx.HTTPTransport(verify=_tls_context()), settings.llm_max_response_bytes)
+    http_client = httpx.Client(transport=transport, timeout=timeout)
     control.add_closer(http_client.close)
     client = ChunkDictOpenAI(
         # A local server (vLLM, llama.cpp, Ollama) needs no key, but the client insists on one.
@@ -78,3 +92,81 @@ def make_chat_model(settings: Settings, options: LLMConfig, control: RunControl)
         streaming=True,
         stream_usage=True,
     )
+
+
+# (attempt number from 1, seconds before it, the failure) -> None; e.g. a progress message.
+OnRetry = Callable[[int, float, Exception], None]
+
+
+def stream_with_retries(
+    model: Runnable[LanguageModelInput, BaseMessageChunk],
+    prompt: Sequence[Any],
+    settings: Settings,
+    control: RunControl,
+    on_retry: OnRetry,
+) -> Iterator[BaseMessageChunk]:
+    """``model.stream(prompt)``, retried up to ``llm_max_retries`` times until its first chunk.
+
+    Waits back off exponentially with jitter, or follow the server's ``Retry-After``; a
+    cancel ends a wait at once.
+    """
+    attempt = 0
+    while True:
+        chunks = model.stream(prompt)
+        try:
+            first = next(chunks)
+        except StopIteration:
+            return
+        except Exception as exc:
+            delay = _retry_delay(exc, attempt, settings)
+            if delay is None:
+                raise
+            attempt += 1
+            metrics.upstream_retry()
+            on_retry(attempt, delay, exc)
+            control.sleep(delay)
+            continue
+        yield first
+        yield from chunks
+        return
+
+
+def describe_failure(exc: Exception) -> str:
+    """A client-safe few words on why a model call failed (no exception text: it may leak)."""
+    if isinstance(exc, openai.APIStatusError):
+        return f"status {exc.status_code}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timed out"
+    return "connection failed"
+
+
+def _retry_delay(exc: Exception, attempt: int, settings: Settings) -> float | None:
+    """Seconds to wait before retrying after ``exc``, or None: not retryable, or no retries left."""
+    if attempt >= settings.llm_max_retries:
+        return None
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code != 429 and exc.status_code < 500:
+            return None
+        asked = _retry_after(exc.response.headers)
+        if asked is not None:
+            return asked if asked <= settings.llm_retry_max_wait_s else None
+    elif not isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return None  # includes APITimeoutError: a connect or read timeout
+    backoff = min(settings.llm_retry_backoff_s * 2**attempt, settings.llm_retry_max_wait_s)
+    return backoff * random.uniform(0.5, 1.0)  # "equal jitter": spread retries of many runs
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """The server's wish, from ``retry-after-ms`` (OpenAI's) or ``Retry-After`` (seconds or a date)."""
+    try:
+        if "retry-after-ms" in headers:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        if value.strip().isdigit():
+            return float(value)
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

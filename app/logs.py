@@ -50,3 +50,15 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "openai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def close_logging() -> None:
+    """At process exit: flush and close the handlers, and forget them.
+
+    Under gevent, a handler freed during interpreter teardown calls logging's
+    ``_removeHandlerRef``, which takes logging's lock, a patched RLock whose ``get_ident``
+    is already gone: ``TypeError: 'NoneType' object is not callable`` on every worker exit.
+    That function does nothing when logging's list of handlers is empty.
+    """
+    logging.shutdown()
+    logging._handlerList.clear()  # type: ignore[attr-defined]

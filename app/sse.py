@@ -4,8 +4,9 @@ Standard library only: this module knows neither Flask nor LangGraph.
 
 Deliberate choices, from the wire contract (DESIGN.md):
 - LF line endings only; the spec allows CR and CRLF too, but one form keeps the bytes exact.
-- No ``event:`` field: ``EventSource.onmessage`` sees only unnamed events, and front-ends
-  switch on ``data.type``.
+- No ``event:`` field in the native protocol: ``EventSource.onmessage`` sees only unnamed
+  events, and front-ends switch on ``data.type``. Adapters whose protocol names its events
+  (the LangGraph Platform API's ``event: values``) pass ``event``.
 - ``data`` is one line of JSON; a caller's multi-line text is still framed correctly
   (one ``data:`` line per line), as the spec requires.
 - CR and LF are removed from ``id`` (a newline there would end the field early), and an id
@@ -31,9 +32,11 @@ SSE_HEADERS: dict[str, str] = {
 HEARTBEAT = b": heartbeat\n\n"
 
 
-def encode_message(data: str, id: str | None = None) -> bytes:
-    """Encode one message: ``id`` first, then ``data`` (one field per line of ``data``)."""
+def encode_message(data: str, id: str | None = None, event: str | None = None) -> bytes:
+    """Encode one message: ``event``, ``id``, then ``data`` (one field per line of ``data``)."""
     lines = []
+    if event is not None:
+        lines.append("event: " + _LINE_BREAK.sub("", event))
     if id is not None and "\0" not in id:
         lines.append("id: " + _LINE_BREAK.sub("", id))
     lines.extend("data: " + line for line in _LINE_BREAK.split(data))

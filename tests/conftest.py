@@ -1,4 +1,4 @@
-"""Fixtures: a real gunicorn + gevent server per configuration, and an HTTP client."""
+"""Fixtures: a real gunicorn + gevent server per configuration, an HTTP client, and Chromium."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, missing_chromium
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import Server, run_server
 
@@ -29,7 +31,10 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 def llm_server(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[Server]:
     """The OpenAI-compatible path, against the local fake upstream."""
     with run_server(
-        tmp_path_factory.mktemp("llm"), heartbeat_s=0.3, openai_base_url=fake_openai.base_url
+        tmp_path_factory.mktemp("llm"),
+        heartbeat_s=0.3,
+        openai_base_url=fake_openai.base_url,
+        llm_retry_backoff_s=0.05,
     ) as running:
         yield running
 
@@ -43,3 +48,15 @@ def client() -> Iterator[httpx.Client]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium; a test that needs it fails (never skips) when it is missing."""
+    problem = missing_chromium()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
+from langgraph.types import interrupt
 
 
 class State(TypedDict, total=False):
@@ -16,12 +18,20 @@ class State(TypedDict, total=False):
     question: str
 
 
-def _single(name: str, node: Any) -> Any:
+def _chain(name: str, *nodes: tuple[str, Any]) -> Any:
+    """A graph running ``nodes`` (name, function or compiled subgraph) one after the other."""
     builder = StateGraph(State)
-    builder.add_node(name, node)
-    builder.add_edge(START, name)
-    builder.add_edge(name, END)
+    previous = START
+    for node_name, node in nodes:
+        builder.add_node(node_name, node)
+        builder.add_edge(previous, node_name)
+        previous = node_name
+    builder.add_edge(previous, END)
     return builder.compile(name=name)
+
+
+def _single(name: str, node: Any) -> Any:
+    return _chain(name, (name, node))
 
 
 def _slow(state: State) -> dict[str, Any]:
@@ -56,3 +66,59 @@ slow = _single("slow", _slow)
 tools = _single("tools", _tools)
 failing = _single("failing", _failing)
 echo_config = _single("echo_config", _echo_config)
+
+
+# --- human approval: interrupt() and resume ---
+
+
+def _draft(state: State) -> dict[str, Any]:
+    return {"messages": [AIMessage(f"Draft for {state['question']}.", id="msg-draft")]}
+
+
+def _approve(state: State) -> dict[str, Any]:
+    answer = interrupt({"question": "Ship the draft?", "options": ["yes", "no"]})
+    return {"messages": [AIMessage(f"Answer was {answer!r}.")]}
+
+
+def _ask(topic: str) -> Any:
+    def node(state: State) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"{topic}: {interrupt(f'Approve {topic}?')}")]}
+
+    return node
+
+
+def _two_questions() -> Any:
+    """Two branches in one step, each asking: a resume answers them by interrupt id."""
+    builder = StateGraph(State)
+    builder.add_node("budget", _ask("budget"))
+    builder.add_node("safety", _ask("safety"))
+    builder.add_edge(START, "budget")
+    builder.add_edge(START, "safety")
+    builder.add_edge("budget", END)
+    builder.add_edge("safety", END)
+    return builder.compile(name="two_questions")
+
+
+approval = _chain("approval", ("draft", _draft), ("approve", _approve))
+two_questions = _two_questions()
+
+
+# --- a graph built from a compiled subgraph ---
+
+
+def _search(state: State) -> dict[str, Any]:
+    get_stream_writer()({"message": f"searching for {state['question']}"})
+    return {}
+
+
+def _summarize(state: State) -> dict[str, Any]:
+    model = GenericFakeChatModel(messages=iter([AIMessage("Summary of the findings.")]))
+    return {"messages": [model.invoke(state["messages"])]}
+
+
+research = _chain("research", ("search", _search), ("summarize", _summarize))
+nested = _chain("nested", ("plan", lambda state: {}), ("research", research), ("review", _approve))
+# The question is asked inside the subgraph: the pause and the resume go through its parent.
+inner_question = _chain(
+    "inner_question", ("prepare", lambda state: {}), ("vetting", _chain("vetting", ("ask", _approve)))
+)

@@ -7,6 +7,7 @@ to ``artifacts/browser/`` at the repository root.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -15,15 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect
 
 from tests.browser.chromium import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     INSTALL_HINT,
     artifact,
     korean_fonts,
-    missing_chromium,
 )
 from tests.browser.network import cuttable_proxy
 from tests.support.inventory import true_stock
@@ -42,17 +40,6 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tmp_path_factory.mktemp("web"), heartbeat_s=0.5, offline_token_delay_ms=50, retry_ms=300
     ) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    problem = missing_chromium()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass
@@ -274,6 +261,48 @@ def test_network_drop_mid_stream_resumes_without_duplicated_text(
     page.screenshot(path=artifact("dashboard-resumed.png"), full_page=True)
 
 
+def test_a_run_resumed_on_another_worker_drops_the_cut_off_text_and_says_so(
+    session: Session, web_server: Server
+) -> None:
+    # A recorded run whose worker was killed mid-answer (clients/js/test/fixtures): the stream
+    # is answered from the recording, cut right after the `restart` event, so the page has to
+    # rejoin across the takeover.
+    recorded = (REPO / "clients/js/test/fixtures/ko-restart.sse").read_bytes()
+    cut = recorded.index(b"\n\n", recorded.index(b'data: {"type":"restart"')) + 2
+    ids = re.findall(rb"^id: (\S+)$", recorded[:cut], re.MULTILINE)
+    run_id, restart_id = ids[0].decode().split(":")[0], ids[-1].decode()
+    final = json.loads(recorded[recorded.index(b'{"type":"final"') :].split(b"\n")[0])["data"]["content"]
+    rejoins: list[str | None] = []
+
+    def sse(route: Route, body: bytes) -> None:
+        headers = {"Content-Type": "text/event-stream", "X-Run-ID": run_id}
+        route.fulfill(status=200, headers=headers, body=body)
+
+    def rejoin(route: Route) -> None:
+        rejoins.append(route.request.headers.get("last-event-id"))
+        sse(route, recorded[cut:])
+
+    page = session.page
+    page.route("**/api/chat/stream", lambda route: sse(route, recorded[:cut]))
+    page.route(f"**/api/runs/{run_id}/stream", rejoin)
+    open_dashboard(session, web_server.url)
+    page.fill("#question", QUESTION)
+    page.click("#ask")
+
+    # Right after the restart (the page waits the recording's retry: 2 s before it rejoins),
+    # the lost worker's partial answer is gone.
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "reconnecting")
+    expect(page.locator("#answer .answer-text")).to_have_text("")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=15_000)
+    assert rejoins == [restart_id]
+    expect(page.locator("#notice")).to_have_text(re.compile(r"^Resumed on another worker \(attempt 2\)"))
+    # The text that was cut off is not there twice: what streamed is final.content (an
+    # inconsistency would also be a console warning, which fails the session).
+    expect(page.locator("#answer")).to_have_attribute("data-consistent", "true")
+    assert answer_text(page) == final
+    page.screenshot(path=artifact("dashboard-restarted.png"), full_page=True)
+
+
 def test_dashboard_watches_an_existing_run(session: Session, web_server: Server) -> None:
     answered = httpx.post(f"{web_server.url}/api/chat", json={"message": QUESTION}, timeout=60).json()
 
@@ -293,6 +322,87 @@ def test_http_errors_are_shown(session: Session, web_server: Server) -> None:
     expect(page.locator("#dashboard")).to_have_attribute("data-status", "error")
     expect(page.locator("#notice")).to_contain_text("HTTP 400")
     expect(page.locator("#ask")).to_be_enabled()
+
+
+def test_dashboard_approves_a_paused_review(session: Session, web_server: Server) -> None:
+    page = open_dashboard(session, web_server.url)
+    page.select_option("#agent", "review")
+    # The picked agent's stages show as pending.
+    expect(page.locator("#stages .stage")).to_have_count(6)
+    expect(page.locator("#stages .stage").first).to_have_attribute("data-stage", "classify")
+    page.fill("#question", "Request 120 x ABC-12345 for the line 3 pump overhaul")
+    page.click("#ask")
+
+    # Paused: the question with its answer buttons; the asking stage waits.
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "paused", timeout=30_000)
+    card = page.locator("#question-card")
+    expect(card).to_be_visible()
+    expect(card.locator(".interrupt-question")).to_have_text(
+        "The order value of KRW 5,820,000 is above the approval limit of KRW 5,000,000. Approve this request?"
+    )
+    expect(card.locator(".interrupt-options button")).to_have_text(["Approve", "Reject"])
+    expect(page.locator("#status")).to_have_text("waiting for you")
+    expect(page.locator('#stages [data-stage="approval"]')).to_have_attribute("data-state", "waiting")
+    # The parallel policy checks, nested under their node, each with its step of the total.
+    checks = page.locator('#stages [data-stage="policy_check"] .substage')
+    expect(checks).to_have_count(5)
+    expect(checks.locator(".substage-name")).to_have_text(
+        ["1/5 Approval", "2/5 Stock", "3/5 Usage", "4/5 Lead time", "5/5 Hazardous"]
+    )
+    for index in range(5):
+        expect(checks.nth(index)).to_have_attribute("data-state", "done")
+    assert page.text_content("#answer .answer-text") == ""
+    page.screenshot(path=artifact("dashboard-review-paused.png"), full_page=True)
+
+    card.locator('button[data-answer="approve"]').click()
+
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    expect(card).to_be_hidden()
+    wait_until(lambda: "It was approved" in answer_text(page), what="the recommendation")
+    expect(page.locator("#data-table tbody tr td:first-child")).to_have_text(["ABC-12345"])
+    posts = session.api_requests("POST", r"/api/chat/stream$")
+    assert len(posts) == 2
+    first, second = (post.post_data_json for post in posts)
+    assert first["agent"] == "review"
+    assert second == {
+        "conversation_id": first.get("conversation_id") or second["conversation_id"],
+        "resume": "approve",
+    }
+    summary = run_summary(web_server, page.text_content("#run-id") or "")
+    assert summary["status"] == "success" and summary["agent"] == "review"
+    page.screenshot(path=artifact("dashboard-review-approved.png"), full_page=True)
+
+
+def test_dashboard_shows_nested_stages_and_takes_a_typed_answer(session: Session, web_server: Server) -> None:
+    page = open_dashboard(session, web_server.url)
+    page.select_option("#agent", "nested")
+    page.fill("#question", "pumps")
+    page.click("#ask")
+
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "paused", timeout=30_000)
+    # The subgraph's nodes, nested under the node that runs it.
+    tops = page.locator("#stages > .stage")
+    expect(tops).to_have_count(3)
+    for index, name in enumerate(["plan", "research", "review"]):
+        expect(tops.nth(index)).to_have_attribute("data-stage", name)
+    nested = page.locator('#stages [data-stage="research"] .substage')
+    expect(nested).to_have_count(2)
+    for index, path in enumerate(["research/search", "research/summarize"]):
+        expect(nested.nth(index)).to_have_attribute("data-path", path)
+        expect(nested.nth(index)).to_have_attribute("data-state", "done")
+    expect(nested.first).to_have_attribute("title", re.compile(r"^search completed · \d"))
+    expect(page.locator('#stages [data-stage="research"]')).to_have_attribute("data-state", "done")
+    # Tokens of the chat model inside the subgraph streamed into the answer.
+    wait_until(lambda: answer_text(page) == "Summary of the findings.", what="the subgraph's tokens")
+    page.screenshot(path=artifact("dashboard-nested-stages.png"), full_page=True)
+
+    # No options: a text box.
+    card = page.locator("#question-card")
+    expect(card.locator(".interrupt-question")).to_have_text("Ship the draft?")
+    card.locator(".interrupt-input").fill("ship it")
+    card.locator(".interrupt-form button").click()
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    wait_until(lambda: answer_text(page) == "Answer was 'ship it'.", what="the resumed answer")
 
 
 # --- the runs monitor ---

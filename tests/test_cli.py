@@ -23,8 +23,8 @@ import httpx
 import pytest
 from rich.console import Console
 
-from app.cli.render import LivePresenter
-from app.cli.stream import RunFollower
+from app.cli.render import LivePresenter, PlainPresenter, Presenter
+from app.cli.stream import RunFollower, WireEvent
 from app.cli.view import RunView
 from tests.browser.network import cuttable_proxy
 from tests.support.inventory import true_stock
@@ -284,6 +284,76 @@ def test_live_presenter_draws_stages_answer_and_summary(cli_server: Server) -> N
     assert "Sources" in out and "success in" in out
 
 
+def recorded(name: str) -> list[WireEvent]:
+    """A recorded stream of the JS client's tests (clients/js/test/fixtures), as the follower yields it."""
+    text = (REPO / "clients/js/test/fixtures" / f"{name}.sse").read_text(encoding="utf-8")
+    blocks = [block.split("\n") for block in text.split("\n\n") if block.startswith("id: ")]
+    return [
+        WireEvent(id=i[4:], seq=int(i.rpartition(":")[2]), raw=d[6:], event=json.loads(d[6:]))
+        for i, d in blocks
+    ]
+
+
+def present(events: list[WireEvent], presenter: Presenter) -> RunView:
+    view = RunView()
+    for event in events:
+        view.apply(event.event)
+        presenter.event(event, view)
+    presenter.close(view)
+    return view
+
+
+# A run whose worker was killed mid-answer: another host took it over (attempt 2), its
+# `restart` event discarded the cut-off message, and the answer was written again.
+RESTARTED = recorded("ko-restart")
+RESTARTED_ANSWER = next(e.data for e in RESTARTED if e.type == "final")["content"]
+
+
+def test_a_restart_drops_the_discarded_text_from_the_view() -> None:
+    at = next(i for i, e in enumerate(RESTARTED) if e.type == "restart")
+    streamed = [e for e in RESTARTED if e.type != "final"]  # the answer as streamed, not final's
+    view = RunView()
+    for event in streamed[:at]:
+        view.apply(event.event)
+    assert view.answer and not view.restarted
+
+    view.apply(RESTARTED[at].event)
+    assert (view.answer, view.tokens, view.attempt, view.restarted) == ("", [], 2, True)
+    for event in streamed[at + 1 :]:
+        view.apply(event.event)
+    assert view.answer == RESTARTED_ANSWER
+    assert "".join(e.data["content"] for e in RESTARTED if e.type == "token") != RESTARTED_ANSWER
+
+
+def test_plain_output_says_the_run_resumed_and_then_writes_the_whole_answer() -> None:
+    buffer = io.StringIO()
+    view = present(RESTARTED, PlainPresenter(Console(file=buffer, width=100, color_system=None)))
+
+    out = buffer.getvalue()
+    assert view.status == "success" and view.attempt == 2
+    head, notice, rest = out.partition("↻ resumed on another worker (attempt 2); the answer starts again\n")
+    assert notice and "✓ data_retrieval" in head
+    # What follows is the cut-off stage starting again, then the answer once, as final.content.
+    again, _, answer = rest.partition("\n")
+    assert again.startswith("▸ response_generation")
+    assert answer.startswith(RESTARTED_ANSWER + "\n✓ response_generation")
+    assert "success in" in rest
+
+
+def test_live_display_shows_the_resumed_notice_and_the_answer_once() -> None:
+    buffer = io.StringIO()
+    presenter = LivePresenter(Console(file=buffer, force_terminal=True, width=100, color_system=None))
+    view = present([e for e in RESTARTED if e.type not in ("final", "done")], presenter)
+
+    frame = io.StringIO()
+    Console(file=frame, width=200, color_system=None).print(presenter.render())
+    assert view.answer == RESTARTED_ANSWER
+    assert "↻ resumed on another worker (attempt 2)" in frame.getvalue()
+    # The cut-off text ("... 1,234개입니다. ") and its rewrite were both streamed; one is shown.
+    assert frame.getvalue().count("1,234개입니다") == 1
+    assert "resumed on another worker (attempt 2)" in buffer.getvalue()
+
+
 # --- serve ---
 
 
@@ -316,3 +386,83 @@ def test_serve_runs_gunicorn_with_the_repo_config(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
         log.close()
+
+
+# --- a run that pauses on a question ---
+
+REVIEW = "Request 120 x ABC-12345 for the line 3 pump overhaul"
+
+
+def test_resume_value_answers_the_question_and_follows_the_resumed_run(cli_server: Server) -> None:
+    done = stagecast(
+        "ask", "--url", cli_server.url, "--json", "--agent", "review", "--resume-value", "approve", REVIEW
+    )
+
+    assert done.returncode == 0, done.stderr
+    events = json_lines(done.stdout)
+    dones = [e["data"]["status"] for e in events if e["type"] == "done"]
+    assert dones == ["paused", "success"]  # the paused run, then the one that answered it
+    starts = [e["data"] for e in events if e["type"] == "start"]
+    assert starts[0]["thread_id"] == starts[1]["thread_id"] and starts[0]["run_id"] != starts[1]["run_id"]
+    assert "It was approved" in next(e["data"]["content"] for e in events if e["type"] == "final")
+
+
+def test_an_unanswered_question_exits_with_5_and_shows_it(cli_server: Server) -> None:
+    done = stagecast("ask", "--url", cli_server.url, "--agent", "review", REVIEW)
+
+    assert done.returncode == 5, done.stderr
+    assert "? The order value of KRW 5,820,000 is above the approval limit" in done.stdout
+    assert "[approve / reject]" in done.stdout and "paused in" in done.stdout
+
+
+def test_resume_value_with_a_conversation_answers_that_thread(cli_server: Server) -> None:
+    paused = json_lines(
+        stagecast("ask", "--url", cli_server.url, "--json", "--agent", "review", REVIEW).stdout
+    )
+    thread_id = paused[0]["data"]["thread_id"]
+
+    done = stagecast("ask", "--url", cli_server.url, "--conversation", thread_id, "--resume-value", "reject")
+
+    assert done.returncode == 0, done.stderr
+    assert "do not place the order" in done.stdout
+    again = stagecast("ask", "--url", cli_server.url, "--conversation", thread_id, "--resume-value", "reject")
+    assert again.returncode == 3 and "NothingToResume" in again.stderr
+
+
+def test_a_terminal_is_prompted_for_the_answer(cli_server: Server) -> None:
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "ask", "--url", cli_server.url, "--agent", "review", REVIEW],
+        cwd=REPO,
+        env={**_env(), "COLUMNS": "120", "TERM": "xterm"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        if not answered and b"Your answer:" in output:
+            os.write(leader, b"approve\n")
+            answered = True
+        if process.poll() is not None and not ready:
+            break
+    os.close(leader)
+    assert process.wait(10) == 0
+    text = output.decode("utf-8", "replace")
+    assert answered and "The order value of KRW 5,820,000" in text
+    assert "It was approved" in text

@@ -20,7 +20,12 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
     settings = load_settings({"max_body_bytes": 1024})
     assert settings.heartbeat_s == 3 and settings.max_body_bytes == 1024
-    assert settings.graphs == {"chat": "app.agent.graphs.chat:graph", "extra": "pkg.module:graph"}
+    assert settings.graphs == {
+        "chat": "app.agent.graphs.chat:graph",
+        "review": "app.agent.graphs.review:graph",
+        "extra": "pkg.module:graph",
+    }
+    assert settings.llm_max_retries == 2 and settings.review_approval_threshold == 5_000_000
     assert settings.llm_allowed_models == ["a", "b"]
     assert settings.llm_enabled and settings.workers == 1 and settings.disconnect_grace_s == 10
 
@@ -32,6 +37,11 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STAGECAST_WORKERS", "many", "STAGECAST_WORKERS"),
         ("STAGECAST_GRAPHS", "nonsense", "name=module:attribute"),
         ("STAGECAST_BUSY_THREAD_POLICY", "maybe", "STAGECAST_BUSY_THREAD_POLICY"),
+        ("STAGECAST_LLM_MAX_RETRIES", "-1", "STAGECAST_LLM_MAX_RETRIES"),
+        ("STAGECAST_LLM_RETRY_BACKOFF_S", "-0.5", "STAGECAST_LLM_RETRY_BACKOFF_S"),
+        ("STAGECAST_LLM_RETRY_MAX_WAIT_S", "soon", "STAGECAST_LLM_RETRY_MAX_WAIT_S"),
+        ("STAGECAST_LLM_MAX_TOOL_ROUNDS", "-2", "STAGECAST_LLM_MAX_TOOL_ROUNDS"),
+        ("STAGECAST_REVIEW_APPROVAL_THRESHOLD", "-1", "STAGECAST_REVIEW_APPROVAL_THRESHOLD"),
     ],
 )
 def test_bad_setting_names_the_variable(

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.client import StreamResult, read_stream
+from tests.support.nginx import run_nginx
 from tests.support.server import Server, free_port, run_server
 from tests.support.services import REDIS_URL, RedisServer, postgres_database, redis_prefix
 
@@ -54,6 +55,17 @@ def restart_invariant(result: StreamResult) -> None:
         if e["type"] == "token" and e["data"]["message_id"] not in discarded
     )
     assert kept == result.last("final")["data"]["content"]
+
+
+def answer_until_tokens(client: httpx.Client, host: Server, tokens: int, **body: Any) -> StreamResult:
+    """Ask ``host`` the question and hang up after ``tokens`` tokens: a run mid-answer."""
+    return read_stream(
+        client,
+        "POST",
+        host.url + "/api/chat/stream",
+        json={"message": QUESTION, **body},
+        stop_after=lambda r: r.types.count("token") >= tokens,
+    )
 
 
 def test_every_endpoint_answers_for_a_run_of_the_other_host(
@@ -158,10 +170,12 @@ def test_a_thread_is_busy_across_hosts(hosts: tuple[Server, Server], client: htt
 def test_a_watcher_on_another_host_keeps_the_run_from_grace_cancel(
     shared: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
-    settings = {**shared, "disconnect_grace_s": 0.5, "offline_token_delay_ms": 100}
+    # The answer takes about 5 s, more than twice the grace: without the watcher on host B
+    # counting, host A would cancel it.
+    settings = {**shared, "disconnect_grace_s": 2, "offline_token_delay_ms": 150}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
         run = client.post(a.url + "/api/runs", json={"message": QUESTION}).json()
-        # Nobody watches on host A, where it runs; a client watches from host B for 3+ s.
+        # Nobody watches on host A, where it runs; a client watches from host B throughout.
         watched = read_stream(client, "GET", b.url + run["stream_url"])
         assert watched.last("done")["data"]["status"] == "success"
         assert watched.messages[-1].id.endswith(":" + str(len(watched.messages)))
@@ -172,13 +186,7 @@ def test_a_run_survives_kill_9_of_its_host(
 ) -> None:
     settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 60, "heartbeat_s": 0.5}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION},
-            stop_after=lambda r: r.types.count("token") >= 5,
-        )
+        head = answer_until_tokens(client, a, 5)
         run_id = head.headers["x-run-id"]
         a.kill_all()
         lost_at = time.monotonic()
@@ -217,13 +225,7 @@ def test_a_paused_worker_cannot_write_into_a_run_taken_over(
 ) -> None:
     settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 60, "heartbeat_s": 0.5}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = answer_until_tokens(client, a, 3, on_disconnect="continue")
         run_id = head.headers["x-run-id"]
         (worker,) = a.worker_pids()
         import os
@@ -285,3 +287,84 @@ def test_redis_outage(shared: dict[str, Any], tmp_path: Path, client: httpx.Clie
             restart_invariant(whole)
     finally:
         own_redis.stop()
+
+
+def test_sigterm_hands_unfinished_runs_to_another_host(
+    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+) -> None:
+    """A graceful stop does not interrupt runs it cannot finish: another worker continues them."""
+    settings = {
+        **shared,
+        "graceful_timeout_s": 6,
+        "run_lease_s": 2,
+        "offline_token_delay_ms": 100,
+        "heartbeat_s": 0.5,
+    }
+    with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
+        head = answer_until_tokens(client, a, 3)
+        run_id = head.headers["x-run-id"]
+        assert a.stop(signal.SIGTERM) == 0
+        rest = read_stream(
+            client,
+            "GET",
+            f"{b.url}/api/runs/{run_id}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+        whole = read_stream(client, "GET", f"{b.url}/api/runs/{run_id}/stream")
+        summary = client.get(f"{b.url}/api/runs/{run_id}").json()
+        b_workers = b.worker_pids()
+    assert rest.last("done")["data"]["status"] == "success"
+    assert whole.types.count("restart") == 1 and summary["attempt"] == 2
+    assert int(summary["worker"].rpartition(":")[2]) in b_workers
+    restart_invariant(whole)
+
+
+def test_two_hosts_behind_the_shipped_nginx(
+    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+) -> None:
+    """deploy/nginx.conf with both hosts in its upstream (round robin, no sticky sessions):
+    events arrive one by one, and a client that resumes after every event, landing on either
+    host each time, gets the run exactly once; then a host is lost and the run goes on."""
+    settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 40, "heartbeat_s": 0.5}
+    with (
+        run_server(tmp_path / "a", **settings) as a,
+        run_server(tmp_path / "b", **settings) as b,
+        run_nginx([a, b], tmp_path / "nginx") as proxied,
+    ):
+        whole = read_stream(client, "POST", proxied + "/api/chat/stream", json={"message": QUESTION})
+        run_id = whole.headers["x-run-id"]
+        tokens = [
+            t
+            for (t, kind), type_ in zip(
+                [a_ for a_ in whole.arrivals if a_[1] == "message"], whole.types, strict=True
+            )
+            if type_ == "token"
+        ]
+        assert len({round(t, 2) for t in tokens}) >= len(tokens) * 0.8  # not buffered into lumps
+        pieced: list[str] = []
+        last = None
+        while True:
+            headers = {"Last-Event-ID": last} if last else {}
+            step = read_stream(
+                client,
+                "GET",
+                f"{proxied}/api/runs/{run_id}/stream",
+                headers=headers,
+                stop_after=lambda r: len(r.messages) >= 1,
+            )
+            if step.status == 204:
+                break
+            pieced.append(step.messages[0].id)
+            last = step.messages[0].id
+        assert pieced == [m.id for m in whole.messages]
+
+        head = answer_until_tokens(client, a, 3)  # on host A, then A is lost
+        a.kill_all()
+        rest = read_stream(
+            client,
+            "GET",
+            f"{proxied}/api/runs/{head.headers['x-run-id']}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+    assert rest.status == 200 and "restart" in rest.types
+    assert rest.last("done")["data"]["status"] == "success"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from tests.support.client import read_stream
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import Server, free_port, run_server
+from tests.support.services import REDIS_URL, postgres_database, redis_prefix
 
 QUESTION = "ABC-12345 부품의 재고는?"
 
@@ -81,7 +83,162 @@ def test_heartbeats_while_the_upstream_is_slow(
     assert result.last("final")["data"]["content"] == "".join(fake_openai.tokens)
 
 
-def test_connection_refused_is_an_upstream_error(tmp_path, client: httpx.Client) -> None:
-    with run_server(tmp_path, openai_base_url=f"http://127.0.0.1:{free_port()}/v1") as refused:
-        result = ask(refused, client)
+def retry_messages(result) -> list[str]:
+    return [
+        e["data"]["message"]
+        for e in result.events
+        if e["type"] == "progress" and "retrying" in e["data"]["message"]
+    ]
+
+
+def test_a_model_server_that_answers_503_twice_then_streams(
+    llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client
+) -> None:
+    before = len(fake_openai.requests)
+    fake_openai.fail_next(503, times=2)
+    result = ask(llm_server, client)
+    assert len(fake_openai.requests) - before == 3
+    assert result.last("done")["data"]["status"] == "success"
+    assert result.answer == "".join(fake_openai.tokens) == result.last("final")["data"]["content"]
+    retries = retry_messages(result)
+    assert len(retries) == 2 and "status 503" in retries[0] and "retry 1 of 2" in retries[0]
+    retry_progress = next(
+        e["data"] for e in result.events if e["type"] == "progress" and "retrying" in e["data"]["message"]
+    )
+    assert retry_progress["path"] == ["response_generation"]
+    assert result.types.index("token") > max(
+        i
+        for i, e in enumerate(result.events)
+        if e["type"] == "progress" and "retrying" in e["data"]["message"]
+    )
+    usage = result.last("final")["data"]["usage"]
+    assert usage["finish_reason"] == "stop" and usage["output_tokens"] == len(fake_openai.tokens)
+
+
+def test_retries_run_out(llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client) -> None:
+    before = len(fake_openai.requests)
+    fake_openai.fail_next(500, times=3)
+    result = ask(llm_server, client)
+    assert len(fake_openai.requests) - before == 3  # the call and STAGECAST_LLM_MAX_RETRIES=2 retries
+    assert len(retry_messages(result)) == 2
+    assert result.types[-2:] == ["error", "done"] and result.last("error")["data"]["error"] == "UpstreamError"
+
+
+def test_retry_after_is_honoured(llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client) -> None:
+    fake_openai.fail_next(429, times=1, retry_after="1")
+    started = time.monotonic()
+    result = ask(llm_server, client)
+    assert time.monotonic() - started >= 1.0
+    assert retry_messages(result) == [
+        "The model service failed (status 429); retrying in 1.0 s (retry 1 of 2)"
+    ]
+    assert result.last("done")["data"]["status"] == "success"
+
+
+def test_no_retry_after_the_first_token(
+    llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client
+) -> None:
+    before = len(fake_openai.requests)
+    result = ask(llm_server, client, llm_config={"model": "broken"})
+    assert len(fake_openai.requests) - before == 1  # two tokens went out: a retry would repeat them
+    assert result.last("error")["data"]["error"] == "UpstreamError" and not retry_messages(result)
+
+
+def test_no_retries_when_set_to_zero(tmp_path, fake_openai: FakeOpenAI, client: httpx.Client) -> None:
+    with run_server(tmp_path / "data", openai_base_url=fake_openai.base_url, llm_max_retries=0) as server:
+        before = len(fake_openai.requests)
+        fake_openai.fail_next(503, times=1)
+        result = ask(server, client)
+        assert len(fake_openai.requests) - before == 1
+        assert result.last("error")["data"]["error"] == "UpstreamError"
+
+
+def tool_calls(result) -> list[dict]:
+    return [e["data"] for e in result.events if e["type"] == "tool_call"]
+
+
+def test_the_default_agent_calls_knowledge_base_tools(
+    llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client
+) -> None:
+    before = len(fake_openai.requests)
+    result = ask(llm_server, client, llm_config={"model": "tools"})
+    calls = tool_calls(result)
+    assert [c["status"] for c in calls] == ["started", "completed"]
+    assert calls[0]["name"] == "stock_lookup" and calls[0]["args"] == {"part_number": "ABC-12345"}
+    assert calls[1]["id"] == calls[0]["id"]
+    stock = json.loads(calls[1]["result"])
+    assert stock["total"] == 1234 and stock["by_warehouse"]["WH-SEL"] == 500
+    # Reported as it happened: the call ends before the model's answer starts streaming.
+    assert result.types.index("tool_call") < result.types.index("token")
+    assert result.last("final")["data"]["content"] == "".join(fake_openai.tokens)
+    first, second = fake_openai.requests[before:]
+    assert {tool["function"]["name"] for tool in first["tools"]} == {
+        "stock_lookup",
+        "usage_history",
+        "document_search",
+    }
+    assert second["messages"][-1]["role"] == "tool" and json.loads(second["messages"][-1]["content"]) == stock
+    assert second["messages"][-2]["tool_calls"][0]["function"]["arguments"] == '{"part_number": "ABC-12345"}'
+
+
+def test_a_failing_tool_call_is_reported_and_the_model_answers(
+    llm_server: Server, client: httpx.Client
+) -> None:
+    result = ask(llm_server, client, llm_config={"model": "tools-missing"})
+    calls = tool_calls(result)
+    assert [c["status"] for c in calls] == ["started", "failed"]
+    assert "No part NOPE-00000" in calls[1]["result"]
+    assert result.last("done")["data"]["status"] == "success"
+
+
+def test_tool_rounds_are_limited(llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client) -> None:
+    before = len(fake_openai.requests)
+    result = ask(llm_server, client, llm_config={"model": "tools-loop"})
+    requests = fake_openai.requests[before:]
+    assert len(requests) == 5  # STAGECAST_LLM_MAX_TOOL_ROUNDS=4 rounds of calls, then an answer
+    assert all(r.get("tools") for r in requests[:4]) and not requests[4].get("tools")
+    assert [c["status"] for c in tool_calls(result)] == ["started", "completed"] * 4
+    assert result.last("final")["data"]["content"] == "".join(fake_openai.tokens)
+
+
+def test_a_retry_after_beyond_the_longest_wait_fails_at_once(
+    llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client
+) -> None:
+    before = len(fake_openai.requests)
+    fake_openai.fail_next(429, times=1, retry_after="120")  # above STAGECAST_LLM_RETRY_MAX_WAIT_S (20)
+    started = time.monotonic()
+    result = ask(llm_server, client)
+    assert time.monotonic() - started < 5 and len(fake_openai.requests) - before == 1
+    assert result.last("error")["data"]["error"] == "RateLimited" and not retry_messages(result)
+
+
+def test_connection_refused_is_retried_then_an_upstream_error(tmp_path, client: httpx.Client) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}/v1"
+    with run_server(tmp_path / "data", openai_base_url=nobody, llm_retry_backoff_s=0.01) as server:
+        result = ask(server, client)
+    assert [m.split(";")[0] for m in retry_messages(result)] == [
+        "The model service failed (connection failed)"
+    ] * 2
     assert result.last("error")["data"]["error"] == "UpstreamError"
+
+
+def test_retries_and_tool_calls_in_the_distributed_mode(
+    tmp_path, fake_openai: FakeOpenAI, client: httpx.Client
+) -> None:
+    with (
+        postgres_database() as database_url,
+        redis_prefix() as prefix,
+        run_server(
+            tmp_path / "data",
+            openai_base_url=fake_openai.base_url,
+            llm_retry_backoff_s=0.05,
+            redis_url=REDIS_URL,
+            database_url=database_url,
+            redis_prefix=prefix,
+        ) as server,
+    ):
+        fake_openai.fail_next(503, times=2)
+        result = ask(server, client, llm_config={"model": "tools"})
+    assert len(retry_messages(result)) == 2
+    assert [c["status"] for c in tool_calls(result)] == ["started", "completed"]
+    assert result.last("final")["data"]["content"] == "".join(fake_openai.tokens)

@@ -146,6 +146,7 @@ def test_exactly_one_outcome_when_a_cancel_deadline_races_the_runs_own_error(
 ) -> None:
     """The agent reports its error, then is slow to return; the cancel deadline fires then."""
     import gevent
+    from langgraph.checkpoint.memory import InMemorySaver
 
     from app.agent.registry import AgentRegistry
     from app.config import load_settings
@@ -168,8 +169,11 @@ def test_exactly_one_outcome_when_a_cancel_deadline_races_the_runs_own_error(
     settings = load_settings({"data_dir": tmp_path, "admission_lag_ms": 0})
     store = SQLiteRunStore(connect(tmp_path / "runs.sqlite"))
     manager = RunManager(
-        settings, AgentRegistry({"racy": ErrorThenSlow()}, "racy"), store, MemoryCoordinator("test:1")
-    )  # type: ignore[dict-item]
+        settings,
+        AgentRegistry({"racy": ErrorThenSlow()}, "racy", InMemorySaver()),  # type: ignore[dict-item]
+        store,
+        MemoryCoordinator("test:1"),
+    )
     monkeypatch.setattr(manager_module, "CANCEL_DEADLINE_S", 0.1)
     run = manager.start(RunRequest(message="hi"), "trace")
     gevent.sleep(0.01)

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.client import StreamResult, read_stream
+from tests.support.client import StreamResult, read_stream, wait_for_status
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import Server, run_server
 
@@ -25,18 +25,6 @@ def paced(tmp_path_factory: pytest.TempPathFactory):
 
 def ids(result: StreamResult) -> list[str]:
     return [m.id for m in result.messages]
-
-
-def wait_for_status(
-    client: httpx.Client, server: Server, run_id: str, wanted: set[str], timeout: float = 10
-) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(f"{server.url}/api/runs/{run_id}").json()["status"]
-        if status in wanted:
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} still {status}, wanted {wanted}")
 
 
 @pytest.mark.parametrize("k", range(1, 13))
@@ -119,6 +107,25 @@ def test_last_subscriber_leaving_cancels_after_the_grace_period(
     replay = read_stream(client, "GET", f"{impatient.url}/api/runs/{run_id}/stream")
     assert replay.last("error")["data"]["error"] == "Cancelled"
     assert replay.last("done")["data"]["status"] == "cancelled"
+
+
+def test_a_grace_of_zero_still_serves_the_client_that_started_the_run(tmp_path, client: httpx.Client) -> None:
+    """STAGECAST_DISCONNECT_GRACE_S=0 cancels a run as soon as its last client leaves, not
+    before its first one has attached."""
+    with run_server(tmp_path, disconnect_grace_s=0, heartbeat_s=0.2) as server:
+        whole = read_stream(
+            client, "POST", server.url + "/api/chat/stream", json={"message": "0.5", "agent": "slow"}
+        )
+        head = read_stream(
+            client,
+            "POST",
+            server.url + "/api/chat/stream",
+            json={"message": "30", "agent": "slow"},
+            stop_after=lambda r: len(r.messages) >= 2,
+        )
+        left = wait_for_status(client, server, head.headers["x-run-id"], {"cancelled"}, timeout=5)
+    assert whole.last("done")["data"]["status"] == "success"
+    assert left == "cancelled"
 
 
 def test_on_disconnect_continue_keeps_the_run(impatient: Server, client: httpx.Client) -> None:

@@ -21,6 +21,8 @@ from tests.support.sse import parse
         (dict(data="x", id="bad\r\nid"), b"id: badid\ndata: x\n\n"),
         (dict(data="x", id="nul\0id"), b"data: x\n\n"),
         (dict(data='{"t":"재고"}', id="r:2"), 'id: r:2\ndata: {"t":"재고"}\n\n'.encode()),
+        (dict(data="{}", id="3.1", event="values"), b"event: values\nid: 3.1\ndata: {}\n\n"),
+        (dict(data="x", event="custom|a\nb"), b"event: custom|ab\ndata: x\n\n"),
     ],
 )
 def test_encode_message(kwargs: dict[str, str], expected: bytes) -> None:

@@ -1,9 +1,12 @@
 """ChatbotAgent: drives a compiled LangGraph graph and maps its stream to Stagecast events.
 
-The mapping (DESIGN.md, "The default agent"):
-- ``tasks`` stream: a node starting or ending becomes ``progress``; a node's result with a
-  ``sources`` key becomes ``sources``; AI tool calls and tool messages become ``tool_call``.
-- chat model tokens become ``token`` as the model streams them: a LangGraph
+The mapping (DESIGN.md, "The default agent" and "Round 2 additions"):
+- ``tasks`` stream: a node starting or ending becomes ``progress``, with ``path`` (the node
+  names from the top graph down: the graph is streamed with ``subgraphs=True``, so nodes of
+  subgraphs report their own stages); a node's result with a ``sources`` key becomes
+  ``sources``; AI tool calls and tool messages become ``tool_call``. A node that is itself a
+  subgraph leaves its result to the subgraph's nodes, which reported it already.
+- chat model tokens become ``token`` as the model streams them, from any depth: a LangGraph
   ``StreamMessagesHandler`` hands them over from the node itself, instead of LangGraph's
   ``messages`` stream mode, whose queue and per-chunk thread-pool hand-off cost about as
   much CPU as the rest of a token's way to the client (docs/benchmarks.md). An AI message a
@@ -11,6 +14,9 @@ The mapping (DESIGN.md, "The default agent"):
 - ``custom`` stream (``get_stream_writer()``): ``{"type": "progress"|"token"|"sources"|
   "tool_call", ...}`` becomes that event; any other payload becomes ``progress``.
 - ``values`` stream: the last state gives ``final``'s sources, confidence, table and chart.
+- a top-level task that ends with ``interrupts`` (a node, or a node of its subgraph, called
+  ``interrupt()``): the run ends with one ``interrupt`` event instead of ``final``. A
+  request with ``resume`` continues the thread with ``Command(resume=...)``.
 
 This module knows nothing of Flask, SSE or the run log: it hands events to ``emit``.
 """
@@ -33,14 +39,17 @@ from langchain_core.messages import (
 )
 from langgraph.pregel import Pregel
 from langgraph.pregel._messages import StreamMessagesHandler
+from langgraph.types import Command
 
 from app.agent.control import RunControl
 from app.agent.errors import classify
 from app.agent.models import AgentInput
+from app.agent.threads import AGENT_KEY, pending_interrupt
 from app.events import (
     Event,
     EventFactory,
     FinalData,
+    PendingInterrupt,
     ProgressData,
     SourceData,
     ToolCallData,
@@ -80,15 +89,22 @@ class ChatbotAgent:
         name: str,
         graph: Pregel,
         *,
+        description: str = "",
         stage_messages: Mapping[str, tuple[str, str]] | None = None,
         context_factory: ContextFactory | None = None,
         recursion_limit: int = 25,
     ) -> None:
         self.name = name
         self.graph = graph
+        self.description = description
         self.stage_messages = dict(stage_messages or {})
         self.context_factory = context_factory
         self.recursion_limit = recursion_limit
+
+    def describe(self) -> dict[str, Any]:
+        """Name, description and stages (the declared ones, else the top graph's nodes)."""
+        stages = list(self.stage_messages) or [node for node in self.graph.nodes if not node.startswith("__")]
+        return {"name": self.name, "description": self.description, "stages": stages}
 
     def run(
         self,
@@ -100,16 +116,16 @@ class ChatbotAgent:
         *,
         restart: Restart | None = None,
     ) -> None:
-        """Run the graph once on ``thread_id``; emit events up to ``final`` or ``error``.
+        """Run the graph once on ``thread_id``; emit events up to ``final``, ``interrupt`` or ``error``.
 
         With ``restart``, continue an earlier attempt of the same run instead.
         """
         mapper = _StreamMapper(events, self.stage_messages)
 
         def emit_token(item: tuple[tuple[str, ...], str, tuple[BaseMessage, dict[str, Any]]]) -> None:
-            namespace, _, (message, metadata) = item
-            # Chunks of this graph's own nodes; whole messages arrive with the node's result.
-            if not namespace and isinstance(message, AIMessageChunk):
+            _, _, (message, metadata) = item
+            # Chunks as they stream, from any depth; whole messages arrive with the node's result.
+            if isinstance(message, AIMessageChunk):
                 for event in mapper.message_chunk(message, metadata.get("langgraph_node", "")):
                     emit(event)
 
@@ -120,7 +136,12 @@ class ChatbotAgent:
                 "custom_prompt": request.custom_prompt,
                 "llm_config": request.llm_config.model_dump(exclude_none=True),
             },
-            "metadata": {"stagecast_run_id": events.run_id, "trace_id": events.trace_id},
+            # The agent's name lands in the thread's checkpoints: a resume goes back to it.
+            "metadata": {
+                "stagecast_run_id": events.run_id,
+                "trace_id": events.trace_id,
+                AGENT_KEY: self.name,
+            },
             "recursion_limit": self.recursion_limit,
             # subgraphs=True keeps LangGraph from dropping a handler it did not create.
             "callbacks": [StreamMessagesHandler(emit_token, subgraphs=True)],
@@ -128,24 +149,31 @@ class ChatbotAgent:
         stream = None
         try:
             context = self.context_factory(request, control) if self.context_factory else None
-            graph_input: dict[str, Any] | None
+            graph_input: Any
             if restart is not None and restart.from_checkpoint:
                 graph_input = None  # LangGraph continues from the checkpoint; done nodes stay done
                 mapper.answer = list(restart.kept_answer)
                 mapper.values = self.graph.get_state(config).values
+            elif request.resuming:
+                graph_input = Command(resume=request.resume)
             else:
                 graph_input = {"messages": self._input_messages(request, config), "question": request.message}
             # "sync": each step is checkpointed before the next starts, so a run taken over
             # after its worker died re-runs only the step that was cut off.
             stream = self.graph.stream(
-                graph_input, config, stream_mode=STREAM_MODES, context=context, durability="sync"
+                graph_input,
+                config,
+                stream_mode=STREAM_MODES,
+                context=context,
+                durability="sync",
+                subgraphs=True,
             )
-            for mode, payload in stream:
+            for namespace, mode, payload in stream:
                 control.raise_if_cancelled()
-                for event in mapper.map(mode, payload):
+                for event in mapper.map(namespace, mode, payload):
                     emit(event)
             control.raise_if_cancelled()
-            emit(mapper.final())
+            emit(mapper.outcome())
         except Exception as exc:
             failure = classify(exc, control)
             if not failure.expected:
@@ -169,19 +197,27 @@ class ChatbotAgent:
         if (state.metadata or {}).get("stagecast_run_id") != run_id:
             return Restart(False, list(dict.fromkeys(t["message_id"] for _, t in tokens)))
         rerun_from: dict[str, int] = {}
+        # A subgraph's node writes tokens under its own name; it runs again with its top node.
+        top_of: dict[str, str] = {}
         for index, event in enumerate(delivered):
             data = event["data"]
-            if event["type"] == "progress" and data["status"] == "in_progress" and data["node"] in state.next:
+            if event["type"] != "progress":
+                continue
+            path = data.get("path") or [data["node"]]
+            top_of.setdefault(data["node"], path[0])
+            if data["status"] == "in_progress" and len(path) == 1 and data["node"] in state.next:
                 rerun_from[data["node"]] = index
         discard = [
-            t["message_id"] for i, t in tokens if t["node"] in rerun_from and i > rerun_from[t["node"]]
+            t["message_id"]
+            for i, t in tokens
+            if (top := top_of.get(t["node"], t["node"])) in rerun_from and i > rerun_from[top]
         ]
         kept = [t["content"] for _, t in tokens if t["message_id"] not in discard]
         return Restart(True, list(dict.fromkeys(discard)), kept)
 
     def _input_messages(self, request: AgentInput, config: dict[str, Any]) -> list[BaseMessage]:
         """The new question, after the client's ``history`` if the thread has none of its own."""
-        question = HumanMessage(request.message)
+        question = HumanMessage(request.message or "")
         if not request.history:
             return [question]
         if self.graph.checkpointer is not None and self.graph.get_state(config).values.get("messages"):
@@ -190,8 +226,11 @@ class ChatbotAgent:
         return [*prior, question]
 
 
+Namespace = tuple[str, ...]
+
+
 class _StreamMapper:
-    """Turns (mode, payload) pairs of one run into events; keeps what ``final`` needs."""
+    """Turns (namespace, mode, payload) items of one run into events; keeps what ``final`` needs."""
 
     def __init__(self, events: EventFactory, stage_messages: Mapping[str, tuple[str, str]]) -> None:
         self.events = events
@@ -199,21 +238,30 @@ class _StreamMapper:
         self.answer: list[str] = []
         self.streamed_ids: set[str] = set()
         self.sources: list[SourceData] = []
-        self.usage: dict[str, int] = {}
+        self.usage: dict[str, int | str] = {}
         self.values: dict[str, Any] = {}
-        self.current_node = ""
+        self.current_nodes: dict[Namespace, str] = {}
         self.tool_calls: dict[str, Mapping[str, Any]] = {}
-        self.steps: dict[str, int] = {}
+        self.tool_results: set[str] = set()
+        self.steps: dict[tuple[str, ...], int] = {}
+        self.subgraph_tasks: set[str] = set()
+        self.interrupts: list[PendingInterrupt] = []
 
-    def map(self, mode: str, payload: Any) -> Iterator[Event]:
+    def map(self, namespace: Namespace, mode: str, payload: Any) -> Iterator[Event]:
+        if namespace:
+            # A namespace segment is "<node>:<task id>": that task of the parent runs a subgraph.
+            self.subgraph_tasks.update(segment.rpartition(":")[2] for segment in namespace)
         if mode == "tasks":
-            yield from self._task(payload)
+            yield from self._task(namespace, payload)
         elif mode == "custom":
-            yield from self._custom(payload)
-        elif mode == "values" and isinstance(payload, dict):
+            yield from self._custom(namespace, payload)
+        elif mode == "values" and not namespace and isinstance(payload, dict):
             self.values = payload
 
-    def final(self) -> Event:
+    def outcome(self) -> Event:
+        """``interrupt`` when the graph is waiting for a human, else ``final``."""
+        if self.interrupts:
+            return self.events.interrupt(self.interrupts)
         values = self.values
         sources = values.get("sources")
         return self.events.final(
@@ -229,15 +277,21 @@ class _StreamMapper:
 
     # --- tasks: node start and end ---
 
-    def _task(self, task: dict[str, Any]) -> Iterator[Event]:
+    def _task(self, namespace: Namespace, task: dict[str, Any]) -> Iterator[Event]:
         node = task["name"]
         if node.startswith("__"):
             return
+        path = _path(namespace, node)
         started = "result" not in task and "error" not in task
         if started:
-            self.current_node = node
-            self.steps.setdefault(node, len(self.steps) + 1)
-        total = len(self.stage_messages) or None
+            self.current_nodes[namespace] = node
+            self.steps.setdefault(path, self._step(namespace, node))
+        elif task.get("interrupts"):
+            # The node has not completed: it runs again, from its start, when the thread is
+            # resumed. Top-level tasks carry their subgraphs' interrupts too: collected once.
+            if not namespace:
+                self.interrupts += [pending_interrupt(item) for item in task["interrupts"]]
+            return
         messages = self.stage_messages.get(node)
         if started:
             text = messages[0] if messages else f"{node} started"
@@ -246,6 +300,8 @@ class _StreamMapper:
         else:
             text = messages[1] if messages else f"{node} completed"
         result = task.get("result") if isinstance(task.get("result"), dict) else None
+        if task.get("id") in self.subgraph_tasks:
+            result = None  # the subgraph's own nodes reported what it produced
         if result is not None:
             yield from self._unstreamed_answers(node, result)
         yield self.events.progress(
@@ -254,14 +310,26 @@ class _StreamMapper:
                 stage=node,
                 status="in_progress" if started else "completed",
                 message=text,
-                step=self.steps.get(node),
-                total=total,
+                step=self.steps.get(path),
+                total=self._total(namespace),
+                path=list(path),
             )
         )
         if result is not None:
-            yield from self._task_result(node, result)
+            yield from self._task_result(result)
 
-    def _task_result(self, node: str, result: dict[str, Any]) -> Iterator[Event]:
+    def _step(self, namespace: Namespace, node: str) -> int:
+        """A declared stage's position among the declared ones (also in a run that resumes
+        half-way); any other node's position in the order nodes started."""
+        if not namespace and node in self.stage_messages:
+            return list(self.stage_messages).index(node) + 1
+        return len(self.steps) + 1
+
+    def _total(self, namespace: Namespace) -> int | None:
+        """The declared stages count for the top graph's nodes; a subgraph declares none."""
+        return None if namespace else len(self.stage_messages) or None
+
+    def _task_result(self, result: dict[str, Any]) -> Iterator[Event]:
         if result.get("sources"):
             self.sources = [SourceData.model_validate(s) for s in result["sources"]]
             yield self.events.sources(self.sources)
@@ -269,10 +337,11 @@ class _StreamMapper:
             if isinstance(message, AIMessage):
                 self._add_usage(message)
                 for call in message.tool_calls:
-                    yield self._tool_call_started(call)
-            elif isinstance(message, ToolMessage):
+                    if call.get("id") not in self.tool_calls:
+                        yield self._tool_call_started(call)
+            elif isinstance(message, ToolMessage) and message.tool_call_id not in self.tool_results:
                 call = self.tool_calls.get(message.tool_call_id, {})
-                yield self.events.tool_call(
+                yield self._tool_call_ended(
                     ToolCallData(
                         id=message.tool_call_id,
                         name=message.name or call.get("name", ""),
@@ -294,10 +363,18 @@ class _StreamMapper:
             )
         )
 
+    def _tool_call_ended(self, data: ToolCallData) -> Event:
+        self.tool_results.add(data.id)
+        return self.events.tool_call(data)
+
     def _add_usage(self, message: AIMessage) -> None:
         for key, value in (message.usage_metadata or {}).items():
             if isinstance(value, int):
-                self.usage[key] = self.usage.get(key, 0) + value
+                previous = self.usage.get(key, 0)
+                self.usage[key] = (previous if isinstance(previous, int) else 0) + value
+        finish_reason = message.response_metadata.get("finish_reason")
+        if isinstance(finish_reason, str):
+            self.usage["finish_reason"] = finish_reason  # the last model call's
 
     # --- generated text ---
 
@@ -320,8 +397,8 @@ class _StreamMapper:
 
     # --- custom: payloads from get_stream_writer() ---
 
-    def _custom(self, payload: Any) -> Iterator[Event]:
-        node = self.current_node
+    def _custom(self, namespace: Namespace, payload: Any) -> Iterator[Event]:
+        node = self.current_nodes.get(namespace, "")
         kind = payload.get("type") if isinstance(payload, dict) else None
         if kind == "token":
             message_id = payload.get("message_id") or f"msg-{node}"
@@ -330,20 +407,32 @@ class _StreamMapper:
             self.sources = [SourceData.model_validate(s) for s in payload["sources"]]
             yield self.events.sources(self.sources)
         elif kind == "tool_call":
-            fields = {k: v for k, v in payload.items() if k != "type"}
-            yield self.events.tool_call(ToolCallData.model_validate(fields))
+            data = ToolCallData.model_validate({k: v for k, v in payload.items() if k != "type"})
+            if data.status == "started":
+                self.tool_calls[data.id] = data.model_dump(include={"name", "args"})
+                yield self.events.tool_call(data)
+            else:
+                yield self._tool_call_ended(data)
         else:
             fields = payload if isinstance(payload, dict) else {"message": str(payload)}
+            node = fields.get("node", node)
+            path = _path(namespace, node)
             yield self.events.progress(
                 ProgressData(
-                    node=fields.get("node", node),
+                    node=node,
                     stage=fields.get("stage", node),
                     status=fields.get("status", "in_progress"),
                     message=str(fields.get("message", "")),
-                    step=fields.get("step", self.steps.get(node)),
-                    total=fields.get("total", len(self.stage_messages) or None),
+                    step=fields.get("step", self.steps.get(path)),
+                    total=fields.get("total", self._total(namespace)),
+                    path=list(path),
                 )
             )
+
+
+def _path(namespace: Namespace, node: str) -> tuple[str, ...]:
+    """Node names from the top graph down: the namespace's "<node>:<task id>" segments, then ``node``."""
+    return (*(segment.partition(":")[0] for segment in namespace), node)
 
 
 def _messages(result: dict[str, Any]) -> list[Any]:

@@ -9,6 +9,7 @@ node blocked on a read is woken by its socket closing.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class RunControl:
     def __init__(self) -> None:
         self._reason: str | None = None
         self._closers: list[Callable[[], None]] = []
+        self._stopped = threading.Event()  # gevent's, in a worker (patched before import)
 
     @property
     def cancelled(self) -> bool:
@@ -42,6 +44,7 @@ class RunControl:
         if self._reason is not None:
             return False
         self._reason = reason
+        self._stopped.set()
         self._close_all()
         return True
 
@@ -55,6 +58,11 @@ class RunControl:
     def release(self) -> None:
         """The run has ended: close what is still registered."""
         self._close_all()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the run is cancelled meanwhile (then raise RunCancelled)."""
+        self._stopped.wait(seconds)
+        self.raise_if_cancelled()
 
     def raise_if_cancelled(self) -> None:
         if self._reason is not None:

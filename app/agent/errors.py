@@ -35,6 +35,11 @@ CANCEL_REASONS: dict[str, tuple[str, RunStatus, str]] = {
 }
 
 
+class UpstreamMisbehaved(httpx.HTTPError):
+    """The model server's answer broke the rules (too large, not an event stream); the
+    message is Stagecast's own and is shown to the client."""
+
+
 class RunFailure(NamedTuple):
     code: str
     status: RunStatus
@@ -67,6 +72,16 @@ def classify(exc: BaseException, control: RunControl) -> RunFailure:
         return RunFailure(
             ErrorCode.UPSTREAM_ERROR, "error", "The language model service did not answer in time.", True
         )
+    if isinstance(exc, UpstreamMisbehaved):
+        return RunFailure(ErrorCode.UPSTREAM_ERROR, "error", str(exc), True)
+    if _raised_in(exc, "openai._streaming") and isinstance(exc, ValueError | KeyError | TypeError):
+        # The SDK could not read the event stream (a data line that is not JSON, say).
+        return RunFailure(
+            ErrorCode.UPSTREAM_ERROR,
+            "error",
+            "The language model service sent a stream that could not be read.",
+            True,
+        )
     if isinstance(exc, openai.APIConnectionError | openai.APIResponseValidationError | httpx.HTTPError):
         return RunFailure(
             ErrorCode.UPSTREAM_ERROR,
@@ -77,3 +92,13 @@ def classify(exc: BaseException, control: RunControl) -> RunFailure:
     return RunFailure(
         ErrorCode.INTERNAL_ERROR, "error", "The agent failed unexpectedly; see the server log.", False
     )
+
+
+def _raised_in(exc: BaseException, module: str) -> bool:
+    """Whether ``exc`` was raised while ``module``'s code was running."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == module:
+            return True
+        tb = tb.tb_next
+    return False

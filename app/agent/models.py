@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.llm import LLMConfig
 
@@ -17,11 +17,16 @@ class HistoryMessage(BaseModel):
 
 
 class AgentInput(BaseModel):
-    """The question and its options (DESIGN.md, "Request body of a run")."""
+    """The question and its options (DESIGN.md, "Request body of a run").
+
+    Exactly one of ``message`` (a new turn) or ``resume`` (the answer to the thread's pending
+    ``interrupt()``: any JSON value but ``null``, which LangGraph reads as "no answer") is given.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1)
+    message: str | None = Field(None, min_length=1)
+    resume: Any = None
     user_id: str | None = Field(None, max_length=200)
     custom_prompt: str | None = Field(None, max_length=4000)
     llm_config: LLMConfig = Field(default_factory=LLMConfig)
@@ -29,7 +34,18 @@ class AgentInput(BaseModel):
 
     @field_validator("message")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("must not be blank")
         return value
+
+    @model_validator(mode="after")
+    def _message_or_resume(self) -> AgentInput:
+        if self.resuming == (self.message is not None):
+            raise ValueError("send exactly one of message or resume (resume must not be null)")
+        return self
+
+    @property
+    def resuming(self) -> bool:
+        """True when the request answers a pending interrupt."""
+        return self.resume is not None

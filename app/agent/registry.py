@@ -1,6 +1,7 @@
 """The agents this service serves, loaded from ``STAGECAST_GRAPHS`` (``name=module:attribute``).
 
-A graph module may also define ``STAGE_MESSAGES`` (node -> (started, completed) text) and
+A graph module may also define ``DESCRIPTION`` (one sentence for ``GET /api/agents``; the
+module's docstring otherwise), ``STAGE_MESSAGES`` (node -> (started, completed) text) and
 ``make_context(settings, request, control)`` (the LangGraph runtime context of one run).
 A graph compiled without a checkpointer gets the service's, so threads keep history.
 """
@@ -22,11 +23,15 @@ class UnknownAgentError(LookupError):
 
 
 class AgentRegistry:
-    def __init__(self, agents: dict[str, ChatbotAgent], default: str) -> None:
+    def __init__(
+        self, agents: dict[str, ChatbotAgent], default: str, checkpointer: BaseCheckpointSaver
+    ) -> None:
         if default not in agents:
             raise ValueError(f"default agent {default!r} is not among {sorted(agents)}")
         self.agents = agents
         self.default = default
+        self.checkpointer = checkpointer
+        """Where threads live (the graphs compiled without one of their own share it)."""
 
     def get(self, name: str | None) -> ChatbotAgent:
         try:
@@ -39,7 +44,7 @@ def load_agents(settings: Settings, checkpointer: BaseCheckpointSaver) -> AgentR
     agents = {
         name: _load_agent(name, target, settings, checkpointer) for name, target in settings.graphs.items()
     }
-    return AgentRegistry(agents, settings.default_agent)
+    return AgentRegistry(agents, settings.default_agent, checkpointer)
 
 
 def _load_agent(
@@ -56,6 +61,7 @@ def _load_agent(
     return ChatbotAgent(
         name,
         graph,
+        description=getattr(module, "DESCRIPTION", None) or (module.__doc__ or "").strip().split("\n\n")[0],
         stage_messages=getattr(module, "STAGE_MESSAGES", None),
         context_factory=partial(make_context, settings) if make_context else None,
     )

@@ -6,12 +6,21 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.requests import current_trace_id, run_request_from_body, run_request_from_query
-from app.api.streaming import last_event_id_of, parse_event_id, resume_response, stream_response
+from app.api.ownership import check_run
+from app.api.requests import client_address, current_trace_id, run_request_from_body, run_request_from_query
+from app.api.streaming import (
+    head_response,
+    last_event_id_of,
+    parse_event_id,
+    resume_response,
+    stream_response,
+    wait_for_end,
+)
+from app.auth import current_owner
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
-from app.runs.models import RunRequest
+from app.runs.models import Run, RunRequest
 
 bp = Blueprint("chat", __name__, url_prefix="/api/chat")
 
@@ -32,6 +41,8 @@ def stream_post() -> Response:
 
 @bp.get("/stream")
 def stream_get() -> Response:
+    if request.method == "HEAD":
+        return head_response()
     return _stream(lambda: run_request_from_query(request.args, stagecast().settings))
 
 
@@ -42,8 +53,11 @@ def _stream(read_request: Any) -> Response:
     if event_id:
         # An EventSource reconnecting: the id names the run, so resume it, never re-ask.
         run_id, after = parse_event_id(event_id)
+        check_run(run_id)
         return resume_response(state.manager, run_id, after, trace_id)
-    run = state.manager.start(read_request(), trace_id)
+    run_request = read_request()
+    state.streams.check(client_address())
+    run = state.manager.start(run_request, trace_id, owner=current_owner())
     return stream_response(state.manager, run.run_id, run.log, run, 0, trace_id)
 
 
@@ -52,20 +66,25 @@ def chat() -> tuple[Response, int]:
     """Run to the end and answer one JSON document."""
     state = stagecast()
     run_request: RunRequest = run_request_from_body(request, state.settings)
-    run = state.manager.start(run_request, current_trace_id())
-    state.manager.attach(run)
-    try:
-        while not run.log.closed:
-            run.log.read(run.log.last_seq, state.settings.heartbeat_s)
-    finally:
-        state.manager.detach(run)
+    state.streams.check(client_address())
+    run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
+    wait_for_end(state.manager, run)
     summary = run.summary()
+    if run.interrupts is not None and run.result is None and run.error is None:
+        # Not a failure: the graph asks a question; answer it with a request that has ``resume``.
+        return jsonify(
+            {
+                "success": True,
+                "status": "paused",
+                "run_id": run.run_id,
+                "thread_id": run.thread_id,
+                "trace_id": run.trace_id,
+                "duration_ms": summary["duration_ms"],
+                "interrupts": run.interrupts,
+            }
+        ), 200
     if run.result is None:
-        error = run.error or {
-            "error": ErrorCode.INTERNAL_ERROR,
-            "message": "The run ended without an answer.",
-        }
-        failure = ServiceError(error["error"], _FAILURE_STATUS.get(error["error"], 500), error["message"])
+        failure = run_failure(run)
         return jsonify({**failure.body(), "run_id": run.run_id, "thread_id": run.thread_id}), failure.status
     return jsonify(
         {
@@ -77,3 +96,9 @@ def chat() -> tuple[Response, int]:
             **run.result,
         }
     ), 200
+
+
+def run_failure(run: Run) -> ServiceError:
+    """Why ``run`` ended without an answer, as the error a blocking endpoint answers."""
+    error = run.error or {"error": ErrorCode.INTERNAL_ERROR, "message": "The run ended without an answer."}
+    return ServiceError(error["error"], _FAILURE_STATUS.get(error["error"], 500), error["message"])

@@ -20,6 +20,9 @@ def healthz() -> tuple[Response, int]:
         "waiting_runs": manager.admission.waiting,
         "running_limit": manager.admission.limit,
         "hub_lag_ms": round(manager.admission.lag_s * 1000, 1),
+        "open_streams": state.streams.open,
+        # Live runs and the finished ones kept for fast resumes (STAGECAST_MAX_FINISHED_RUNS).
+        "runs_in_memory": len(manager.runs),
         "pid": manager.pid,
         "writer": "openai-compatible" if state.settings.llm_enabled else "offline",
     }

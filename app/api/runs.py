@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request
 
+from app.api.ownership import check_run, listed_owner, visible_run
 from app.api.requests import current_trace_id, run_request_from_body
-from app.api.streaming import last_event_id_of, parse_event_id, resume_response
+from app.api.streaming import head_response, last_event_id_of, parse_event_id, resume_response
+from app.auth import current_owner, stream_token_for
 from app.errors import bad_request
 from app.extension import stagecast
 
@@ -15,13 +17,14 @@ bp = Blueprint("runs", __name__, url_prefix="/api/runs")
 @bp.post("")
 def create() -> tuple[Response, int]:
     state = stagecast()
-    run = state.manager.start(run_request_from_body(request, state.settings), current_trace_id())
-    stream_url = url_for("runs.stream", run_id=run.run_id)
+    run_request = run_request_from_body(request, state.settings)
+    run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
     body = {
         "run_id": run.run_id,
         "thread_id": run.thread_id,
         "trace_id": run.trace_id,
-        "stream_url": stream_url,
+        # With auth on it carries a stream token, for EventSource (which sends no headers).
+        "stream_url": stream_token_for(run.run_id).stream_url,
     }
     return jsonify(body), 202
 
@@ -29,10 +32,11 @@ def create() -> tuple[Response, int]:
 @bp.get("")
 def index() -> Response:
     """Runs of every worker, newest first, ``limit`` (default 50) at a time, without answers;
-    ``next_cursor`` goes in ``?cursor=`` for the next page (the runs monitor)."""
+    ``next_cursor`` goes in ``?cursor=`` for the next page (the runs monitor). The caller's
+    own runs, or every one for an admin."""
     limit = _int_arg("limit", default=50, low=1, high=MAX_PAGE)
     try:
-        page = stagecast().manager.page(limit, request.args.get("cursor") or None)
+        page = stagecast().manager.page(limit, request.args.get("cursor") or None, listed_owner())
     except ValueError:
         raise bad_request("cursor is not one this server gave out.") from None
     return jsonify({"runs": page.runs, "next_cursor": page.next_cursor})
@@ -52,12 +56,15 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/<run_id>")
 def show(run_id: str) -> Response:
-    return jsonify(stagecast().manager.describe(run_id))
+    return jsonify(visible_run(run_id))
 
 
 @bp.get("/<run_id>/stream")
 def stream(run_id: str) -> Response:
+    if request.method == "HEAD":
+        return head_response()
     state = stagecast()
+    check_run(run_id)
     after = 0
     event_id = last_event_id_of(request)
     if event_id:
@@ -69,5 +76,6 @@ def stream(run_id: str) -> Response:
 
 @bp.post("/<run_id>/cancel")
 def cancel(run_id: str) -> tuple[Response, int]:
+    check_run(run_id)
     body = stagecast().manager.cancel_by_id(run_id)
     return jsonify(body), 202 if body["cancelled"] else 200

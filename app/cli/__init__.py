@@ -2,7 +2,8 @@
 
 Exit status of ``ask``: 0 when the run succeeded; 1 when it ended with an ``error`` event
 (failed, cancelled, timed out); 3 when the server refused the request (its JSON error is
-printed); 4 when the server could not be reached or the stream could not be resumed;
+printed); 4 when the server could not be reached or the stream could not be resumed; 5 when
+the run paused on a question that was not answered (no terminal, no ``--resume-value``);
 130 after Ctrl-C (which cancels a run that ``ask`` started). 2 is a usage error.
 """
 
@@ -20,6 +21,7 @@ EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_HTTP_ERROR = 3
 EXIT_UNREACHABLE = 4
+EXIT_PAUSED = 5
 EXIT_INTERRUPTED = 130
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -34,8 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.bind, args.workers, args.gunicorn_args)
     if args.resume and args.question:
         ask_parser.error("give either a question or --resume RUN_ID, not both")
-    if not args.resume and not args.question:
-        ask_parser.error("a question is required (or --resume RUN_ID)")
+    answers_thread = args.resume_value is not None and args.conversation and not args.resume
+    if not args.resume and not args.question and not answers_thread:
+        ask_parser.error(
+            "a question is required (or --resume RUN_ID, or --conversation ID --resume-value VALUE)"
+        )
     if args.last_event_id and not args.resume:
         ask_parser.error("--last-event-id needs --resume")
     from app.cli.ask import ask
@@ -47,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         agent=args.agent,
         resume=args.resume,
         last_event_id=args.last_event_id,
+        resume_value=args.resume_value,
         as_json=args.json,
         plain=args.plain,
         timeout_s=args.timeout,
@@ -92,6 +98,12 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "--last-event-id",
         metavar="ID",
         help="with --resume: only the events after this one (<run_id>:<seq>)",
+    )
+    ask.add_argument(
+        "--resume-value",
+        metavar="VALUE",
+        help="the answer when the run pauses on a question (JSON, or else the text), instead of a "
+        "prompt; with --conversation ID and no question: answer that paused thread now",
     )
     ask.add_argument("--timeout", type=float, default=60.0, help="seconds without any data before giving up")
 

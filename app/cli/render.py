@@ -6,6 +6,7 @@ touch the network. The stream reading lives in :mod:`app.cli.stream`.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import Any, Protocol, TextIO
@@ -25,6 +26,7 @@ _STATUS_STYLE = {
     "error": "bold red",
     "cancelled": "bold yellow",
     "timeout": "bold red",
+    "paused": "bold yellow",
 }
 _BAR = "█"
 _BAR_WIDTH = 32
@@ -82,6 +84,17 @@ class PlainPresenter:
             self.console.file.flush()
         elif kind == "error" and isinstance(data, dict):
             self._line(f"✗ {data.get('error')}: {data.get('message')}")
+        elif kind == "interrupt":
+            for item in view.interrupts:
+                self._line(f"? {question_text(item)}")
+        elif kind == "restart":
+            # Printed text cannot be taken back: say so, then write again what still counts,
+            # so that what follows this line is the answer (the cut-off node writes the rest).
+            self._line(f"↻ {_restart_text(view)}; the answer starts again")
+            if view.answer:
+                self._in_answer = True
+                self.console.file.write(view.answer)
+                self.console.file.flush()
 
     def reconnecting(self, info: Reconnect, view: RunView) -> None:
         self._line(f"… {_reconnect_text(info)}")
@@ -141,6 +154,8 @@ class LivePresenter:
         parts: list[RenderableType] = [stages_table(view, now_ts, live=True)]
         if self._notice:
             parts.append(Text(f"⚠ {self._notice}", style="yellow"))
+        if view.restarted:
+            parts.append(Text(f"↻ {_restart_text(view)}", style="cyan"))
         answer = Text(view.answer)
         if not view.finished and view.status != "connecting":
             answer.append("▌", style="blink bold")
@@ -197,6 +212,9 @@ def summary(view: RunView) -> list[RenderableType]:
     if isinstance(chart_data, dict):
         unit = f" ({chart_data['unit']})" if chart_data.get("unit") else ""
         out += [heading(f"{chart_data.get('title', '')}{unit}"), bar_chart(chart_data)]
+    if view.interrupts:
+        out.append(heading("The agent asks"))
+        out += [Text(f"? {question_text(item)}", style="bold yellow") for item in view.interrupts]
     out.append(outcome(view))
     return out
 
@@ -272,6 +290,18 @@ def outcome(view: RunView) -> Text:
     return text
 
 
+def question_text(interrupt: dict[str, Any]) -> str:
+    """A paused run's question as one line: its ``question`` text (or the value), and its options."""
+    value = interrupt.get("value")
+    if isinstance(value, dict):
+        text = str(value.get("question") or json.dumps(value, ensure_ascii=False))
+        options = value.get("options")
+        if isinstance(options, list) and options:
+            text += f" [{' / '.join(map(str, options))}]"
+        return text
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def error_text(message: str) -> str:
     """A line for stderr (markup-safe)."""
     return f"[bold red]stagecast:[/] {escape(message)}"
@@ -303,6 +333,10 @@ def _cell(value: object) -> str:
 
 def _reconnect_text(info: Reconnect) -> str:
     return f"connection lost ({info.reason}); rejoining in {info.delay_s:.1f} s (attempt {info.attempt})"
+
+
+def _restart_text(view: RunView) -> str:
+    return f"resumed on another worker (attempt {view.attempt})"
 
 
 def _now_ms() -> int:

@@ -2,7 +2,9 @@
 
 The Python twin of the JS client's reducer (``clients/js/state.js``): a ``progress`` event
 opens a stage (``in_progress``), updates it, or closes it (``completed``); timings are the
-server's ``ts`` (ms), so a resumed stream keeps the real timings.
+server's ``ts`` (ms), so a resumed stream keeps the real timings. A ``restart`` event (the
+run was taken over after its worker was lost) drops the tokens of the message ids it
+discards, so the kept tokens concatenate to ``final.content`` (DESIGN.md, "Round 2 additions").
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL = frozenset({"success", "error", "cancelled", "timeout"})
+# "paused": the graph asked a question (an ``interrupt`` event); a new run answers it.
+TERMINAL = frozenset({"success", "error", "cancelled", "timeout", "paused"})
 
 
 @dataclass
@@ -46,9 +49,17 @@ class RunView:
     agent: str | None = None
     stages: list[Stage] = field(default_factory=list)
     answer: str = ""
-    """The concatenation of the ``token`` contents, as streamed."""
+    """The concatenation of the ``token`` contents, as streamed, less those a restart discarded."""
+    tokens: list[tuple[str, str]] = field(default_factory=list)
+    """``(message_id, content)`` of each token in ``answer``."""
+    attempt: int = 1
+    """1, then ``restart.attempt`` after each takeover by another worker."""
+    discarded: set[str] = field(default_factory=set)
+    """The message ids restarts discarded: their tokens are not part of the answer."""
     sources: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    """The questions of a paused run: ``[{id, value}]`` from the ``interrupt`` event."""
     final: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     duration_ms: int | None = None
@@ -79,9 +90,13 @@ class RunView:
         elif kind == "sources" and isinstance(data, list):
             self.sources = data
         elif kind == "token" and isinstance(data, dict):
-            self.answer += str(data.get("content", ""))
+            self._token(data)
+        elif kind == "restart" and isinstance(data, dict):
+            self._restart(data)
         elif kind == "tool_call" and isinstance(data, dict):
             self._tool_call(data)
+        elif kind == "interrupt" and isinstance(data, dict):
+            self.interrupts = list(data.get("interrupts") or [])
         elif kind == "final" and isinstance(data, dict):
             self.final = data
             if data.get("sources"):
@@ -91,6 +106,25 @@ class RunView:
         elif kind == "done" and isinstance(data, dict):
             self.status = str(data.get("status", "error"))
             self.duration_ms = data.get("duration_ms")
+
+    @property
+    def restarted(self) -> bool:
+        """Whether the run resumed on another worker after its own was lost."""
+        return self.attempt > 1
+
+    def _token(self, data: dict[str, Any]) -> None:
+        message_id = str(data.get("message_id", ""))
+        if message_id in self.discarded:
+            return
+        content = str(data.get("content", ""))
+        self.tokens.append((message_id, content))
+        self.answer += content
+
+    def _restart(self, data: dict[str, Any]) -> None:
+        self.attempt = int(data.get("attempt", self.attempt + 1))
+        self.discarded.update(str(m) for m in data.get("discard_message_ids", []))
+        self.tokens = [(m, content) for m, content in self.tokens if m not in self.discarded]
+        self.answer = "".join(content for _, content in self.tokens)
 
     def _progress(self, data: dict[str, Any], ts: int | None) -> None:
         name = str(data.get("stage") or data.get("node") or "?")

@@ -9,7 +9,7 @@ Offline, deterministic and standard library + pydantic only. Typical use::
     context = build_llm_context(analysis, retrieval)            # or: prompt for an LLM
 """
 
-from app.knowledge.base import KnowledgeBase
+from app.knowledge.base import KnowledgeBase, bundled_knowledge
 from app.knowledge.context import build_llm_context
 from app.knowledge.models import (
     ChartData,
@@ -30,5 +30,6 @@ __all__ = [
     "Source",
     "TableData",
     "build_llm_context",
+    "bundled_knowledge",
     "compose_answer",
 ]

@@ -61,13 +61,37 @@ _DEFINITION = re.compile(
 _PRIORITY: tuple[Intent, ...] = ("document", "low_stock", "usage", "stock", "part_info")
 _NAME_INTENTS = frozenset({"stock", "usage", "part_info", "general"})
 _COMPILED = {
-    intent: [(re.compile(pattern), weight) for pattern, weight in cues]
-    for intent, cues in _CUES.items()
+    intent: [(re.compile(pattern), weight) for pattern, weight in cues] for intent, cues in _CUES.items()
 }
 # Longest first, so "에서는" is stripped whole rather than as "는".
 _PARTICLES = (
-    "인가요", "입니까", "에서는", "에서", "으로", "에게", "까지", "부터", "처럼", "이나", "이랑",
-    "인가", "나요", "은", "는", "이", "가", "을", "를", "의", "에", "로", "와", "과", "도", "만", "요",
+    "인가요",
+    "입니까",
+    "에서는",
+    "에서",
+    "으로",
+    "에게",
+    "까지",
+    "부터",
+    "처럼",
+    "이나",
+    "이랑",
+    "인가",
+    "나요",
+    "은",
+    "는",
+    "이",
+    "가",
+    "을",
+    "를",
+    "의",
+    "에",
+    "로",
+    "와",
+    "과",
+    "도",
+    "만",
+    "요",
 )
 _MAX_NAME_MATCHES = 3
 # Units of time left behind once a period is read ("3월" -> "월"): not useful as keywords.
@@ -120,7 +144,7 @@ def extract_keywords(text: str) -> list[str]:
 
 
 def _strip_particle(word: str) -> str:
-    """"재고는" -> "재고"; a word is never cut below two syllables ("이가" stays)."""
+    """ "재고는" -> "재고"; a word is never cut below two syllables ("이가" stays)."""
     for particle in _PARTICLES:
         if word.endswith(particle) and len(word) - len(particle) >= 2:
             return word[: -len(particle)]
@@ -130,9 +154,7 @@ def _strip_particle(word: str) -> str:
 class QueryAnalyzer:
     """Analyses questions against the catalogue, warehouses and months of one database."""
 
-    def __init__(
-        self, parts: Sequence[Part], warehouses: Sequence[Warehouse], months: Sequence[str]
-    ) -> None:
+    def __init__(self, parts: Sequence[Part], warehouses: Sequence[Warehouse], months: Sequence[str]) -> None:
         self._months = list(months)
         self._warehouse_patterns = [
             (
@@ -148,8 +170,7 @@ class QueryAnalyzer:
             for warehouse in warehouses
         ]
         self._part_names = [
-            (part.part_number, _name_words(part.name_en), _name_words(part.name_ko))
-            for part in parts
+            (part.part_number, _name_words(part.name_en), _name_words(part.name_ko)) for part in parts
         ]
 
     def analyze(self, question: str) -> QueryAnalysis:
@@ -197,6 +218,5 @@ def _name_words(name: str) -> list[str]:
     return [
         word
         for word in words
-        if (len(word) > 1 or _HANGUL.match(word))
-        and not word.replace("/", "").replace(".", "").isdigit()
+        if (len(word) > 1 or _HANGUL.match(word)) and not word.replace("/", "").replace(".", "").isdigit()
     ]

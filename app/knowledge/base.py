@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from app.knowledge.analysis import QueryAnalyzer
 from app.knowledge.documents import load_documents
 from app.knowledge.models import QueryAnalysis, Retrieval, Source
@@ -49,3 +51,9 @@ class KnowledgeBase:
             document_source(hit.document, hit.score, self.index.best_sentences(hit.document, query, 2))
             for hit in self.index.search(query, limit)
         ]
+
+
+@lru_cache(maxsize=1)
+def bundled_knowledge() -> KnowledgeBase:
+    """The bundled knowledge base, opened once per process and shared by the bundled agents."""
+    return KnowledgeBase.open()

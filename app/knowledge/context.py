@@ -29,9 +29,7 @@ def build_llm_context(analysis: QueryAnalysis, retrieval: Retrieval) -> str:
     if facts.get("warehouse_filter"):
         lines.append(f"Warehouses asked: {', '.join(facts['warehouse_filter'])}")
     if retrieval.missing_parts:
-        lines.append(
-            "Part numbers with NO record in the database: " + ", ".join(retrieval.missing_parts)
-        )
+        lines.append("Part numbers with NO record in the database: " + ", ".join(retrieval.missing_parts))
     for part in facts.get("parts", []):
         lines.extend(_part_lines(part))
     if facts.get("kind") == "low_stock":
@@ -83,9 +81,7 @@ def _part_lines(part: dict[str, Any]) -> list[str]:
         for lv in part["stock"]
     )
     usage = part["usage"]
-    series = ", ".join(
-        f"{m} {number(q)}" for m, q in zip(usage["months"], usage["quantities"], strict=True)
-    )
+    series = ", ".join(f"{m} {number(q)}" for m, q in zip(usage["months"], usage["quantities"], strict=True))
     below = "yes" if part["below_reorder"] else "no"
     return [
         f"[sql:part:{part['part_number']}] {part['part_number']} {part['name_en']} / "

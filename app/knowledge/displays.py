@@ -80,12 +80,24 @@ def part_table(parts: list[Record], language: Language) -> TableData:
         columns=pick(
             language,
             [
-                "부품 번호", "부품명", "분류", "단가(원)", "공급업체", "리드타임(일)",
-                "재주문 기준점", "총 재고",
+                "부품 번호",
+                "부품명",
+                "분류",
+                "단가(원)",
+                "공급업체",
+                "리드타임(일)",
+                "재주문 기준점",
+                "총 재고",
             ],
             [
-                "Part number", "Part", "Category", "Unit price (KRW)", "Supplier",
-                "Lead time (days)", "Reorder point", "Total stock",
+                "Part number",
+                "Part",
+                "Category",
+                "Unit price (KRW)",
+                "Supplier",
+                "Lead time (days)",
+                "Reorder point",
+                "Total stock",
             ],
         ),
         rows=[
@@ -169,9 +181,7 @@ def usage_value_chart(months: list[str], values: list[int], language: Language) 
         title=pick(language, "월별 부품 사용 금액", "Parts usage value by month"),
         labels=months,
         series=[
-            ChartSeries(
-                name=pick(language, "사용 금액", "Usage value"), values=[float(v) for v in values]
-            )
+            ChartSeries(name=pick(language, "사용 금액", "Usage value"), values=[float(v) for v in values])
         ],
         unit=pick(language, "원", "KRW"),
     )

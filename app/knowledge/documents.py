@@ -69,6 +69,5 @@ def parse_document(doc_id: str, text: str) -> Document:
 def load_documents(directory: Path = DOCUMENTS_DIR) -> list[Document]:
     """Every document in ``directory``, sorted by id."""
     return [
-        parse_document(path.stem, path.read_text(encoding="utf-8"))
-        for path in sorted(directory.glob("*.md"))
+        parse_document(path.stem, path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.md"))
     ]

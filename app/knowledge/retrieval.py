@@ -115,9 +115,7 @@ class Retriever:
                 facts["kind"] = "documents" if hits else "none"
             else:
                 hits = self._index.search(query, SIDE_DOC_LIMIT, SIDE_DOC_MIN_SCORE)
-        facts["documents"] = [
-            self._document_facts(hit, question, rank) for rank, hit in enumerate(hits)
-        ]
+        facts["documents"] = [self._document_facts(hit, question, rank) for rank, hit in enumerate(hits)]
         result.sources.extend(
             document_source(hit.document, hit.score, doc["sentences"])
             for hit, doc in zip(hits, facts["documents"], strict=True)
@@ -151,9 +149,7 @@ class Retriever:
             },
         }
 
-    def _describe_parts(
-        self, result: Retrieval, facts: Facts, intent: str, language: Language
-    ) -> None:
+    def _describe_parts(self, result: Retrieval, facts: Facts, intent: str, language: Language) -> None:
         parts: list[Facts] = facts["parts"]
         for part in parts:
             for record in _RECORDS_BY_INTENT.get(intent, ("part",)):
@@ -169,9 +165,7 @@ class Retriever:
             result.table_data = displays.stock_table(parts, language)
             result.chart_data = displays.usage_chart(parts, self._months, language)
 
-    def _describe_network(
-        self, result: Retrieval, facts: Facts, intent: str, language: Language
-    ) -> None:
+    def _describe_network(self, result: Retrieval, facts: Facts, intent: str, language: Language) -> None:
         """Questions about every part: low stock, stock per warehouse, usage overall."""
         codes: list[str] = facts["warehouse_filter"]
         if intent == "low_stock":
@@ -181,9 +175,7 @@ class Retriever:
             result.sources.append(low_stock_source(items, language))
         elif intent == "stock" or (intent == "general" and codes):
             summaries = [asdict(s) for s in self._store.warehouse_summaries(codes)]
-            facts.update(
-                kind="warehouses", warehouses=summaries, out_of_stock=self._out_of_stock(codes)
-            )
+            facts.update(kind="warehouses", warehouses=summaries, out_of_stock=self._out_of_stock(codes))
             result.table_data = displays.warehouse_table(summaries, language)
             result.chart_data = displays.warehouse_value_chart(summaries, language)
             result.sources.extend(warehouse_source(s, language, self._as_of) for s in summaries)

@@ -21,11 +21,59 @@ _TOKEN = re.compile(
 
 STOPWORDS = frozenset(
     {
-        "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from",
-        "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on",
-        "or", "our", "should", "so", "than", "that", "the", "their", "them", "then", "there",
-        "these", "this", "to", "was", "we", "what", "when", "where", "which", "who", "why",
-        "will", "with", "you", "your",
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
     }
 )
 
@@ -79,8 +127,7 @@ class BM25Index:
             document_freq.update(freqs.keys())
         count = len(texts)
         self._idf = {
-            term: math.log(1 + (count - df + 0.5) / (df + 0.5))
-            for term, df in document_freq.items()
+            term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in document_freq.items()
         }
         self._max_idf = math.log(1 + (count + 0.5) / 0.5)
 
@@ -110,9 +157,7 @@ class BM25Index:
         query_terms = set(tokenize(query))
         terms = {term for term in query_terms if term in self._idf}
         unknown = sum(1 for term in query_terms - terms if not _is_cjk(term))
-        ceiling = (sum(self.idf(term) for term in terms) + unknown * self._max_idf) * (
-            self.k1 + 1
-        )
+        ceiling = (sum(self.idf(term) for term in terms) + unknown * self._max_idf) * (self.k1 + 1)
         if not terms:
             return []
         scored = [(i, self.raw_score(terms, i) / ceiling) for i in range(len(self._term_freqs))]
@@ -132,10 +177,7 @@ class DocumentIndex:
     def __init__(self, documents: Sequence[Document]) -> None:
         self.documents = list(documents)
         self._bm25 = BM25Index(
-            [
-                f"{doc.title} {doc.title} {doc.body} {' '.join(doc.part_numbers)}"
-                for doc in self.documents
-            ]
+            [f"{doc.title} {doc.title} {doc.body} {' '.join(doc.part_numbers)}" for doc in self.documents]
         )
 
     def search(self, query: str, limit: int = 5, min_score: float = 0.0) -> list[DocumentHit]:
@@ -153,8 +195,7 @@ class DocumentIndex:
         terms = set(tokenize(query))
         sentences = document.sentences
         weights = [
-            sum(self._bm25.idf(term) for term in terms & set(tokenize(sentence)))
-            for sentence in sentences
+            sum(self._bm25.idf(term) for term in terms & set(tokenize(sentence))) for sentence in sentences
         ]
         ranked = sorted(range(len(sentences)), key=lambda i: (-weights[i], i))[:count]
         return [sentences[i] for i in sorted(ranked)]

@@ -42,8 +42,7 @@ def part_source(part: Record, record: PartRecord, language: Language, as_of: str
         suffix = pick(language, "월별 사용량", "monthly usage")
         content = pick(
             language,
-            f"월별 사용량({labels.unit_label(unit, language)}): {series}; "
-            f"합계 {total}, 월평균 {average}",
+            f"월별 사용량({labels.unit_label(unit, language)}): {series}; 합계 {total}, 월평균 {average}",
             f"monthly usage ({labels.unit_label(unit, language)}): {series}; "
             f"total {total}, average {average}",
         )
@@ -86,9 +85,7 @@ def warehouse_source(summary: Record, language: Language, as_of: str) -> Source:
     value = labels.money(summary["stock_value"], language)
     return Source(
         id=f"sql:warehouse:{summary['code']}",
-        title=pick(
-            language, f"{summary['name_ko']} 창고 재고 현황", f"{summary['name_en']} warehouse stock"
-        ),
+        title=pick(language, f"{summary['name_ko']} 창고 재고 현황", f"{summary['name_en']} warehouse stock"),
         content=pick(
             language,
             f"재고 보유 {summary['parts_in_stock']}개 품목, 재고 없음 "
@@ -105,9 +102,7 @@ def usage_overview_source(months: list[str], values: list[int], language: Langua
     return Source(
         id="sql:usage_overview",
         title=pick(language, "월별 부품 사용 금액", "Parts usage value by month"),
-        content=", ".join(
-            f"{m} {labels.money(v, language)}" for m, v in zip(months, values, strict=True)
-        ),
+        content=", ".join(f"{m} {labels.money(v, language)}" for m, v in zip(months, values, strict=True)),
         metadata={"kind": "database", "table": "monthly_usage"},
         score=1.0,
     )

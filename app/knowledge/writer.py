@@ -184,8 +184,7 @@ def _usage(part: Facts, facts: Facts, language: Language) -> str:
         pick(
             language,
             f"{head}의 {months[0]}~{months[-1]} 사용량은 총 {qty(total)}, 월평균 {qty(average)}입니다.",
-            f"{head} used {qty(total)} from {months[0]} to {months[-1]}, "
-            f"{qty(average)} a month on average.",
+            f"{head} used {qty(total)} from {months[0]} to {months[-1]}, {qty(average)} a month on average.",
         ),
         pick(
             language,
@@ -350,8 +349,7 @@ def _usage_overview(facts: Facts, intent: str, language: Language) -> list[str]:
     for t in overview["top_parts"]:
         used = labels.quantity(t["quantity"], t["unit"], language)
         lines.append(
-            f"- {t['part_number']} {labels.name(t, language)}: {used}, "
-            f"{labels.money(t['value'], language)}"
+            f"- {t['part_number']} {labels.name(t, language)}: {used}, {labels.money(t['value'], language)}"
         )
     return ["\n".join(lines)]
 
@@ -363,8 +361,7 @@ def _no_period_data(facts: Facts, language: Language, head: str = "") -> str:
         language,
         f"요청하신 기간({facts['period']})의 {subject}사용량 데이터는 없습니다. "
         f"사용량 데이터는 {first}부터 {last}까지 있습니다.",
-        f"There is no usage data{subject} for {facts['period']}; "
-        f"usage data covers {first} to {last}.",
+        f"There is no usage data{subject} for {facts['period']}; usage data covers {first} to {last}.",
     )
 
 

@@ -16,15 +16,18 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import gevent
 
-from app.agent.chatbot import Restart
+from app import metrics
+from app.agent.chatbot import ChatbotAgent, Restart
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
+from app.agent.threads import read_thread
 from app.config import Settings
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode, Event, EventFactory, RunStatus
@@ -51,6 +54,10 @@ class RunFinishingElsewhere(ServiceError):
 # LangGraph waits for a running node even when its stream is closed (DESIGN.md, trap 3).
 CANCEL_DEADLINE_S = 2.0
 
+# How long a new run on a thread waits for the end of the thread's previous run, which ended
+# in this process, to reach the shared store that frees the thread (distributed mode).
+RELEASE_WAIT_S = 2.0
+
 
 class RunManager:
     def __init__(
@@ -62,6 +69,7 @@ class RunManager:
         self.coordinator = coordinator
         self.worker = coordinator.worker
         self.runs: dict[str, Run] = {}
+        self._finished: deque[str] = deque()  # ids of finished runs, oldest first
         self.active = 0
         self.admission = Admission(
             settings.admission_lag_ms / 1000, min(settings.max_running_runs, settings.max_concurrent_runs)
@@ -75,8 +83,11 @@ class RunManager:
 
     # --- starting ---
 
-    def start(self, request: RunRequest, trace_id: str) -> Run:
-        """Start a run now, or raise ServiceError (unknown agent, busy thread, limits)."""
+    def start(self, request: RunRequest, trace_id: str, owner: str | None = None) -> Run:
+        """Start a run now, or raise ServiceError (unknown agent, busy thread, limits).
+
+        ``owner`` (the authenticated user) owns the run, and the thread unless another
+        user does: then the thread does not exist for them (404, README "Security")."""
         if self.draining:
             raise ServiceError(ErrorCode.SHUTTING_DOWN, 503, "The server is restarting.", retry_after=1)
         if self.active >= self.settings.max_concurrent_runs:
@@ -86,23 +97,25 @@ class RunManager:
                 f"This worker is running its limit of {self.settings.max_concurrent_runs} runs.",
                 retry_after=2,
             )
-        try:
-            agent = self.agents.get(request.agent)
-        except UnknownAgentError:
-            raise ServiceError(
-                ErrorCode.UNKNOWN_AGENT,
-                400,
-                f"No agent named {request.agent!r}; have {sorted(self.agents.agents)}.",
-            ) from None
+        agent = self._agent(request.agent)
         thread_id = request.conversation_id or str(uuid.uuid4())
+        if owner is not None and self.store.claim_thread(thread_id, owner) != owner:
+            raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
         run_id = str(uuid.uuid4())
         self._claim_thread(thread_id, run_id)
+        if request.resuming:
+            try:
+                agent = self._paused_agent(thread_id, request.agent)
+            except ServiceError:
+                self.coordinator.release_thread(thread_id, run_id)
+                raise
         run = Run(
             run_id=run_id,
             thread_id=thread_id,
             trace_id=trace_id,
             agent=agent.name,
             request=request,
+            owner=owner,
             worker=self.worker,
             log=self.coordinator.new_log(run_id, thread_id, 1, []),
         )
@@ -117,6 +130,7 @@ class RunManager:
             raise StoreUnavailableError(str(exc)) from exc
         self.runs[run_id] = run
         self.active += 1
+        metrics.run_started(run.agent)
         # The start event goes in now, from the request's own greenlet: the stream's first
         # read finds it at once instead of waiting for the producer's first turn on a busy hub.
         self._append(run, EventFactory(run.run_id, run.trace_id).start(run.thread_id, run.agent))
@@ -133,8 +147,35 @@ class RunManager:
     def _launch(self, run: Run, context: contextvars.Context, restart: Restart | None) -> None:
         run.producer = gevent.spawn(context.run, self._produce, run, restart)
 
+    def _paused_agent(self, thread_id: str, named: str | None) -> ChatbotAgent:
+        """The agent that paused ``thread_id`` (a resume continues its graph), or 409."""
+        paused = read_thread(self.agents.checkpointer, thread_id)
+        if paused is None or not paused.interrupts:
+            raise ServiceError(
+                ErrorCode.NOTHING_TO_RESUME,
+                409,
+                f"Conversation {thread_id} is not waiting for an answer; send a message instead.",
+            )
+        return self._agent(named or paused.agent)
+
+    def _agent(self, name: str | None) -> ChatbotAgent:
+        try:
+            return self.agents.get(name)
+        except UnknownAgentError:
+            raise ServiceError(
+                ErrorCode.UNKNOWN_AGENT, 400, f"No agent named {name!r}; have {sorted(self.agents.agents)}."
+            ) from None
+
     def _claim_thread(self, thread_id: str, run_id: str) -> None:
         holder = self.coordinator.claim_thread(thread_id, run_id)
+        ended_here = self.runs.get(holder) if holder is not None else None
+        if ended_here is not None and ended_here.finished:
+            # Its clients here read `done` from memory; the shared store frees the thread when
+            # the end reaches it, a moment later. A follow-up (a resume) waits for that moment.
+            deadline = time.monotonic() + RELEASE_WAIT_S
+            while holder is not None and time.monotonic() < deadline:
+                gevent.sleep(0.01)
+                holder = self.coordinator.claim_thread(thread_id, run_id)
         if holder is None:
             return
         if self.settings.busy_thread_policy == "reject":
@@ -190,6 +231,8 @@ class RunManager:
             else:
                 run.error = event.data.model_dump()
         self._append(run, event)
+        if event.type == "interrupt":
+            run.interrupts = event.data.model_dump()["interrupts"]
 
     def _append(self, run: Run, event: Event) -> None:
         if not run.log.closed and not run.relinquished:
@@ -209,6 +252,8 @@ class RunManager:
         status: RunStatus
         if run.result is not None:
             status = "success"
+        elif run.interrupts is not None and run.error is None:
+            status = "paused"
         elif run.control.reason is not None:
             status = cancellation(run.control.reason).status
         else:
@@ -224,8 +269,10 @@ class RunManager:
         except Exception as exc:
             # Its events stay in the live log (memory, or Redis for its TTL); nothing stays locked.
             log.error("could not record the end of the run", exc_info=exc)
+        metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
         log.info("run finished", extra={"status": status, "events": run.log.last_seq})
         self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
+        self._keep_finished(run)
 
     def _release(self, run: Run) -> None:
         """What a run held in this process, given back once however it ended."""
@@ -245,6 +292,19 @@ class RunManager:
         if not self.coordinator.distributed:
             # In Redis the terminal append releases the thread, atomically with the end.
             self.coordinator.release_thread(run.thread_id, run.run_id)
+
+    def _keep_finished(self, run: Run) -> None:
+        """Keep at most ``max_finished_runs`` finished runs in memory, whatever their age:
+        memory is then bounded at any rate of runs (at 80 runs/s, ten minutes of them held
+        gigabytes). The ones let go are still replayed from the store."""
+        self._finished.append(run.run_id)
+        while len(self._finished) > self.settings.max_finished_runs:
+            oldest = self.runs.get(self._finished.popleft())
+            if oldest is not None and oldest.finished:
+                self._forget(oldest)
+                timer = oldest.timers.pop("forget", None)
+                if timer is not None:
+                    timer.kill(block=False)
 
     def _forget(self, run: Run) -> None:
         if self.runs.get(run.run_id) is run:
@@ -357,6 +417,7 @@ class RunManager:
             trace_id=summary["trace_id"],
             agent=summary["agent"],
             request=RunRequest.model_validate(stored.request),
+            owner=summary.get("owner"),
             worker=self.worker,
             attempt=attempt,
             log=self.coordinator.new_log(run_id, stored.thread_id, attempt, entries),
@@ -434,11 +495,9 @@ class RunManager:
         # During shutdown, shutdown owns the ending: no run is cancelled for lack of watchers.
         if run.subscribers or run.finished or self.draining or run.request.on_disconnect == "continue":
             return
-        grace = self.settings.disconnect_grace_s
-        if grace == 0:
-            self._grace_over(run)
-        else:
-            self._later(run, "grace", grace, lambda: self._grace_over(run))
+        # A timer even for a grace of 0: a run just started is watched by the request that
+        # started it before that request yields, and only then may the timer fire.
+        self._later(run, "grace", self.settings.disconnect_grace_s, lambda: self._grace_over(run))
 
     def _grace_over(self, run: Run) -> None:
         if run.subscribers or run.finished or self.draining:
@@ -457,6 +516,13 @@ class RunManager:
             raise self._missing(run_id, self.store.get(run_id))
         return run
 
+    def thread_run(self, thread_id: str) -> str | None:
+        """The id of the run executing on ``thread_id`` (in any worker the backend knows), if any."""
+        holder = self.coordinator.thread_holder(thread_id)
+        ended_here = self.runs.get(holder) if holder is not None else None
+        # Ended here, its end on its way to the shared store (see _claim_thread): not busy.
+        return None if ended_here is not None and ended_here.finished else holder
+
     def describe(self, run_id: str) -> dict[str, Any]:
         """The run's summary, from memory or, once this worker forgot it, from the store."""
         run = self.runs.get(run_id)
@@ -467,9 +533,10 @@ class RunManager:
             raise not_found(ErrorCode.RUN_NOT_FOUND, f"No run {run_id} on this server.")
         return stored.summary
 
-    def page(self, limit: int, cursor: str | None) -> RunPage:
-        """Run summaries without answers, newest first; this worker's live runs as they are now."""
-        page = self.store.page(limit, cursor)
+    def page(self, limit: int, cursor: str | None, owner: str | None = None) -> RunPage:
+        """Run summaries without answers, newest first; this worker's live runs as they are now;
+        only ``owner``'s runs when given."""
+        page = self.store.page(limit, cursor, owner)
         for index, summary in enumerate(page.runs):
             run = self.runs.get(summary["run_id"])
             if run is not None:

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gevent import Greenlet
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.agent.control import RunControl
 from app.agent.models import AgentInput
 from app.runs.log import MemoryEventLog
 
-RunState = Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted"]
-FINISHED_STATES = frozenset({"success", "error", "cancelled", "timeout", "interrupted"})
+RunState = Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "paused"]
+FINISHED_STATES = frozenset({"success", "error", "cancelled", "timeout", "interrupted", "paused"})
 
 
 class RunRequest(AgentInput):
@@ -23,6 +23,12 @@ class RunRequest(AgentInput):
     conversation_id: str | None = Field(None, min_length=1, max_length=200)
     agent: str | None = Field(None, min_length=1, max_length=100)
     on_disconnect: Literal["cancel", "continue"] = "cancel"
+
+    @model_validator(mode="after")
+    def _resume_names_its_thread(self) -> RunRequest:
+        if self.resuming and self.conversation_id is None:
+            raise ValueError("resume needs the conversation_id of the paused thread")
+        return self
 
 
 @dataclass(eq=False)
@@ -33,6 +39,7 @@ class Run:
     agent: str
     request: RunRequest
     worker: str
+    owner: str | None = None  # the authenticated user who started it (None: auth off)
     attempt: int = 1
     log: MemoryEventLog = field(default_factory=MemoryEventLog)
     control: RunControl = field(default_factory=RunControl)
@@ -42,6 +49,7 @@ class Run:
     ended_at: float | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    interrupts: list[dict[str, Any]] | None = None  # what a paused run waits for
     subscribers: int = 0
     producer: Greenlet | None = None
     timers: dict[str, Greenlet] = field(default_factory=dict)
@@ -62,6 +70,7 @@ class Run:
             "thread_id": self.thread_id,
             "trace_id": self.trace_id,
             "agent": self.agent,
+            "owner": self.owner,
             "status": self.state,
             "attempt": self.attempt,
             "worker": self.worker,
@@ -73,4 +82,5 @@ class Run:
             "subscribers": self.subscribers,
             "result": self.result,
             "error": self.error,
+            "interrupts": self.interrupts,
         }

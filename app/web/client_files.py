@@ -35,6 +35,4 @@ def client_vendor(filename: str) -> Response:
 def _send(directory: Path, filename: str) -> Response:
     # send_from_directory refuses paths that leave the directory (404).
     mimetype = "text/javascript" if filename.endswith(".js") else "text/plain"
-    response = send_from_directory(directory, filename, mimetype=mimetype, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_from_directory(directory, filename, mimetype=mimetype, max_age=0)

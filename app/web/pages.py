@@ -4,41 +4,26 @@ from __future__ import annotations
 
 from flask import Response, make_response, render_template
 
-from app.config import DEFAULT_GRAPHS
 from app.extension import stagecast
 from app.web import bp
 
-# The default agent's stages (DESIGN.md, "Wire contract": progress stage names of the
-# default agent). The dashboard shows them as pending before the first event.
-DEFAULT_STAGES = ("query_analysis", "data_retrieval", "response_generation")
 DEFAULT_QUESTION = "ABC-12345 부품의 재고는?"
+# (question, the agent that answers it): a chip switches the agent picker to its agent.
 EXAMPLE_QUESTIONS = (
-    DEFAULT_QUESTION,
-    "ABC-12345 월별 사용량 추이 보여줘",
-    "Which parts are below their reorder point?",
-    "How should hydraulic pump seal kits be stored?",
+    (DEFAULT_QUESTION, "chat"),
+    ("ABC-12345 월별 사용량 추이 보여줘", "chat"),
+    ("Which parts are below their reorder point?", "chat"),
+    ("How should hydraulic pump seal kits be stored?", "chat"),
+    ("Request 120 x ABC-12345 for the line 3 pump overhaul", "review"),
 )
-
-# Everything the pages load comes from this origin: no CDN, no inline script.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
-
 
 @bp.get("/")
 def dashboard() -> Response:
-    return _page("dashboard.html", examples=EXAMPLE_QUESTIONS, default_question=DEFAULT_QUESTION)
+    registry = stagecast().manager.agents
+    # The picker lists the served agents; each one's stages show as pending before a run's events.
+    agents = [agent.describe() for agent in registry.agents.values()]
+    examples = [(question, agent) for question, agent in EXAMPLE_QUESTIONS if agent in registry.agents]
+    return _page("dashboard.html", agents=agents, examples=examples, default_question=DEFAULT_QUESTION)
 
 
 @bp.get("/runs")
@@ -48,18 +33,15 @@ def runs_monitor() -> Response:
 
 def _page(template: str, **context: object) -> Response:
     settings = stagecast().settings
-    bundled = settings.graphs.get(settings.default_agent) == DEFAULT_GRAPHS["chat"]
     response = make_response(
         render_template(
             template,
             default_agent=settings.default_agent,
-            stages=DEFAULT_STAGES if bundled else (),
             writer="openai-compatible" if settings.llm_enabled else "offline",
+            auth_required=settings.auth_enabled,
             **context,
         )
     )
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+    # The CSP and the other security headers are added to every response (app/security.py).
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -31,7 +31,7 @@ from app.agent.graphs.chat import make_context
 from app.agent.graphs.chat.graph import builder, data_retrieval, query_analysis, response_generation
 from app.agent.graphs.chat.state import ChatState
 from app.agent.models import AgentInput
-from app.config import load_settings
+from app.config import Settings, load_settings
 from app.knowledge import KnowledgeBase
 
 _settings = load_settings()
@@ -51,6 +51,7 @@ def _chat_model() -> ChatOpenAI | None:
 class LGSChatContext:
     knowledge: KnowledgeBase = field(default_factory=lambda: _shared.knowledge)
     control: RunControl = field(default_factory=RunControl)
+    settings: Settings = field(default_factory=lambda: _settings)
     chat_model: ChatOpenAI | None = field(default_factory=_chat_model)
     custom_prompt: str | None = None
     offline_token_delay_s: float = 0.0

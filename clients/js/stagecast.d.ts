@@ -4,7 +4,8 @@
 // ---------------------------------------------------------------------------------------------
 // Wire protocol
 
-export type RunStatus = 'success' | 'error' | 'cancelled' | 'timeout';
+/** `paused`: the graph asked a question (an `interrupt` event came before `done`). */
+export type RunStatus = 'success' | 'error' | 'cancelled' | 'timeout' | 'paused';
 
 /** Error codes the server sends; clients add NetworkError, ProtocolError, HttpError, HandlerError, Incomplete. */
 export type ErrorCode =
@@ -25,6 +26,7 @@ export type ErrorCode =
   | 'UnknownAgent'
   | 'MethodNotAllowed'
   | 'ThreadBusy'
+  | 'NothingToResume'
   | 'TooManyRuns'
   | 'ShuttingDown'
   | 'NetworkError'
@@ -48,6 +50,8 @@ export interface ProgressData {
   message: string;
   step?: number | null;
   total?: number | null;
+  /** The node names from the top graph down, e.g. `["research", "search"]` inside a subgraph. */
+  path: string[];
 }
 
 export interface Source {
@@ -92,7 +96,18 @@ export interface FinalData {
   confidence_score: number | null;
   table_data: TableData | null;
   chart_data: ChartData | null;
-  usage: Record<string, number> | null;
+  /** The model's token counts, and `finish_reason` when the model gave one. */
+  usage: Record<string, number | string> | null;
+}
+
+/** One question of a paused graph: what the node passed to `interrupt()`. */
+export interface PendingInterrupt {
+  id: string;
+  value: unknown;
+}
+
+export interface InterruptData {
+  interrupts: PendingInterrupt[];
 }
 
 /** An error event's data; errors the client detects have the same shape. */
@@ -108,15 +123,28 @@ export interface DoneData {
   duration_ms: number;
 }
 
+/**
+ * The run was taken over after its worker was lost. The tokens of `discard_message_ids` are no
+ * longer part of the answer; the node that was cut off writes again under a new message id.
+ */
+export interface RestartData {
+  /** 2 for the first takeover, then 3, ... */
+  attempt: number;
+  reason: 'WorkerLost';
+  discard_message_ids: string[];
+}
+
 export interface EventDataMap {
   start: StartData;
   progress: ProgressData;
   sources: Source[];
   token: TokenData;
   tool_call: ToolCallData;
+  interrupt: InterruptData;
   final: FinalData;
   error: ErrorData;
   done: DoneData;
+  restart: RestartData;
 }
 
 export type EventType = keyof EventDataMap;
@@ -126,10 +154,13 @@ export type StagecastEvent = {
   [T in EventType]: { type: T; data: EventDataMap[T]; run_id: string; trace_id: string; ts: number };
 }[EventType];
 
-/** The body of `POST /api/chat/stream`. */
+/** The body of `POST /api/chat/stream`: exactly one of `message` or `resume`. */
 export interface RunRequest {
-  message: string;
+  message?: string;
+  /** The answer to a paused thread's question (not null); needs `conversation_id`. */
+  resume?: unknown;
   conversation_id?: string;
+  agent?: string;
   user_id?: string;
   custom_prompt?: string;
   llm_config?: { model?: string; temperature?: number; max_tokens?: number };
@@ -149,6 +180,10 @@ export interface Stage {
   /** `progress.stage` (e.g. query_analysis, data_retrieval, response_generation). */
   stage: string;
   node: string;
+  /** `progress.path`: the node names from the top graph down. */
+  path: string[];
+  /** path.length - 1: 0 for the top graph's nodes, 1 inside a subgraph, ... */
+  depth: number;
   status: 'in_progress' | 'completed';
   /** The latest non-empty message. */
   message: string;
@@ -170,14 +205,18 @@ export interface StreamState {
   agent: string | null;
   /** In order of first appearance; a stage that runs again gets a new entry. */
   stages: Stage[];
-  /** Every token's content, in order. */
+  /** Every token's content, in order, except the tokens of messages a restart discarded. */
   tokens: string[];
+  /** The message_id of each entry of `tokens`. */
+  tokenMessageIds: string[];
   /** The tokens joined; replaced by final.content when final arrives. */
   answer: string;
   /** From the `sources` event, or final.sources when that is not empty. */
   sources: Source[];
   /** One entry per tool call id, updated in place as its status changes. */
   toolCalls: ToolCallData[];
+  /** The questions a `paused` run waits for (the `interrupt` event); answer with resume(). */
+  interrupts: PendingInterrupt[];
   final: FinalData | null;
   error: ErrorData | null;
   /** From `done.duration_ms`. */
@@ -185,6 +224,12 @@ export interface StreamState {
   /** Server time of `start` and of `done`. */
   startedAt: number | null;
   endedAt: number | null;
+  /** 1, then `restart.attempt` after each takeover of the run by another worker. */
+  attempt: number;
+  /** Whether a `restart` was seen: the run resumed on another worker. */
+  restarted: boolean;
+  /** The message ids every `restart` so far discarded; their tokens are dropped, also later ones. */
+  discardedMessageIds: string[];
 }
 
 /** A client status change, for the reducer. */
@@ -202,7 +247,7 @@ export function initialState(): StreamState;
 /** Pure reducer: returns a new state (or the same one for an unknown event type). */
 export function reduce(state: StreamState, action: StreamAction): StreamState;
 
-/** Whether a status is final: success, error, cancelled, timeout. */
+/** Whether a status is final: success, error, cancelled, timeout, paused. */
 export function isTerminal(status: StreamStatus): boolean;
 
 // ---------------------------------------------------------------------------------------------
@@ -229,7 +274,14 @@ export interface StreamHandlers {
   onSources?(data: Source[], event: StagecastEvent): void;
   onToken?(data: TokenData, event: StagecastEvent): void;
   onToolCall?(data: ToolCallData, event: StagecastEvent): void;
+  /** The graph asked a question: the run ends `paused`; answer with handle.resume(value). */
+  onInterrupt?(data: InterruptData, event: StagecastEvent): void;
   onFinal?(data: FinalData, event: StagecastEvent): void;
+  /**
+   * The run resumed on another worker after its own was lost. The state's `tokens` and `answer`
+   * no longer hold the discarded messages' text (onState has the new state).
+   */
+  onRestart?(data: RestartData, event: StagecastEvent): void;
   /**
    * The run failed or was stopped: the server's `error` event (with `event`), or an error the
    * client detected (no `event`): HTTP error, network loss after maxRetries, protocol error,
@@ -289,6 +341,15 @@ export interface StreamHandle {
   cancel(): Promise<boolean>;
   /** Stops the stream (status `cancelled`) but leaves the run on the server, which can be rejoined. */
   abort(): void;
+  /** The questions of a paused run (state.interrupts). */
+  readonly interrupts: PendingInterrupt[];
+  /**
+   * Answers a paused run's questions: starts the run that continues its thread (same base URL
+   * and options) and returns its handle. Throws unless this run ended `paused`.
+   * @param value any JSON value but null, or `{[interruptId]: value}` for several questions
+   * @param handlers default: this run's handlers
+   */
+  resume(value: unknown, handlers?: StreamHandlers): StreamHandle;
 }
 
 /**
@@ -298,6 +359,17 @@ export interface StreamHandle {
 export function stream(
   url: string,
   body: RunRequest,
+  handlers?: StreamHandlers,
+  options?: StreamOptions,
+): StreamHandle;
+
+/**
+ * Answers a paused thread's question: stream(url, {conversation_id, resume: value}, ...).
+ */
+export function resume(
+  url: string,
+  conversationId: string,
+  value: unknown,
   handlers?: StreamHandlers,
   options?: StreamOptions,
 ): StreamHandle;

@@ -26,9 +26,11 @@ const HANDLER_OF = {
   sources: 'onSources',
   token: 'onToken',
   tool_call: 'onToolCall',
+  interrupt: 'onInterrupt',
   final: 'onFinal',
   error: 'onError',
   done: 'onDone',
+  restart: 'onRestart',
 };
 
 const IDLE = Symbol('idle');
@@ -57,6 +59,22 @@ export function stream(url, body, handlers = {}, options = {}) {
 }
 
 /**
+ * Answers the question a paused thread waits for (its run ended `paused` after an `interrupt`
+ * event) and follows the run that continues the graph. `value` is any JSON value but null, or
+ * `{[interruptId]: value}` when several questions are pending.
+ *
+ * @param {string} url the streaming endpoint, as for stream()
+ * @param {string} conversationId the paused thread
+ * @param {unknown} value the answer
+ * @param {import('./stagecast.js').StreamHandlers} [handlers]
+ * @param {import('./stagecast.js').StreamOptions} [options]
+ * @returns {import('./stagecast.js').StreamHandle}
+ */
+export function resume(url, conversationId, value, handlers = {}, options = {}) {
+  return stream(url, { conversation_id: conversationId, resume: value }, handlers, options);
+}
+
+/**
  * Follows a run that already exists (another tab's, or one made with `POST /api/runs`) from
  * its first event. Its timeout does not cancel the run (it is not this client's); cancel() does.
  *
@@ -76,6 +94,7 @@ export function watchRun(runId, handlers = {}, options = {}) {
 class RunStream {
   #handlers;
   #options;
+  #rawOptions;
   #baseUrl;
   #ownsRun;
   #runId;
@@ -90,6 +109,7 @@ class RunStream {
 
   constructor({ baseUrl, first, runId, ownsRun }, handlers, options) {
     this.#handlers = handlers;
+    this.#rawOptions = options;
     this.#options = { ...DEFAULTS, ...definedOnly(options) };
     this.#baseUrl = baseUrl;
     this.#ownsRun = ownsRun;
@@ -123,6 +143,26 @@ class RunStream {
     const runId = this.#runId;
     if (!this.#stop('cancelled', { error: 'Cancelled', message: 'Cancelled by the client' })) return false;
     return runId ? this.#requestCancel(runId) : false;
+  }
+
+  /** @returns {Array<{id: string, value: unknown}>} the questions of a paused run ([] otherwise). */
+  get interrupts() {
+    return this.#state.interrupts;
+  }
+
+  /**
+   * Answers the questions this run paused on and follows the run that continues its thread.
+   * @param {unknown} value the answer (or `{[interruptId]: value}` for several questions)
+   * @param {import('./stagecast.js').StreamHandlers} [handlers] default: this run's handlers
+   * @returns {import('./stagecast.js').StreamHandle}
+   */
+  resume(value, handlers = this.#handlers) {
+    const threadId = this.#state.threadId;
+    if (this.#state.status !== 'paused' || !threadId) {
+      throw new Error('resume() needs a run that ended paused (after an interrupt event)');
+    }
+    const options = { ...this.#rawOptions, baseUrl: this.#baseUrl };
+    return resume(`${this.#baseUrl}/api/chat/stream`, threadId, value, handlers, options);
   }
 
   /**
@@ -269,8 +309,9 @@ class RunStream {
 
   /** The outcome of a run whose `done` was not seen but which the server says is delivered. */
   #endOfDeliveredRun() {
-    const { final, error } = this.#state;
+    const { final, error, interrupts } = this.#state;
     if (final) return { status: 'success' };
+    if (interrupts.length) return { status: 'paused' };
     if (error) return { status: { Cancelled: 'cancelled', Timeout: 'timeout' }[error.error] ?? 'error' };
     return {
       status: 'error',

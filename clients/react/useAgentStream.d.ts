@@ -14,12 +14,20 @@ export interface AgentStream extends StreamState {
    * state when the run's stream ends.
    */
   start(body: RunRequest): Promise<StreamState>;
+  /**
+   * Answers the questions the current run paused on (`interrupts`, status `paused`): starts the
+   * run that continues its thread. `value` is any JSON value but null, or
+   * `{[interruptId]: value}` for several questions. Rejects if the run did not pause.
+   */
+  resume(value: unknown): Promise<StreamState>;
   /** Stops the current run and asks the server to cancel it; resolves with whether it accepted. */
   cancel(): Promise<boolean>;
 }
 
 /**
  * One agent run at a time, as React state: `status`, `stages`, `tokens`, `answer`, `sources`,
- * `toolCalls`, `final`, `error`, `runId`, ... (see StreamState). Unmounting aborts the stream.
+ * `toolCalls`, `interrupts`, `final`, `error`, `runId`, ... (see StreamState). Unmounting aborts the stream.
+ * A run resumed on another worker after its own was lost has `restarted` true and `attempt` 2 or
+ * more; the text its `restart` event discarded is already gone from `answer` and `tokens`.
  */
 export function useAgentStream(options?: AgentStreamOptions): AgentStream;

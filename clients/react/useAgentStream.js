@@ -37,6 +37,18 @@ export function useAgentStream(options = {}) {
     return handle.done;
   }, []);
 
+  // Answers the question the current run paused on (state.interrupts): a new run on its thread.
+  const resume = useCallback(
+    (value) => {
+      const threadId = handleRef.current?.state.threadId;
+      if (handleRef.current?.state.status !== 'paused' || !threadId) {
+        return Promise.reject(new Error('resume() needs a run that ended paused (after an interrupt event)'));
+      }
+      return start({ conversation_id: threadId, resume: value });
+    },
+    [start],
+  );
+
   const cancel = useCallback(() => handleRef.current?.cancel() ?? Promise.resolve(false), []);
 
   // Unmounting stops following the run (the fetch is aborted). It does not cancel the run: the
@@ -50,5 +62,5 @@ export function useAgentStream(options = {}) {
     [],
   );
 
-  return { ...state, start, cancel };
+  return { ...state, start, resume, cancel };
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.server import Server
 from tests.support.sse import SSEMessage, SSEParser
 
 
@@ -66,3 +67,17 @@ def read_stream(
             if stop_after is not None and stop_after(result):
                 break
     return result
+
+
+def wait_for_status(
+    client: httpx.Client, server: Server, run_id: str, wanted: set[str], timeout: float = 10
+) -> str:
+    """Poll ``GET /api/runs/<run_id>`` until its status is one of ``wanted``."""
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = client.get(f"{server.url}/api/runs/{run_id}").json()["status"]
+        if status in wanted:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} still {status}, wanted {wanted}")

@@ -3,7 +3,14 @@
 The request's ``model`` picks the behaviour, so one server serves every test:
 ``paced`` (default) streams ``tokens`` with ``token_delay_s`` between them;
 ``slow-first`` waits ``first_token_delay_s`` before the first chunk; ``broken`` sends two
-chunks and drops the connection mid-body; ``status-<code>`` answers that HTTP error.
+chunks and drops the connection mid-body; ``status-<code>`` answers that HTTP error;
+``flood`` sends chunks as fast as the socket takes them, until the client hangs up;
+``html`` answers 200 with an HTML page; ``garbage`` streams ``data:`` lines that are not JSON;
+``tools`` (and ``tools-missing``, for a part that does not exist) first asks for the
+``stock_lookup`` tool, streaming its ``tool_calls`` delta in pieces as the real API does,
+then answers once the request carries the tool's result; ``tools-loop`` asks for a tool
+whenever tools are offered. :meth:`FakeOpenAI.fail_next` makes the next requests, whatever
+their model, answer an HTTP error first (e.g. 503 twice, then the stream).
 It records each request body and when a client hung up in the middle of a stream.
 """
 
@@ -25,6 +32,7 @@ class FakeOpenAI:
         self.first_token_delay_s = 1.0
         self.requests: list[dict[str, Any]] = []
         self.hangups: list[float] = []  # time.monotonic() when a client closed mid-stream
+        self.failures: list[tuple[int, str | None]] = []  # (status, Retry-After) to answer next
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -32,6 +40,10 @@ class FakeOpenAI:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        """Answer the next ``times`` requests with ``status`` (and ``Retry-After``, if given)."""
+        self.failures += [(status, retry_after)] * times
 
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()
@@ -54,8 +66,14 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
                 model = body.get("model", "paced")
+                if fake.failures:
+                    self._error(*fake.failures.pop(0))
+                    return
                 if model.startswith("status-"):
                     self._error(int(model.removeprefix("status-")))
+                    return
+                if model == "html":
+                    self._html()
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -69,6 +87,18 @@ class FakeOpenAI:
             def _stream(self, model: str, body: dict[str, Any]) -> None:
                 if model == "slow-first" and self._wait_or_hangup(fake.first_token_delay_s):
                     return
+                if model == "flood":
+                    self._flood()
+                    return
+                if model == "garbage":
+                    self._write(b"data: <html><body>502 Bad Gateway</body></html>\n\n")
+                    self._write(b"data: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                if self._wants_tool(model, body):
+                    self._tool_call("NOPE-00000" if model == "tools-missing" else "ABC-12345")
+                    self._end(model, body, "tool_calls")
+                    return
                 for index, token in enumerate(fake.tokens):
                     if model == "broken" and index == 2:
                         self.connection.shutdown(socket.SHUT_RDWR)
@@ -76,7 +106,32 @@ class FakeOpenAI:
                     self._chunk({"role": "assistant", "content": token} if index == 0 else {"content": token})
                     if self._wait_or_hangup(fake.token_delay_s):
                         return
-                self._chunk({}, finish_reason="stop")
+                self._end(model, body, "stop")
+
+            def _wants_tool(self, model: str, body: dict[str, Any]) -> bool:
+                if not model.startswith("tools") or not body.get("tools"):
+                    return False
+                answered = any(message["role"] == "tool" for message in body["messages"])
+                return model == "tools-loop" or not answered
+
+            def _tool_call(self, part_number: str) -> None:
+                """One tool call, its arguments split over several chunks."""
+                call_id = f"call_{len(fake.requests)}"
+                arguments = json.dumps({"part_number": part_number})
+                first = {"index": 0, "id": call_id, "type": "function"}
+                self._chunk(
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [{**first, "function": {"name": "stock_lookup", "arguments": ""}}],
+                    }
+                )
+                for start in range(0, len(arguments), 7):
+                    piece = arguments[start : start + 7]
+                    self._chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+
+            def _end(self, model: str, body: dict[str, Any], finish_reason: str) -> None:
+                self._chunk({}, finish_reason=finish_reason)
                 if body.get("stream_options", {}).get("include_usage"):
                     usage = {
                         "prompt_tokens": 10,
@@ -96,6 +151,24 @@ class FakeOpenAI:
                 self._write(b"data: [DONE]\n\n")
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
+
+            def _flood(self) -> None:
+                """Valid chunks, each one token, written as fast as the client takes them."""
+                choice = {"index": 0, "delta": {"content": "x"}, "finish_reason": None}
+                chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [choice]}
+                event = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                block = event * (64 * 1024 // len(event))
+                framed = b"%x\r\n%s\r\n" % (len(block), block)
+                while True:  # until the client hangs up (BrokenPipeError, counted by do_POST)
+                    self.wfile.write(framed)
+
+            def _html(self) -> None:
+                page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
 
             def _wait_or_hangup(self, seconds: float) -> bool:
                 """Sleep, but notice at once if the client closed the connection."""
@@ -123,13 +196,15 @@ class FakeOpenAI:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
 
-            def _error(self, status: int) -> None:
+            def _error(self, status: int, retry_after: str | None = None) -> None:
                 payload = json.dumps(
                     {"error": {"message": f"fake error {status}", "type": "fake", "code": status}}
                 ).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
                 self.end_headers()
                 self.wfile.write(payload)
 

@@ -15,7 +15,19 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_GRAPHS = ",".join(f"{name}=tests.graphs:{name}" for name in ("slow", "tools", "failing", "echo_config"))
+TEST_GRAPHS = ",".join(
+    f"{name}=tests.graphs:{name}"
+    for name in (
+        "slow",
+        "tools",
+        "failing",
+        "echo_config",
+        "approval",
+        "two_questions",
+        "nested",
+        "inner_question",
+    )
+)
 
 
 def free_port() -> int:

@@ -65,6 +65,10 @@ class Coordinator(ABC):
         """Undo :meth:`claim_thread` (the run ended, or its start failed)."""
 
     @abstractmethod
+    def thread_holder(self, thread_id: str) -> str | None:
+        """The run that holds ``thread_id`` busy, or None (read-only: claims nothing)."""
+
+    @abstractmethod
     def begin(self, run_id: str, attempt: int) -> None:
         """The run executes here from now on (it holds a lease where leases exist)."""
 

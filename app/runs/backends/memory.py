@@ -22,5 +22,8 @@ class MemoryCoordinator(Coordinator):
         if self._busy_threads.get(thread_id) == run_id:
             del self._busy_threads[thread_id]
 
+    def thread_holder(self, thread_id: str) -> str | None:
+        return self._busy_threads.get(thread_id)
+
     def begin(self, run_id: str, attempt: int) -> None:
         pass

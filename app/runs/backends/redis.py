@@ -261,6 +261,10 @@ class RedisCoordinator(Coordinator):
         except redis.RedisError:
             log.warning("could not release thread %s; it frees itself when its key expires", thread_id)
 
+    def thread_holder(self, thread_id: str) -> str | None:
+        with self._unavailable_as_error():
+            return self.redis.get(self._thread_key(thread_id)) or None
+
     def begin(self, run_id: str, attempt: int) -> None:
         with self._unavailable_as_error():
             self._begin(
@@ -377,12 +381,21 @@ class RedisCoordinator(Coordinator):
     def open_remote(self, run_id: str) -> MemoryEventLog | None:
         mirror = self._mirrors.get(run_id)
         if mirror is None:
-            with self._unavailable_as_error():
-                if not self.redis.exists(self._key(run_id, "log"), self._key(run_id, "attempt")):
+            # Registered before the first read yields, so concurrent openers share this one
+            # copy (the listener subscribes to its channel and catches up once subscribed).
+            mirror = self._mirrors[run_id] = _Mirror(MemoryEventLog())
+            try:
+                with self._unavailable_as_error():
+                    if not self.redis.exists(self._key(run_id, "log"), self._key(run_id, "attempt")):
+                        raise LookupError(run_id)
+                    self._catch_up(run_id, mirror.log)
+            except (LookupError, StoreUnavailableError) as exc:
+                if self._mirrors.get(run_id) is mirror:
+                    del self._mirrors[run_id]
+                mirror.log.fail()  # anyone who joined it meanwhile retries
+                if isinstance(exc, LookupError):
                     return None
-                mirror = _Mirror(MemoryEventLog())
-                self._catch_up(run_id, mirror.log)
-            self._mirrors[run_id] = mirror  # the listener subscribes to its channel
+                raise
         mirror.readers += 1
         return mirror.log
 

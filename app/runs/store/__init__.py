@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS run_records (
     ended_at   DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS run_records_created ON run_records (created_at DESC, run_id DESC);
+CREATE TABLE IF NOT EXISTS thread_owners (
+    thread_id TEXT PRIMARY KEY,
+    owner     TEXT NOT NULL
+);
 """
 
 _COLUMNS = "run_id, thread_id, worker, state, attempt, request, summary, events"
@@ -127,17 +131,23 @@ class RunStore(ABC):
             events=json.loads(row[7]) if row[7] else None,
         )
 
-    def page(self, limit: int, cursor: str | None = None) -> RunPage:
-        """Summaries (without answers) of the newest runs, ``limit`` at a time, after ``cursor``."""
-        where, params = "", [limit + 1]
+    def page(self, limit: int, cursor: str | None = None, owner: str | None = None) -> RunPage:
+        """Summaries (without answers) of the newest runs, ``limit`` at a time, after ``cursor``;
+        only ``owner``'s when given (a run's owner is its thread's)."""
+        conditions: list[str] = []
+        params: list[Any] = []
         if cursor:
             created, _, run_id = cursor.partition("|")
-            where = "WHERE (created_at < ?) OR (created_at = ? AND run_id < ?)"
-            params = [float(created), float(created), run_id, limit + 1]
+            conditions.append("((created_at < ?) OR (created_at = ? AND run_id < ?))")
+            params += [float(created), float(created), run_id]
+        if owner is not None:
+            conditions.append("thread_id IN (SELECT thread_id FROM thread_owners WHERE owner = ?)")
+            params.append(owner)
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         rows = self._execute(
             f"SELECT run_id, state, worker, attempt, summary, created_at FROM run_records {where}"
             " ORDER BY created_at DESC, run_id DESC LIMIT ?",
-            params,
+            [*params, limit + 1],
         )
         runs = [
             {
@@ -150,6 +160,18 @@ class RunStore(ABC):
         ]
         last = rows[limit - 1] if len(rows) > limit else None
         return RunPage(runs, f"{last[5]!r}|{last[0]}" if last else None)
+
+    def claim_thread(self, thread_id: str, owner: str) -> str:
+        """Make ``owner`` the owner of ``thread_id`` unless it has one; return its owner."""
+        self._execute(
+            "INSERT INTO thread_owners (thread_id, owner) VALUES (?, ?) ON CONFLICT (thread_id) DO NOTHING",
+            (thread_id, owner),
+        )
+        return self.thread_owner(thread_id) or owner
+
+    def thread_owner(self, thread_id: str) -> str | None:
+        rows = self._execute("SELECT owner FROM thread_owners WHERE thread_id = ?", (thread_id,))
+        return rows[0][0] if rows else None
 
     def unfinished(self) -> list[tuple[str, str]]:
         """(run_id, worker) of every run that never recorded its end."""

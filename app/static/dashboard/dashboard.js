@@ -1,14 +1,15 @@
-// The dashboard: ask a question, watch the run's stages, the answer typing in, its sources,
-// table and chart. The run is followed by the shared JS client (/static/stagecast.js), which
+// The dashboard: pick an agent, ask a question, watch the run's stages (and the stages of
+// subgraphs, nested under theirs), tool calls, the answer typing in, its sources, table and
+// chart; answer the question of a paused run (an `interrupt`). The run is followed by the shared JS client (/static/stagecast.js), which
 // rejoins after a network drop with Last-Event-ID; this module only draws its state.
 // Text from the model or the server is always set as text (textContent), never as HTML.
 import { initialState, isTerminal, stream, watchRun } from '/static/stagecast.js';
+import { authHeaders, ensureToken, forgetToken } from './auth.js';
 import { renderChart } from './chart.js';
 import { $, el, formatMs, formatValue, languageOf, replace, stageLabel } from './dom.js';
 import { Typewriter } from './typewriter.js';
 
 const root = $('#dashboard');
-const DEFAULT_STAGES = root.dataset.stages ? root.dataset.stages.split(',') : [];
 const ACTIVE = new Set(['connecting', 'streaming', 'reconnecting']);
 const STATUS_TEXT = {
   idle: 'idle',
@@ -19,11 +20,15 @@ const STATUS_TEXT = {
   error: 'error',
   cancelled: 'cancelled',
   timeout: 'timed out',
+  paused: 'waiting for you',
 };
 
 const ui = {
   form: $('#ask-form'),
   question: $('#question'),
+  agent: $('#agent'),
+  questionCard: $('#question-card'),
+  interrupts: $('#interrupts'),
   ask: $('#ask'),
   cancel: $('#cancel'),
   conversationId: $('#conversation-id'),
@@ -66,36 +71,46 @@ let threadId = null;
 let frame = 0;
 let ticker = 0;
 
-function newRun(handle, watching) {
+function newRun(handle, watching, resuming) {
   return {
     handle,
     watching,
+    resuming, // answers a paused run: the stages before the pause are not shown as pending
     state: handle?.state ?? null,
     events: 0,
     reconnects: 0,
     reconnect: null,
     clockOffset: null, // Date.now() - server ts: ticks running stages between events
     stoppedAt: null, // server time the run ended, for the timing of a stage it cut short
-    rendered: { sources: null, final: null, toolCalls: null },
+    rendered: { sources: null, final: null, toolCalls: null, interrupts: null },
   };
 }
 
 // --- starting and stopping ---
 
-function ask(message) {
+async function ask(message) {
   if (run && isActive(run.state)) return;
-  const body = { message };
+  await ensureToken();
+  const body = { message, agent: ui.agent.value };
   if (threadId) body.conversation_id = threadId;
-  begin((handlers) => stream('/api/chat/stream', body, handlers), false);
+  begin((handlers) => stream('/api/chat/stream', body, handlers, { headers: authHeaders() }), false);
 }
 
-function watch(runId) {
-  begin((handlers) => watchRun(runId, handlers), true);
+/** Answers the paused run's question; the run that continues the thread takes the screen. */
+function answer(value) {
+  const paused = run?.handle;
+  if (!paused || run.state?.status !== 'paused') return;
+  begin((handlers) => paused.resume(value, handlers), false, true);
 }
 
-function begin(open, watching) {
+async function watch(runId) {
+  await ensureToken();
+  begin((handlers) => watchRun(runId, handlers, { headers: authHeaders() }), true);
+}
+
+function begin(open, watching, resuming = false) {
   resetView();
-  const current = newRun(null, watching);
+  const current = newRun(null, watching, resuming);
   run = current;
   const handle = open(handlersFor(current));
   current.handle = handle;
@@ -112,6 +127,7 @@ function handlersFor(current) {
   return {
     onState: mine((state) => {
       current.state = state;
+      if (state.error?.error === 'Unauthorized') forgetToken(); // ask again next time
       if (isTerminal(state.status) && current.stoppedAt === null) {
         // When the run ended: the server's `done` time, or now (a cancel ends the stream first).
         current.stoppedAt = state.endedAt ?? serverNow();
@@ -152,7 +168,8 @@ function resetView() {
   typewriter.clear();
   run = null;
   ui.answer.dataset.consistent = '';
-  for (const card of [ui.chartCard, ui.tableCard, ui.toolsCard]) card.hidden = true;
+  for (const card of [ui.chartCard, ui.tableCard, ui.toolsCard, ui.questionCard]) card.hidden = true;
+  replace(ui.interrupts);
   replace(ui.sources, el('li', { class: 'muted empty', text: 'No sources yet.' }));
   ui.sourcesCount.textContent = '';
   replace(ui.chart);
@@ -187,6 +204,7 @@ function draw() {
   drawDetails(state);
   if (state.sources !== run.rendered.sources) drawSources((run.rendered.sources = state.sources));
   if (state.toolCalls !== run.rendered.toolCalls) drawToolCalls((run.rendered.toolCalls = state.toolCalls));
+  if (state.interrupts !== run.rendered.interrupts) drawInterrupts((run.rendered.interrupts = state.interrupts));
   if (state.final !== run.rendered.final) drawFinal((run.rendered.final = state.final));
 }
 
@@ -198,36 +216,57 @@ function serverNow() {
   return run?.clockOffset === null || run?.clockOffset === undefined ? null : Date.now() - run.clockOffset;
 }
 
+/** The agent picker's stages of `agent`: shown as pending before the run reports them. */
+function declaredStages(agent) {
+  const option = [...ui.agent.options].find((o) => o.value === agent);
+  return option?.dataset.stages ? option.dataset.stages.split(',') : [];
+}
+
+/**
+ * A stage of the top graph's row: a node of the top graph under its own name. The others
+ * (nodes inside subgraphs, and stages a node reports under another name, such as the review
+ * agent's policy checks) are nested under the top node they run in.
+ */
+function isTopStage(stage) {
+  return stage.depth === 0 && stage.stage === stage.node;
+}
+
 function drawStages(state, active) {
-  const seen = new Map(state.stages.map((stage) => [stage.stage, stage]));
-  // The default agent's stages show as pending before they start; other agents' as they come.
-  const pending = state.agent && state.agent !== root.dataset.agent ? [] : DEFAULT_STAGES;
-  const names = [...pending, ...state.stages.map((s) => s.stage)].filter((n, i, all) => all.indexOf(n) === i);
+  const tops = state.stages.filter(isTopStage);
+  const seen = new Map(tops.map((stage) => [stage.stage, stage]));
+  const pending = run?.resuming || run?.watching ? [] : declaredStages(state.agent ?? ui.agent.value);
+  const names = [...pending, ...tops.map((s) => s.stage)].filter((n, i, all) => all.indexOf(n) === i);
   const now = serverNow();
+  const timing = (stage, phase) => {
+    if (stage?.durationMs !== null && stage?.durationMs !== undefined) return formatMs(stage.durationMs);
+    if (stage?.startedAt && phase === 'active' && now) return formatMs(Math.max(0, now - stage.startedAt));
+    if (stage?.startedAt && phase === 'stopped' && run?.stoppedAt) return `stopped after ${formatMs(Math.max(0, run.stoppedAt - stage.startedAt))}`;
+    return '';
+  };
+  const icon = (phase, fallback) => (phase === 'done' ? '✓' : phase === 'stopped' ? '✕' : phase === 'waiting' ? '?' : fallback);
   const items = names.map((name, index) => {
     const stage = seen.get(name);
     const phase = stagePhase(stage, state.status, active);
-    let time = '';
-    if (stage?.durationMs !== null && stage?.durationMs !== undefined) time = formatMs(stage.durationMs);
-    else if (stage?.startedAt && phase === 'active' && now) time = formatMs(Math.max(0, now - stage.startedAt));
-    else if (stage?.startedAt && phase === 'stopped' && run?.stoppedAt) time = `stopped after ${formatMs(Math.max(0, run.stoppedAt - stage.startedAt))}`;
     const step = stage?.step && stage?.total ? ` (${stage.step}/${stage.total})` : '';
+    const nested = state.stages.filter((s) => !isTopStage(s) && s.path[0] === name);
     return el(
       'li',
       { class: `stage stage-${phase}`, dataset: { stage: name, state: phase }, title: stage?.message ?? '' },
-      el('span', { class: 'stage-icon', attrs: { 'aria-hidden': 'true' }, text: phase === 'done' ? '✓' : phase === 'stopped' ? '✕' : String(index + 1) }),
+      el('span', { class: 'stage-icon', attrs: { 'aria-hidden': 'true' }, text: icon(phase, String(index + 1)) }),
       el('span', { class: 'stage-body' },
         el('span', { class: 'stage-name', text: stageLabel(name) }),
-        el('span', { class: 'stage-time', text: time || (phase === 'pending' ? 'waiting' : '') }),
-        el('span', { class: 'stage-detail', text: stage ? `${stage.message ?? ''}${step}` : '' })),
+        el('span', { class: 'stage-time', text: timing(stage, phase) || (phase === 'pending' ? 'waiting' : '') }),
+        el('span', { class: 'stage-detail', text: stage ? `${stage.message ?? ''}${step}` : '' }),
+        nested.length ? drawNested(nested, state.status, active, timing, icon) : null),
     );
-  });
-  replace(ui.stages, items);
+  });  replace(ui.stages, items);
   const current = [...state.stages].reverse().find((s) => s.status === 'in_progress');
   const last = state.stages[state.stages.length - 1];
   let message = current?.message ?? (state.status === 'connecting' ? 'Connecting…' : last?.message ?? '');
   const cut = [...state.stages].reverse().find((s) => s.status !== 'completed');
-  if (isTerminal(state.status) && state.status !== 'success') {
+  if (state.status === 'paused') {
+    message = 'Paused: the agent waits for your answer below.';
+  } else if (isTerminal(state.status) && state.status !== 'success') {
     message = `${STATUS_TEXT[state.status] ?? state.status}${cut ? ` during ${stageLabel(cut.stage).toLowerCase()}` : ''}`;
     message = message.charAt(0).toUpperCase() + message.slice(1);
   }
@@ -236,14 +275,42 @@ function drawStages(state, active) {
   else if (state.startedAt && now && active) ui.duration.textContent = formatMs(now - state.startedAt);
 }
 
+/** Stages inside a top stage, indented by their depth, in order of appearance. */
+function drawNested(stages, status, active, timing, icon) {
+  return el(
+    'ol',
+    { class: 'substages' },
+    stages.map((stage) => {
+      const phase = stagePhase(stage, status, active);
+      // A subgraph's node by its path below the top node; a named stage ("policy:usage") by its last part.
+      const name = stage.stage === stage.node ? stage.path.slice(1).join(' › ') : stage.stage.split(':').pop();
+      const step = stage.step && stage.total ? `${stage.step}/${stage.total} ` : '';
+      return el(
+        'li',
+        {
+          class: `substage stage-${phase}`,
+          dataset: { stage: stage.stage, path: stage.path.join('/'), state: phase },
+          title: [stage.message, timing(stage, phase)].filter(Boolean).join(' · '),
+          style: { marginLeft: `${Math.max(0, stage.depth - 1) * 14}px` },
+        },
+        el('span', { class: 'substage-icon', attrs: { 'aria-hidden': 'true' }, text: icon(phase, '•') }),
+        el('span', { class: 'substage-name', text: `${step}${stageLabel(name)}` }),
+        el('span', { class: 'substage-detail', text: [stage.message, timing(stage, phase)].filter(Boolean).join(' · ') }),
+      );
+    }),
+  );
+}
+
 function stagePhase(stage, status, active) {
-  if (!stage) return isTerminal(status) && status !== 'success' ? 'skipped' : 'pending';
+  if (!stage) return isTerminal(status) && status !== 'success' && status !== 'paused' ? 'skipped' : 'pending';
   if (stage.status === 'completed') return 'done';
+  if (status === 'paused') return 'waiting'; // the node that asked: it runs on when answered
   return active ? 'active' : 'stopped';
 }
 
 function drawAnswer(state, active) {
-  // What was streamed: the tokens as delivered, once each. It must equal final.content.
+  // What was streamed: the tokens as delivered, once each, less those a restart discarded. It
+  // must equal final.content.
   const streamed = state.tokens.join('');
   let text = streamed;
   if (state.final) {
@@ -290,6 +357,14 @@ function noticeOf(state) {
   if (state.status === 'error' && state.error) {
     const http = state.error.httpStatus ? ` (HTTP ${state.error.httpStatus})` : '';
     return { kind: 'error', text: `${state.error.error}: ${state.error.message}${http}` };
+  }
+  if (state.restarted) {
+    // The restart event already took the cut-off text out of state.tokens (DESIGN.md, "Round 2
+    // additions"); the answer above types in again from where the lost worker's text began.
+    return {
+      kind: 'info',
+      text: `Resumed on another worker (attempt ${state.attempt}): the run's worker was lost, so the interrupted part of the answer is written again.`,
+    };
   }
   if (run.watching && state.status === 'connecting') return { kind: 'info', text: `Joining run ${run.handle?.runId ?? ''}…` };
   return null;
@@ -347,6 +422,44 @@ function drawToolCalls(calls) {
   );
 }
 
+/** The questions of a paused run, each with its options as buttons and a free-text answer. */
+function drawInterrupts(interrupts) {
+  ui.questionCard.hidden = !interrupts.length;
+  // Several questions are answered one at a time, by id; one question by its value alone.
+  const reply = (item) => (value) => answer(interrupts.length > 1 ? { [item.id]: value } : value);
+  replace(
+    ui.interrupts,
+    interrupts.map((item) => {
+      const value = item.value;
+      const fields = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
+      const question = typeof value === 'string' ? value : fields.question ?? JSON.stringify(value);
+      const options = Array.isArray(fields.options) ? fields.options : [];
+      const details = Object.entries(fields).filter(([k, v]) => k !== 'question' && k !== 'options' && typeof v !== 'object');
+      const send = reply(item);
+      const input = el('input', { class: 'interrupt-input', attrs: { type: 'text', 'aria-label': 'Your answer', placeholder: 'Your answer' } });
+      const form = el('form', { class: 'interrupt-form' }, input, el('button', { class: 'btn', attrs: { type: 'submit' }, text: 'Send answer' }));
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        if (input.value.trim()) send(input.value.trim());
+      });
+      return el(
+        'div',
+        { class: 'interrupt', dataset: { interruptId: item.id } },
+        el('p', { class: 'interrupt-question', text: question, lang: languageOf(question) }),
+        details.length ? el('p', { class: 'interrupt-details muted', text: details.map(([k, v]) => `${k.replace(/_/g, ' ')}: ${formatValue(v)}`).join(' · ') }) : null,
+        options.length
+          ? el('div', { class: 'interrupt-options' }, options.map((option) => {
+              const button = el('button', { class: 'btn primary', attrs: { type: 'button' }, dataset: { answer: String(option) }, text: stageLabel(String(option)) });
+              button.addEventListener('click', () => send(option));
+              return button;
+            }))
+          : null,
+        form,
+      );
+    }),
+  );
+}
+
 function drawFinal(final) {
   if (!final) return;
   const table = final.table_data;
@@ -401,8 +514,18 @@ ui.cancel.addEventListener('click', () => {
 
 ui.newConversation.addEventListener('click', () => setConversation(null));
 
+ui.agent.addEventListener('change', () => {
+  // A conversation belongs to the agent that holds it: another agent starts a new one.
+  setConversation(null);
+  if (!isActive(run?.state)) drawStages({ ...initialState(), agent: ui.agent.value }, false);
+});
+
 for (const chip of document.querySelectorAll('[data-example]')) {
   chip.addEventListener('click', () => {
+    if (chip.dataset.agent && chip.dataset.agent !== ui.agent.value) {
+      ui.agent.value = chip.dataset.agent;
+      ui.agent.dispatchEvent(new Event('change'));
+    }
     ui.question.value = chip.dataset.example;
     if (!isActive(run?.state)) ui.form.requestSubmit();
   });
@@ -410,7 +533,7 @@ for (const chip of document.querySelectorAll('[data-example]')) {
 
 document.addEventListener('visibilitychange', () => schedule());
 
-drawStages(initialState(), false); // the default agent's stages, pending
+drawStages(initialState(), false); // the picked agent's stages, pending
 root.dataset.ready = 'true';
 const watched = new URLSearchParams(location.search).get('run');
 if (watched) {

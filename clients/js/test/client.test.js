@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { stream, watchRun } from '../stagecast.js';
+import { resume, stream, watchRun } from '../stagecast.js';
 import { startFakeServer } from './helpers/fake-server.js';
 import { eventsOf, fixture } from './helpers/fixtures.js';
 
@@ -459,6 +459,54 @@ describe('answers that are not a stream', () => {
   });
 });
 
+describe('a run resumed on another worker (a restart event)', () => {
+  const RESTARTED = eventsOf('ko-restart');
+  const at = RESTARTED.findIndex((e) => e.type === 'restart');
+  const FINAL = RESTARTED.find((e) => e.type === 'final').data.content;
+
+  test('the answer is final.content, and onRestart is told once', async () => {
+    const server = await serve('ko-restart');
+    const restarts = [];
+    const answers = [];
+    const { seen, handlers } = recorder({
+      onRestart: (data) => restarts.push(data),
+      onFinal: () => answers.push(handle.state.answer),
+    });
+    const handle = stream(server.url, QUESTION, handlers);
+    const state = await handle.done;
+    assert.deepEqual(seen.events, RESTARTED);
+    assert.deepEqual(restarts, [RESTARTED[at].data]);
+    // Before final replaces it, the streamed answer already equals final.content.
+    assert.deepEqual(answers, [FINAL]);
+    assert.equal(state.answer, FINAL);
+    assert.deepEqual([state.status, state.attempt, state.restarted], ['success', 2, true]);
+  });
+
+  test('a client reconnecting across the restart: cut just before, at and after it', async () => {
+    for (const k of [at - 1, at, at + 1, at + 2]) {
+      const server = await serve('ko-restart', { plans: [{ dropAfter: k }] });
+      const answers = [];
+      const { seen, handlers } = recorder({ onFinal: () => answers.push(handle.state.tokens.join('')) });
+      const handle = stream(server.url, QUESTION, handlers, FAST);
+      const state = await handle.done;
+      assert.deepEqual(seen.events, RESTARTED, `k=${k}`);
+      assert.deepEqual(
+        server.log.rejoins.map((r) => r.lastEventId),
+        [`${server.runId}:${k}`],
+      );
+      assert.deepEqual(answers, [FINAL], `k=${k}`);
+      assert.deepEqual([state.status, state.answer, state.attempt], ['success', FINAL, 2], `k=${k}`);
+      await server.close();
+    }
+  });
+
+  test('a watcher joining after the restart replays it from the first event', async () => {
+    const server = await serve('ko-restart');
+    const state = await watchRun(server.runId, {}, { baseUrl: server.origin }).done;
+    assert.deepEqual([state.answer, state.attempt, state.restarted], [FINAL, 2, true]);
+  });
+});
+
 describe('watchRun', () => {
   test('joins a run from its first event', async () => {
     const server = await serve();
@@ -478,5 +526,49 @@ describe('watchRun', () => {
     const state = await watchRun(server.runId, {}, { baseUrl: server.origin, timeout: 100 }).done;
     assert.equal(state.status, 'timeout');
     assert.deepEqual(server.log.cancels, []);
+  });
+});
+
+describe('a paused run (interrupt) and resume()', () => {
+  const PAUSED = eventsOf('en-review-paused');
+  const RESUMED = eventsOf('en-review-resumed');
+
+  test('the run ends paused with its questions; resume(value) answers them on the same thread', async () => {
+    const server = await startFakeServer(fixture('en-review-paused'), { resumed: fixture('en-review-resumed') });
+    servers.push(server);
+    const asked = [];
+    const { seen, handlers } = recorder({ onInterrupt: (data) => asked.push(data) });
+    const handle = stream(server.url, { message: 'Request 120 x ABC-12345', agent: 'review' }, handlers, FAST);
+    const state = await handle.done;
+    assert.equal(state.status, 'paused');
+    assert.deepEqual(seen.events, PAUSED);
+    const { interrupts } = PAUSED.find((e) => e.type === 'interrupt').data;
+    assert.deepEqual(asked, [{ interrupts }]);
+    assert.deepEqual(handle.interrupts, interrupts);
+    assert.equal(state.final, null);
+    assert.deepEqual(seen.errors, []);
+
+    const next = handle.resume('approve');
+    const after = await next.done;
+    assert.deepEqual(server.log.posts.at(-1).body, { conversation_id: 'thr_review_01', resume: 'approve' });
+    assert.equal(after.status, 'success');
+    assert.deepEqual(after.interrupts, []);
+    assert.equal(after.answer, RESUMED.find((e) => e.type === 'final').data.content);
+    assert.equal(server.log.posts.length, 2);
+  });
+
+  test('resume() on a run that did not pause throws', async () => {
+    const server = await serve();
+    const handle = stream(server.url, QUESTION, {}, FAST);
+    await handle.done;
+    assert.throws(() => handle.resume('yes'), /ended paused/);
+  });
+
+  test('resume(url, thread, value) posts the answer', async () => {
+    const server = await startFakeServer(fixture('en-review-paused'), { resumed: fixture('en-review-resumed') });
+    servers.push(server);
+    const state = await resume(server.url, 'thr_review_01', { approved: true }, {}, FAST).done;
+    assert.deepEqual(server.log.posts[0].body, { conversation_id: 'thr_review_01', resume: { approved: true } });
+    assert.equal(state.status, 'success');
   });
 });

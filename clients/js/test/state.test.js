@@ -95,6 +95,83 @@ describe('a failed run with a tool call (en-tool-error)', () => {
   });
 });
 
+describe('a run taken over after its worker was lost (ko-restart)', () => {
+  // Recorded: the worker was killed mid-answer; another host took the run over (attempt 2),
+  // discarded the cut-off message and wrote the answer again under a new message id.
+  const events = eventsOf('ko-restart');
+  const at = events.findIndex((e) => e.type === 'restart');
+  const { discard_message_ids: discarded } = events[at].data;
+  const final = events.find((e) => e.type === 'final').data;
+  const streamed = (upTo) => run(events.slice(0, upTo).filter((e) => e.type !== 'final'));
+
+  test('the recording: every token concatenated is not the answer, the kept ones are', () => {
+    const tokens = events.filter((e) => e.type === 'token');
+    assert.notEqual(tokens.map((e) => e.data.content).join(''), final.content);
+    assert.equal(
+      tokens
+        .filter((e) => !discarded.includes(e.data.message_id))
+        .map((e) => e.data.content)
+        .join(''),
+      final.content,
+    );
+  });
+
+  test('before final, the answer is the kept tokens: equal to final.content', () => {
+    const state = streamed(events.length);
+    assert.equal(state.answer, final.content);
+    assert.equal(state.tokens.join(''), final.content);
+    assert.ok(state.tokenMessageIds.every((id) => !discarded.includes(id)));
+    assert.equal(state.tokens.length, state.tokenMessageIds.length);
+  });
+
+  test('the restart drops the partial answer at once and says which attempt this is', () => {
+    const before = run(events.slice(0, at));
+    assert.ok(before.answer.length > 0);
+    assert.deepEqual([before.attempt, before.restarted], [1, false]);
+    const after = reduce(before, events[at]);
+    assert.equal(after.answer, '');
+    assert.deepEqual(after.tokens, []);
+    assert.deepEqual([after.attempt, after.restarted, after.status], [2, true, 'streaming']);
+    assert.deepEqual(after.discardedMessageIds, discarded);
+  });
+
+  test('the whole run: success, one answer stage, the answer is final.content', () => {
+    const state = run(events);
+    assert.equal(state.status, 'success');
+    assert.equal(state.answer, final.content);
+    assert.equal(state.attempt, 2);
+    assert.deepEqual(
+      state.stages.map((s) => [s.stage, s.status]),
+      [
+        ['query_analysis', 'completed'],
+        ['data_retrieval', 'completed'],
+        ['response_generation', 'completed'],
+      ],
+    );
+  });
+
+  test('a token of a discarded message that comes after the restart is dropped too', () => {
+    const late = events.slice(0, at).findLast((e) => e.type === 'token');
+    const state = reduce(run(events.slice(0, at + 1)), late);
+    assert.equal(state.answer, '');
+  });
+
+  test('tokens of messages not discarded stay, in order', () => {
+    const envelope = { run_id: 'r', trace_id: 't', ts: 1 };
+    const token = (content, message_id) => ({ type: 'token', data: { content, node: 'n', message_id }, ...envelope });
+    const state = run([
+      token('kept ', 'a'),
+      token('cut', 'b'),
+      token('also kept', 'c'),
+      { type: 'restart', data: { attempt: 3, reason: 'WorkerLost', discard_message_ids: ['b'] }, ...envelope },
+      token(' more', 'd'),
+    ]);
+    assert.equal(state.answer, 'kept also kept more');
+    assert.deepEqual(state.tokenMessageIds, ['a', 'c', 'd']);
+    assert.equal(state.attempt, 3);
+  });
+});
+
 describe('reduce', () => {
   const progress = (stage, status, ts) => ({
     type: 'progress',
@@ -131,7 +208,7 @@ describe('reduce', () => {
 
   test('an unknown event type leaves the state unchanged (the same object)', () => {
     const state = run(eventsOf('ko-inventory').slice(0, 2));
-    assert.equal(reduce(state, { type: 'interrupt', data: {}, run_id: 'r', trace_id: 't', ts: 1 }), state);
+    assert.equal(reduce(state, { type: 'a_future_event', data: {}, run_id: 'r', trace_id: 't', ts: 1 }), state);
   });
 
   test('the run id comes from the envelope when start was not seen', () => {
@@ -184,5 +261,50 @@ describe('reduce', () => {
     ]);
     assert.deepEqual(state.sources, sources);
     assert.equal(state.answer, 'ok');
+  });
+});
+
+describe('a paused run (en-review-paused) and nested stages', () => {
+  test('interrupt: the questions are kept and the run is paused (terminal)', () => {
+    const events = eventsOf('en-review-paused');
+    const state = run(events);
+    assert.equal(state.status, 'paused');
+    assert.ok(isTerminal('paused'));
+    assert.deepEqual(state.interrupts, events.find((e) => e.type === 'interrupt').data.interrupts);
+    assert.equal(state.final, null);
+    const approval = state.stages.find((s) => s.stage === 'approval');
+    assert.equal(approval.status, 'in_progress'); // the node waits for the answer: it did not complete
+    const checks = state.stages.filter((s) => s.stage.startsWith('policy:'));
+    assert.deepEqual(checks.map((s) => s.step).sort(), [1, 2, 3, 4, 5]);
+    assert.ok(checks.every((s) => s.status === 'completed' && s.total === 5));
+  });
+
+  test('a stage inside a subgraph has its path and depth, apart from a same-named top stage', () => {
+    const progress = (path, status) => ({
+      type: 'progress',
+      ts: 1,
+      data: { node: path.at(-1), stage: path.at(-1), status, message: '', path },
+    });
+    const state = run([
+      progress(['search'], 'in_progress'),
+      progress(['research'], 'in_progress'),
+      progress(['research', 'search'], 'in_progress'),
+      progress(['research', 'search'], 'completed'),
+      progress(['research'], 'completed'),
+    ]);
+    assert.deepEqual(
+      state.stages.map((s) => [s.path.join('/'), s.depth, s.status]),
+      [
+        ['search', 0, 'in_progress'],
+        ['research', 0, 'completed'],
+        ['research/search', 1, 'completed'],
+      ],
+    );
+  });
+
+  test('an event without path (an older server) is a top-level stage', () => {
+    const state = run([{ type: 'progress', ts: 1, data: { node: 'a', stage: 'a', status: 'in_progress', message: '' } }]);
+    assert.deepEqual(state.stages[0].path, ['a']);
+    assert.equal(state.stages[0].depth, 0);
   });
 });

@@ -11,11 +11,20 @@ import { useAgentStream } from '../useAgentStream.js';
 // The recordings of the client's own tests (clients/js/test/fixtures).
 const recorded = (name) => readFileSync(join(import.meta.dirname, '../../js/test/fixtures', `${name}.sse`));
 const KO = recorded('ko-inventory');
-const FINAL = KO.toString('utf8')
-  .split('\n')
-  .filter((line) => line.startsWith('data: '))
-  .map((line) => JSON.parse(line.slice('data: '.length)))
-  .find((event) => event.type === 'final').data;
+const eventsOf = (bytes) =>
+  bytes
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('data: '))
+    .map((line) => JSON.parse(line.slice('data: '.length)));
+const FINAL = eventsOf(KO).find((event) => event.type === 'final').data;
+// A run taken over after its worker was killed mid-answer: a `restart` event discards the
+// cut-off message, and the answer is written again under a new message id.
+const RESTARTED = recorded('ko-restart');
+/** The recording up to (not including) the first event of `type`. */
+const upTo = (bytes, type) => bytes.subarray(0, bytes.indexOf(Buffer.from(`data: {"type":"${type}"`)));
+/** The recording up to and including the first event of `type`. */
+const through = (bytes, type) => bytes.subarray(0, bytes.indexOf('\n\n', upTo(bytes, type).length) + 2);
 
 /**
  * A streaming Response like fetch's: the bytes in 100-byte chunks (cutting UTF-8 characters),
@@ -64,6 +73,7 @@ function Chat() {
       agent.stages.map((s) => h('li', { key: `${s.stage}@${s.startedAt}` }, `${s.stage}:${s.status}`)),
     ),
     h('p', { 'data-testid': 'answer' }, agent.answer),
+    agent.restarted && h('p', { 'data-testid': 'resumed' }, `resumed on another worker (attempt ${agent.attempt})`),
   );
 }
 
@@ -165,5 +175,58 @@ describe('useAgentStream', () => {
     expect(agent.answer).toBe('There are 12 units');
     expect(agent.error.error).toBe('UpstreamError');
     expect(agent.stages.map((s) => s.stage)).toEqual(['agent']);
+  });
+
+  test('a restart drops the cut-off answer at once; the rest of the stream writes it again', async () => {
+    const finalContent = eventsOf(RESTARTED).find((event) => event.type === 'final').data.content;
+    mockFetch([through(RESTARTED, 'restart'), { hold: true }], [upTo(RESTARTED, 'final'), { hold: true }]);
+    render(h(Chat));
+    act(() => {
+      agent.start({ message: 'ABC-12345 부품의 재고는?' });
+    });
+    await waitFor(() => expect(agent.restarted).toBe(true));
+    expect(screen.getByTestId('answer').textContent).toBe('');
+    expect(screen.getByTestId('resumed').textContent).toBe('resumed on another worker (attempt 2)');
+
+    // Up to final, not included: what streamed is already final.content, with no text twice.
+    act(() => {
+      agent.start({ message: 'ABC-12345 부품의 재고는?' });
+    });
+    await waitFor(() => expect(agent.stages.at(-1)?.status).toBe('completed'));
+    expect(agent.final).toBeNull();
+    expect(screen.getByTestId('answer').textContent).toBe(finalContent);
+    expect(agent.tokens.join('')).toBe(finalContent);
+    expect([agent.attempt, agent.restarted, agent.status]).toEqual([2, true, 'streaming']);
+  });
+
+  test('a paused run exposes its question; resume(value) answers it on the same thread', async () => {
+    const fetch = mockFetch([recorded('en-review-paused')], [recorded('en-review-resumed')]);
+    render(h(Chat));
+    act(() => {
+      agent.start({ message: 'Request 120 x ABC-12345', agent: 'review' });
+    });
+    await waitFor(() => expect(statusShown()).toBe('paused'));
+    expect(agent.interrupts).toHaveLength(1);
+    expect(agent.interrupts[0].value.options).toEqual(['approve', 'reject']);
+    expect(agent.final).toBeNull();
+
+    let done;
+    act(() => {
+      done = agent.resume('approve');
+    });
+    await waitFor(() => expect(statusShown()).toBe('success'));
+    expect(agent.interrupts).toEqual([]);
+    expect(agent.final.table_data.rows[0][0]).toBe('ABC-12345');
+    expect((await done).status).toBe('success');
+    expect(JSON.parse(fetch.mock.calls[1][1].body)).toEqual({ conversation_id: 'thr_review_01', resume: 'approve' });
+  });
+
+  test('resume() without a paused run rejects', async () => {
+    mockFetch([KO]);
+    render(h(Chat));
+    await act(async () => {
+      await agent.start({ message: 'x' });
+    });
+    await expect(agent.resume('yes')).rejects.toThrow(/ended paused/);
   });
 });

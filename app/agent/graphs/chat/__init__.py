@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from app.agent.control import RunControl
 from app.agent.graphs.chat.context import ChatContext
-from app.agent.graphs.chat.graph import STAGE_MESSAGES, graph
+from app.agent.graphs.chat.graph import DESCRIPTION, STAGE_MESSAGES, graph
 from app.agent.models import AgentInput
 from app.config import Settings
-from app.knowledge import KnowledgeBase
+from app.knowledge import bundled_knowledge
 from app.llm import make_chat_model
 
-__all__ = ["STAGE_MESSAGES", "graph", "make_context"]
-
-
-@lru_cache(maxsize=1)
-def _knowledge() -> KnowledgeBase:
-    return KnowledgeBase.open()
+__all__ = ["DESCRIPTION", "STAGE_MESSAGES", "graph", "make_context"]
 
 
 def make_context(settings: Settings, request: AgentInput, control: RunControl) -> ChatContext:
     """The services one run of the default agent uses."""
     return ChatContext(
-        knowledge=_knowledge(),
+        knowledge=bundled_knowledge(),
         control=control,
+        settings=settings,
         chat_model=make_chat_model(settings, request.llm_config, control),
         custom_prompt=request.custom_prompt,
         offline_token_delay_s=settings.offline_token_delay_ms / 1000,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from langchain_openai import ChatOpenAI
 
 from app.agent.control import RunControl
+from app.config import Settings
 from app.knowledge import KnowledgeBase
 
 
@@ -17,6 +18,9 @@ class ChatContext:
 
     control: RunControl
     """The run's stop flag, checked between streamed pieces."""
+
+    settings: Settings
+    """Model retries and tool rounds (``STAGECAST_LLM_*``)."""
 
     chat_model: ChatOpenAI | None = None
     """The OpenAI-compatible writer; None selects the offline writer."""

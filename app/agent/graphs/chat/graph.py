@@ -8,9 +8,6 @@ in pieces sent with ``get_stream_writer()``.
 
 from __future__ import annotations
 
-import re
-import time
-import uuid
 from typing import Any
 
 from langchain_core.messages import (
@@ -20,8 +17,12 @@ from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolCall,
+    ToolMessage,
 )
 from langchain_core.messages.ai import add_ai_message_chunks
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -29,16 +30,21 @@ from langgraph.runtime import Runtime
 from app.agent.graphs.chat.context import ChatContext
 from app.agent.graphs.chat.prompts import SYSTEM_PROMPT
 from app.agent.graphs.chat.state import ChatState
+from app.agent.graphs.chat.tools import make_tools
+from app.agent.graphs.streaming import stream_text
 from app.knowledge import QueryAnalysis, Retrieval, build_llm_context, compose_answer
+from app.llm import describe_failure, stream_with_retries
+
+DESCRIPTION = (
+    "Answers questions about the parts inventory (stock, usage, parts, documents) from the "
+    "bundled database and documents; with a model configured, the model may call them as tools."
+)
 
 STAGE_MESSAGES: dict[str, tuple[str, str]] = {
     "query_analysis": ("Analysing the question", "Question analysed"),
     "data_retrieval": ("Searching stock records and documents", "Records and documents found"),
     "response_generation": ("Writing the answer", "Answer written"),
 }
-
-# Words with their trailing space: the offline writer's unit of streaming.
-_PIECE = re.compile(r"\S+\s*|\s+")
 
 
 def query_analysis(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
@@ -85,30 +91,17 @@ def response_generation(state: ChatState, runtime: Runtime[ChatContext]) -> dict
         }
     )
     if context.chat_model is None:
-        answer = _write_offline(state["question"], analysis, retrieval, context)
-    else:
-        answer = _write_with_model(state, analysis, retrieval, context)
-    return {"messages": [answer]}
-
-
-def _write_offline(
-    question: str, analysis: QueryAnalysis, retrieval: Retrieval, context: ChatContext
-) -> AIMessage:
-    message_id = f"msg-{uuid.uuid4().hex}"
-    text = compose_answer(question, analysis, retrieval)
-    writer = get_stream_writer()
-    for piece in _PIECE.findall(text):
-        context.control.raise_if_cancelled()
-        writer({"type": "token", "content": piece, "message_id": message_id})
-        if context.offline_token_delay_s:
-            time.sleep(context.offline_token_delay_s)
-    return AIMessage(content=text, id=message_id)
+        text = compose_answer(state["question"], analysis, retrieval)
+        return {"messages": [stream_text(text, context.control, context.offline_token_delay_s)]}
+    return {"messages": _write_with_model(state, analysis, retrieval, context)}
 
 
 def _write_with_model(
     state: ChatState, analysis: QueryAnalysis, retrieval: Retrieval, context: ChatContext
-) -> AIMessage:
+) -> list[BaseMessage]:
+    """The model's answer, after as many rounds of tool calls as it asks for (up to the limit)."""
     assert context.chat_model is not None
+    settings = context.settings
     system = SYSTEM_PROMPT.format(
         language="Korean" if analysis.language == "ko" else "English",
         context=build_llm_context(analysis, retrieval),
@@ -116,16 +109,65 @@ def _write_with_model(
     if context.custom_prompt:
         system += "\n\n" + context.custom_prompt
     prompt: list[BaseMessage] = [SystemMessage(system), *state.get("messages", [])]
+    tools = {tool.name: tool for tool in make_tools(context.knowledge)}
+    with_tools = context.chat_model.bind_tools(list(tools.values()))
+    produced: list[BaseMessage] = []
+    for round_ in range(settings.llm_max_tool_rounds + 1):
+        # The last round has no tools: the model must answer with what it has.
+        model = with_tools if round_ < settings.llm_max_tool_rounds else context.chat_model
+        answer = _stream_answer(model, [*prompt, *produced], context)
+        produced.append(answer)
+        if not answer.tool_calls:
+            break
+        produced += [_call_tool(tools, call, context) for call in answer.tool_calls]
+    return produced
+
+
+def _stream_answer(model: Runnable[Any, Any], prompt: list[BaseMessage], context: ChatContext) -> AIMessage:
+    writer = get_stream_writer()
+
+    def on_retry(attempt: int, delay: float, failure: Exception) -> None:
+        writer(
+            {
+                "type": "progress",
+                "message": f"The model service failed ({describe_failure(failure)}); retrying in "
+                f"{delay:.1f} s (retry {attempt} of {context.settings.llm_max_retries})",
+            }
+        )
+
     chunks: list[AIMessageChunk] = []
     # Chunks reach clients through the callbacks as they stream; here they are only gathered,
     # and merged once at the end (adding them one by one copies the answer at every chunk).
-    for chunk in context.chat_model.stream(prompt):
+    for chunk in stream_with_retries(model, prompt, context.settings, context.control, on_retry):
         context.control.raise_if_cancelled()
         chunks.append(chunk)
     if not chunks:
         return AIMessage(content="")
     answer = add_ai_message_chunks(chunks[0], *chunks[1:]) if len(chunks) > 1 else chunks[0]
-    return AIMessage(content=answer.content, id=answer.id, usage_metadata=answer.usage_metadata)
+    return AIMessage(
+        content=answer.content,
+        id=answer.id,
+        tool_calls=answer.tool_calls,
+        usage_metadata=answer.usage_metadata,
+        response_metadata=answer.response_metadata,
+    )
+
+
+def _call_tool(tools: dict[str, BaseTool], call: ToolCall, context: ChatContext) -> ToolMessage:
+    """Run one tool call, reporting it as it starts and ends (``tool_call`` events)."""
+    context.control.raise_if_cancelled()
+    writer = get_stream_writer()
+    report = {"type": "tool_call", "id": call["id"], "name": call["name"], "args": call["args"]}
+    writer({**report, "status": "started"})
+    tool = tools.get(call["name"])
+    if tool is None:
+        result = ToolMessage(f"There is no tool {call['name']}.", tool_call_id=call["id"], status="error")
+    else:
+        result = tool.invoke(call)
+    writer(
+        {**report, "status": "failed" if result.status == "error" else "completed", "result": result.content}
+    )
+    return result
 
 
 def _parts_from_history(knowledge: Any, messages: list[AnyMessage]) -> list[str]:

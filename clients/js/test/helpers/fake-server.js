@@ -21,9 +21,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 /**
  * @param {Buffer} recorded a recorded stream (test/fixtures)
- * @param {{plans?: ConnectionPlan[], retryMs?: number, paceMs?: number}} [options]
+ * @param {{plans?: ConnectionPlan[], retryMs?: number, paceMs?: number, resumed?: Buffer}} [options]
+ *   `resumed`: the recorded stream a POST with `resume` (answering a paused run) is answered with
  */
-export async function startFakeServer(recorded, { plans = [], retryMs = 1, paceMs = 0 } = {}) {
+export async function startFakeServer(recorded, { plans = [], retryMs = 1, paceMs = 0, resumed } = {}) {
   const blocks = parseBlocks(recorded.toString('utf8'));
   const events = blocks.filter((b) => b.seq !== undefined);
   const runId = events[0].id.split(':')[0];
@@ -35,6 +36,10 @@ export async function startFakeServer(recorded, { plans = [], retryMs = 1, paceM
     const body = await readBody(req);
     if (req.method === 'POST' && url.pathname === '/api/chat/stream') {
       log.posts.push({ headers: req.headers, body: JSON.parse(body) });
+      if (resumed && 'resume' in JSON.parse(body)) {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
+        return res.end(resumed);
+      }
       return stream(req, res, 0, plans[connection++] ?? {});
     }
     const match = /^\/api\/runs\/([^/]+)\/(stream|cancel)$/.exec(url.pathname);

@@ -1,0 +1,21 @@
+"""The parts-request review agent: classify, purpose, policy checks, refine, approval, recommend."""
+
+from __future__ import annotations
+
+from app.agent.control import RunControl
+from app.agent.graphs.review.context import ReviewContext
+from app.agent.graphs.review.graph import DESCRIPTION, STAGE_MESSAGES, graph
+from app.agent.models import AgentInput
+from app.config import Settings
+from app.knowledge import bundled_knowledge
+
+__all__ = ["DESCRIPTION", "STAGE_MESSAGES", "graph", "make_context"]
+
+
+def make_context(settings: Settings, request: AgentInput, control: RunControl) -> ReviewContext:
+    return ReviewContext(
+        knowledge=bundled_knowledge(),
+        control=control,
+        approval_threshold=settings.review_approval_threshold,
+        offline_token_delay_s=settings.offline_token_delay_ms / 1000,
+    )

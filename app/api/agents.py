@@ -1,0 +1,20 @@
+"""``/api/agents``: the agents this service serves, for pickers and docs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from app.extension import stagecast
+
+bp = Blueprint("agents", __name__, url_prefix="/api/agents")
+
+
+@bp.get("")
+def index() -> Response:
+    registry = stagecast().manager.agents
+    return jsonify(
+        {
+            "default": registry.default,
+            "agents": [agent.describe() for agent in registry.agents.values()],
+        }
+    )

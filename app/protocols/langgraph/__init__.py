@@ -1,0 +1,37 @@
+"""The LangGraph Platform API (``/langgraph``), an adapter over Stagecast's runs and threads."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+
+from app.config import Settings
+from app.extension import Stagecast
+from app.protocols.langgraph.api import bp
+from app.protocols.langgraph.service import LangGraphService
+from app.protocols.langgraph.threads import LangGraphRecords, PostgresRecords, SqliteRecords
+from app.runs.store.sqlite import connect
+
+__all__ = ["bp", "init_app"]
+
+
+def init_app(app: Flask, stagecast: Stagecast) -> LangGraphService:
+    service = LangGraphService(
+        stagecast.settings, stagecast.manager, _records(stagecast.settings), time.time()
+    )
+    app.extensions["stagecast_langgraph"] = service
+    app.register_blueprint(bp)
+    return service
+
+
+def _records(settings: Settings) -> LangGraphRecords:
+    if settings.database_url is None:
+        return SqliteRecords(connect(settings.database_path))
+    # Made here, in the worker after fork and after gevent patched (DESIGN.md, trap 6).
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(
+        settings.database_url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True
+    )
+    return PostgresRecords(pool)

@@ -1,0 +1,87 @@
+"""Request bodies of the LangGraph Platform API, as the SDKs send them.
+
+Fields the SDKs always send but Stagecast has no use for (``durability``, ``feedback_keys``,
+``langsmith_tracer``, ...) are ignored; fields asking for something Stagecast does not do
+(``webhook``, ``interrupt_before``, time travel with ``checkpoint``) are refused with 422 by
+the views rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
+SortOrder = Literal["asc", "desc"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CommandBody(_Body):
+    resume: Any = None
+    update: Any = None
+    goto: Any = None
+
+
+class RunCreate(_Body):
+    assistant_id: str = Field(min_length=1)
+    input: dict[str, Any] | None = None
+    command: CommandBody | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    stream_mode: list[str] | str = Field(default_factory=lambda: ["values"])
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    on_disconnect: Literal["cancel", "continue"] | None = None
+    multitask_strategy: MultitaskStrategy = "enqueue"
+    if_not_exists: Literal["create", "reject"] = "reject"
+    # Asked for, not offered: refused when set (see the module docstring).
+    webhook: str | None = None
+    interrupt_before: Any = None
+    interrupt_after: Any = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
+    after_seconds: float | None = None
+
+    @property
+    def modes(self) -> list[str]:
+        return [self.stream_mode] if isinstance(self.stream_mode, str) else list(self.stream_mode)
+
+
+class ThreadCreate(_Body):
+    thread_id: str | None = Field(None, min_length=1, max_length=200)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+
+
+class ThreadUpdate(_Body):
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ThreadSearch(_Body):
+    metadata: dict[str, Any] | None = None
+    ids: list[str] | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    sort_by: Literal["thread_id", "status", "created_at", "updated_at"] = "created_at"
+    sort_order: SortOrder = "desc"
+
+
+class HistoryRequest(_Body):
+    limit: int = Field(10, ge=1, le=1000)
+    before: str | dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+
+
+class AssistantSearch(_Body):
+    graph_id: str | None = None
+    name: str | None = None
+    metadata: dict[str, Any] | None = None
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
