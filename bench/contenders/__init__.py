@@ -81,6 +81,8 @@ def _stagecast_env(launch: Launch, *, workers: int = 1, distributed: bool = Fals
         "STAGECAST_WORKER_CONNECTIONS": str(max(2000, launch.max_streams * 2 + 100)),
         "STAGECAST_MAX_CONCURRENT_RUNS": str(max(500, launch.max_streams + 100)),
         "STAGECAST_MAX_RUNNING_RUNS": str(max(500, launch.max_streams + 100)),
+        # Every stream comes from the load generator's one address.
+        "STAGECAST_MAX_STREAMS_PER_CLIENT": str(max(100, launch.max_streams + 100)),
         "STAGECAST_DISCONNECT_GRACE_S": "5",
         "STAGECAST_RUN_TIMEOUT_S": "600",
     }
