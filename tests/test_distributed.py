@@ -368,3 +368,23 @@ def test_two_hosts_behind_the_shipped_nginx(
         )
     assert rest.status == 200 and "restart" in rest.types
     assert rest.last("done")["data"]["status"] == "success"
+
+
+def test_a_run_past_its_attempts_ends_interrupted(
+    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+) -> None:
+    """STAGECAST_RUN_MAX_ATTEMPTS=1: the worker that claims a lost run ends it instead of retrying."""
+    settings = {**shared, "run_lease_s": 2, "run_max_attempts": 1, "offline_token_delay_ms": 60}
+    with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
+        head = answer_until_tokens(client, a, 3)
+        a.kill_all()
+        rest = read_stream(
+            client,
+            "GET",
+            f"{b.url}/api/runs/{head.headers['x-run-id']}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+        summary = client.get(f"{b.url}/api/runs/{head.headers['x-run-id']}").json()
+    assert rest.types[-2:] == ["error", "done"] and "restart" not in rest.types
+    assert rest.last("error")["data"]["error"] == "Interrupted"
+    assert summary["status"] == "error" and summary["attempt"] == 2

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from app.config import Settings
 from app.errors import ServiceError
@@ -12,6 +14,14 @@ from app.protocols.langgraph.inputs import run_request
 from app.protocols.langgraph.models import RunCreate
 
 SETTINGS = Settings()
+
+
+@pytest.fixture(autouse=True)
+def request_context() -> Iterator[None]:
+    """A run request's ``user_id`` is bound to the authenticated caller, who lives in Flask's
+    request context (here none: authentication off)."""
+    with Flask(__name__).test_request_context():
+        yield
 
 
 def _request(**body: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -337,3 +338,43 @@ def test_model_tokens_and_final_values_share_the_message_id(llm_server: Server) 
     assert final["type"] == "ai"
     streamed = "".join(chunk["content"] for chunk, _ in chunks if chunk["id"] == final["id"])
     assert streamed == final["content"] and streamed
+
+
+def test_users_cannot_reach_each_others_threads_and_runs(tmp_path: Path) -> None:
+    """With authentication on, the LangGraph API keeps Stagecast's ownership: another user's
+    thread or run answers 404 (langgraph-sdk's NotFoundError), as on /api; admins see all."""
+    keys = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789abc", "root": "root-key-0123456789ab"}
+    with run_server(
+        tmp_path, heartbeat_s=0.5, api_keys=",".join(f"{u}={k}" for u, k in keys.items()), admins="root"
+    ) as server:
+        clients = {
+            user: get_sync_client(
+                url=server.url + "/langgraph", api_key=None, headers={"Authorization": f"Bearer {key}"}
+            )
+            for user, key in keys.items()
+        }
+        try:
+            alice, bob, root = clients["alice"], clients["bob"], clients["root"]
+            thread = alice.threads.create()
+            run = alice.runs.wait(thread["thread_id"], "chat", input=human(QUESTION))
+            assert "1,234" in run["messages"][-1]["content"]
+            runs = alice.runs.list(thread["thread_id"])
+            run_id = runs[0]["run_id"]
+            for attempt in (
+                lambda: bob.threads.get(thread["thread_id"]),
+                lambda: bob.threads.get_state(thread["thread_id"]),
+                lambda: bob.runs.get(thread["thread_id"], run_id),
+                lambda: bob.runs.list(thread["thread_id"]),
+                lambda: bob.runs.cancel(thread["thread_id"], run_id),
+                lambda: bob.runs.wait(thread["thread_id"], "chat", input=human("hi")),
+                lambda: bob.threads.create(thread_id=thread["thread_id"], if_exists="do_nothing"),
+            ):
+                with pytest.raises(httpx.HTTPStatusError) as refused:
+                    attempt()
+                assert refused.value.response.status_code == 404
+            assert thread["thread_id"] not in [t["thread_id"] for t in bob.threads.search()]
+            assert thread["thread_id"] in [t["thread_id"] for t in root.threads.search()]
+            assert root.runs.get(thread["thread_id"], run_id)["run_id"] == run_id
+        finally:
+            for client in clients.values():
+                client.http.client.close()

@@ -38,12 +38,25 @@ def check_run(run_id: str) -> None:
         visible_run(run_id)
 
 
+def visible_thread(thread_id: str) -> bool:
+    """Whether the caller may see the thread: its owner is whoever first ran on it."""
+    if _sees_all():
+        return True
+    return current_principal().can_see(stagecast().manager.store.thread_owner(thread_id))
+
+
 def check_thread(thread_id: str) -> None:
-    """Raise 404 unless the caller may see the thread: its owner is whoever first ran on it."""
+    """Raise 404 unless the caller may see the thread."""
+    if not visible_thread(thread_id):
+        raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
+
+
+def check_claimable(thread_id: str) -> None:
+    """Raise 404 if the thread belongs to someone else; a thread nobody owns yet may be taken."""
     if _sees_all():
         return
     owner = stagecast().manager.store.thread_owner(thread_id)
-    if not current_principal().can_see(owner):
+    if owner is not None and not current_principal().can_see(owner):
         raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
 
 

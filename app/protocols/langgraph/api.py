@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
+from app.api.ownership import visible_thread
 from app.api.requests import current_trace_id
 from app.api.streaming import event_stream, subscribe
 from app.errors import ServiceError, bad_request
@@ -135,7 +136,9 @@ def search_threads() -> Response:
     records = [
         r
         for r in svc.records.threads()
-        if (ids is None or r.thread_id in ids) and _matches(r.metadata, query.metadata)
+        if (ids is None or r.thread_id in ids)
+        and _matches(r.metadata, query.metadata)
+        and visible_thread(r.thread_id)
     ]
     descending = query.sort_order == "desc"
     if query.status is None and query.sort_by != "status":

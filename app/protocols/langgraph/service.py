@@ -25,6 +25,8 @@ from langgraph.pregel import Pregel
 
 from app.agent.registry import AgentRegistry
 from app.agent.threads import read_thread
+from app.api.ownership import check_claimable, check_run, check_thread
+from app.auth import current_owner
 from app.config import Settings
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode
@@ -123,6 +125,8 @@ class LangGraphService:
         return ThreadRecord(thread_id, created, created, {})
 
     def require_thread(self, thread_id: str) -> ThreadRecord:
+        """The thread, if it exists and the caller may see it (404 otherwise, as for /api)."""
+        check_thread(thread_id)
         record = self.thread_record(thread_id)
         if record is None:
             raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No thread {thread_id}.")
@@ -132,12 +136,16 @@ class LangGraphService:
         self, thread_id: str | None, metadata: dict[str, Any], if_exists: str
     ) -> dict[str, Any]:
         thread_id = thread_id or str(uuid.uuid4())
+        check_claimable(thread_id)  # someone else's id is not theirs to create, nor to learn of
         existing = self.thread_record(thread_id)
         if existing is not None:
             if if_exists == "raise":
                 raise ServiceError(THREAD_EXISTS, 409, f"Thread {thread_id} already exists.")
             return self.thread_json(existing)
         now = time.time()
+        owner = current_owner()
+        if owner is not None:
+            self.manager.store.claim_thread(thread_id, owner)
         record = ThreadRecord(thread_id, now, now, metadata)
         self.records.put_thread(record)
         return self.thread_json(record)
@@ -201,6 +209,7 @@ class LangGraphService:
             )
         stateless = thread_id is None
         thread_id = thread_id or str(uuid.uuid4())
+        check_claimable(thread_id)
         if not stateless and self.thread_record(thread_id) is None:
             if body.if_not_exists != "create":
                 raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No thread {thread_id}.")
@@ -209,7 +218,7 @@ class LangGraphService:
         on_disconnect = "continue" if background else (body.on_disconnect or "cancel")
         request = run_request(body, thread_id, on_disconnect, self.settings)
         self._make_room(thread_id, body.multitask_strategy)
-        run = self.manager.start(request, trace_id)
+        run = self.manager.start(request, trace_id, owner=current_owner())
         options = {
             "stream_mode": body.modes,
             "stream_subgraphs": body.stream_subgraphs,
@@ -272,6 +281,8 @@ class LangGraphService:
         return cancelled
 
     def run_record(self, thread_id: str, run_id: str) -> RunRecord:
+        check_thread(thread_id)
+        check_run(run_id)
         record = self.records.get_run(run_id)
         if record is None or record.thread_id != thread_id:
             raise not_found(ErrorCode.RUN_NOT_FOUND, f"No run {run_id} on thread {thread_id}.")
