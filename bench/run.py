@@ -1,6 +1,6 @@
 """Run Stagecast's benchmark: every contender, every scenario, one table.
 
-    python bench/run.py            # the full set (about 20 minutes)
+    python bench/run.py            # the full set (about 30 minutes with the distributed contenders)
     python bench/run.py --quick    # 1, 100 and 500 streams, short answers (under 3 minutes)
 
 Prints the table and writes it into docs/benchmarks.md (its ``full`` or ``quick`` block);
