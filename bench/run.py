@@ -1,7 +1,7 @@
 """Run Stagecast's benchmark: every contender, every scenario, one table.
 
     python bench/run.py            # the full set (about 30 minutes with the distributed contenders)
-    python bench/run.py --quick    # 1, 100 and 500 streams, short answers (under 3 minutes)
+    python bench/run.py --quick    # 1, 100 and 500 streams, short answers (about 5 minutes)
 
 Prints the table and writes it into docs/benchmarks.md (its ``full`` or ``quick`` block);
 raw results and server logs go to bench/results/. A run with the distributed contenders
@@ -59,7 +59,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Stagecast benchmark")
-    parser.add_argument("--quick", action="store_true", help="the reduced set (under 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="the reduced set (about 5 minutes)")
     parser.add_argument("--contenders", help="comma-separated subset, e.g. stagecast,fastapi")
     parser.add_argument("--scenarios", help="comma-separated subset of scenario keys")
     parser.add_argument("--no-direct", action="store_true", help="skip the harness-floor rows")
