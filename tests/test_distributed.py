@@ -29,6 +29,14 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         yield {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
 
 
+@pytest.fixture
+def own(shared: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The module's database with a Redis key prefix of this test's own, so the module's two
+    long-lived hosts cannot claim (take over) the runs of the servers this test starts."""
+    with redis_prefix() as prefix:
+        yield {**shared, "redis_prefix": prefix}
+
+
 @pytest.fixture(scope="module")
 def hosts(
     tmp_path_factory: pytest.TempPathFactory, shared: dict[str, Any]
@@ -134,12 +142,12 @@ def test_live_stream_and_cancel_from_the_other_host(
 
 
 def test_cancel_from_the_other_host_closes_the_upstream_within_a_second(
-    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+    own: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
     from tests.support.fake_openai import FakeOpenAI
 
     with FakeOpenAI(tokens=[f"t{i} " for i in range(100)], token_delay_s=0.1) as upstream:
-        settings = {**shared, "openai_base_url": upstream.base_url}
+        settings = {**own, "openai_base_url": upstream.base_url}
         with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
             run = client.post(
                 a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}
@@ -168,11 +176,11 @@ def test_a_thread_is_busy_across_hosts(hosts: tuple[Server, Server], client: htt
 
 
 def test_a_watcher_on_another_host_keeps_the_run_from_grace_cancel(
-    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+    own: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
     # The answer takes about 5 s, more than twice the grace: without the watcher on host B
     # counting, host A would cancel it.
-    settings = {**shared, "disconnect_grace_s": 2, "offline_token_delay_ms": 150}
+    settings = {**own, "disconnect_grace_s": 2, "offline_token_delay_ms": 150}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
         run = client.post(a.url + "/api/runs", json={"message": QUESTION}).json()
         # Nobody watches on host A, where it runs; a client watches from host B throughout.
@@ -181,10 +189,8 @@ def test_a_watcher_on_another_host_keeps_the_run_from_grace_cancel(
         assert watched.messages[-1].id.endswith(":" + str(len(watched.messages)))
 
 
-def test_a_run_survives_kill_9_of_its_host(
-    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
-) -> None:
-    settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 60, "heartbeat_s": 0.5}
+def test_a_run_survives_kill_9_of_its_host(own: dict[str, Any], tmp_path: Path, client: httpx.Client) -> None:
+    settings = {**own, "run_lease_s": 2, "offline_token_delay_ms": 60, "heartbeat_s": 0.5}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
         head = answer_until_tokens(client, a, 5)
         run_id = head.headers["x-run-id"]
@@ -221,9 +227,9 @@ def test_a_run_survives_kill_9_of_its_host(
 
 
 def test_a_paused_worker_cannot_write_into_a_run_taken_over(
-    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+    own: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
-    settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 60, "heartbeat_s": 0.5}
+    settings = {**own, "run_lease_s": 2, "offline_token_delay_ms": 60, "heartbeat_s": 0.5}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
         head = answer_until_tokens(client, a, 3, on_disconnect="continue")
         run_id = head.headers["x-run-id"]
@@ -249,10 +255,10 @@ def test_a_paused_worker_cannot_write_into_a_run_taken_over(
     assert "taken over by another worker" in log
 
 
-def test_redis_outage(shared: dict[str, Any], tmp_path: Path, client: httpx.Client) -> None:
+def test_redis_outage(own: dict[str, Any], tmp_path: Path, client: httpx.Client) -> None:
     own_redis = RedisServer(tmp_path / "redis", free_port())
     own_redis.start()
-    settings = {**shared, "redis_url": own_redis.url, "offline_token_delay_ms": 40, "heartbeat_s": 0.3}
+    settings = {**own, "redis_url": own_redis.url, "offline_token_delay_ms": 40, "heartbeat_s": 0.3}
     try:
         with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
             run = client.post(
@@ -290,11 +296,11 @@ def test_redis_outage(shared: dict[str, Any], tmp_path: Path, client: httpx.Clie
 
 
 def test_sigterm_hands_unfinished_runs_to_another_host(
-    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+    own: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
     """A graceful stop does not interrupt runs it cannot finish: another worker continues them."""
     settings = {
-        **shared,
+        **own,
         "graceful_timeout_s": 6,
         "run_lease_s": 2,
         "offline_token_delay_ms": 100,
@@ -320,12 +326,12 @@ def test_sigterm_hands_unfinished_runs_to_another_host(
 
 
 def test_two_hosts_behind_the_shipped_nginx(
-    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+    own: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
     """deploy/nginx.conf with both hosts in its upstream (round robin, no sticky sessions):
     events arrive one by one, and a client that resumes after every event, landing on either
     host each time, gets the run exactly once; then a host is lost and the run goes on."""
-    settings = {**shared, "run_lease_s": 2, "offline_token_delay_ms": 40, "heartbeat_s": 0.5}
+    settings = {**own, "run_lease_s": 2, "offline_token_delay_ms": 40, "heartbeat_s": 0.5}
     with (
         run_server(tmp_path / "a", **settings) as a,
         run_server(tmp_path / "b", **settings) as b,
@@ -371,10 +377,10 @@ def test_two_hosts_behind_the_shipped_nginx(
 
 
 def test_a_run_past_its_attempts_ends_interrupted(
-    shared: dict[str, Any], tmp_path: Path, client: httpx.Client
+    own: dict[str, Any], tmp_path: Path, client: httpx.Client
 ) -> None:
     """STAGECAST_RUN_MAX_ATTEMPTS=1: the worker that claims a lost run ends it instead of retrying."""
-    settings = {**shared, "run_lease_s": 2, "run_max_attempts": 1, "offline_token_delay_ms": 60}
+    settings = {**own, "run_lease_s": 2, "run_max_attempts": 1, "offline_token_delay_ms": 60}
     with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
         head = answer_until_tokens(client, a, 3)
         a.kill_all()
