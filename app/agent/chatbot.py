@@ -1,19 +1,22 @@
 """ChatbotAgent: drives a compiled LangGraph graph and maps its stream to Stagecast events.
 
-The mapping (DESIGN.md, "The default agent" and "Round 2 additions"):
-- ``tasks`` stream: a node starting or ending becomes ``progress``, with ``path`` (the node
-  names from the top graph down: the graph is streamed with ``subgraphs=True``, so nodes of
-  subgraphs report their own stages); a node's result with a ``sources`` key becomes
-  ``sources``; AI tool calls and tool messages become ``tool_call``. A node that is itself a
-  subgraph leaves its result to the subgraph's nodes, which reported it already.
+The graph's items reach the mapper as they happen, in the greenlet that runs the nodes
+(app/agent/inline.py: nodes run inline, not on LangGraph's thread pool), so events keep
+the order in which things happened. The mapping (DESIGN.md, "The default agent" and
+"Round 2 additions"):
+- ``tasks`` items: a node starting or ending becomes ``progress``, with ``path`` (the node
+  names from the top graph down: nodes of subgraphs report their own stages); a node's
+  result with a ``sources`` key becomes ``sources``; AI tool calls and tool messages become
+  ``tool_call``. A node that is itself a subgraph leaves its result to the subgraph's
+  nodes, which reported it already.
 - chat model tokens become ``token`` as the model streams them, from any depth: a LangGraph
   ``StreamMessagesHandler`` hands them over from the node itself, instead of LangGraph's
-  ``messages`` stream mode, whose queue and per-chunk thread-pool hand-off cost about as
-  much CPU as the rest of a token's way to the client (docs/benchmarks.md). An AI message a
+  ``messages`` stream mode, whose queue and per-chunk hand-off cost about as much CPU as
+  the rest of a token's way to the client (docs/benchmarks.md). An AI message a
   node returns without streaming it becomes one ``token`` when the node ends.
-- ``custom`` stream (``get_stream_writer()``): ``{"type": "progress"|"token"|"sources"|
+- ``custom`` items (``get_stream_writer()``): ``{"type": "progress"|"token"|"sources"|
   "tool_call", ...}`` becomes that event; any other payload becomes ``progress``.
-- ``values`` stream: the last state gives ``final``'s sources, confidence, table and chart.
+- ``values`` items: the last top-level state gives ``final``'s sources, confidence, table and chart.
 - a top-level task that ends with ``interrupts`` (a node, or a node of its subgraph, called
   ``interrupt()``): the run ends with one ``interrupt`` event instead of ``final``. A
   request with ``resume`` continues the thread with ``Command(resume=...)``.
@@ -43,6 +46,7 @@ from langgraph.types import Command
 
 from app.agent.control import RunControl
 from app.agent.errors import classify
+from app.agent.inline import StreamItem, with_inline_stream
 from app.agent.models import AgentInput
 from app.agent.threads import AGENT_KEY, pending_interrupt
 from app.events import (
@@ -57,7 +61,6 @@ from app.events import (
 
 log = logging.getLogger(__name__)
 
-STREAM_MODES = ["tasks", "custom", "values"]
 _HISTORY_TYPES: dict[str, type[BaseMessage]] = {
     "user": HumanMessage,
     "assistant": AIMessage,
@@ -129,7 +132,7 @@ class ChatbotAgent:
                 for event in mapper.message_chunk(message, metadata.get("langgraph_node", "")):
                     emit(event)
 
-        config = {
+        config: dict[str, Any] = {
             "configurable": {
                 "thread_id": thread_id,
                 "user_id": request.user_id,
@@ -146,7 +149,14 @@ class ChatbotAgent:
             # subgraphs=True keeps LangGraph from dropping a handler it did not create.
             "callbacks": [StreamMessagesHandler(emit_token, subgraphs=True)],
         }
-        stream = None
+
+        def on_item(item: StreamItem) -> None:
+            namespace, mode, payload = item
+            if mode == "tasks" and "result" not in payload and "error" not in payload:
+                control.raise_if_cancelled()  # before a node starts: nothing is half done
+            for event in mapper.map(namespace, mode, payload):
+                emit(event)
+
         try:
             context = self.context_factory(request, control) if self.context_factory else None
             graph_input: Any
@@ -160,18 +170,14 @@ class ChatbotAgent:
                 graph_input = {"messages": self._input_messages(request, config), "question": request.message}
             # "sync": each step is checkpointed before the next starts, so a run taken over
             # after its worker died re-runs only the step that was cut off.
-            stream = self.graph.stream(
+            for _ in self.graph.stream(
                 graph_input,
-                config,
-                stream_mode=STREAM_MODES,
+                with_inline_stream(config, on_item),
+                stream_mode=[],
                 context=context,
                 durability="sync",
-                subgraphs=True,
-            )
-            for namespace, mode, payload in stream:
-                control.raise_if_cancelled()
-                for event in mapper.map(namespace, mode, payload):
-                    emit(event)
+            ):
+                pass  # every item went to on_item as it happened
             control.raise_if_cancelled()
             emit(mapper.outcome())
         except Exception as exc:
@@ -181,9 +187,6 @@ class ChatbotAgent:
             else:
                 log.info("agent run stopped: %s (%s)", failure.code, exc.__class__.__name__)
             emit(events.error(failure.code, failure.message))
-        finally:
-            if stream is not None:
-                stream.close()
 
     def plan_restart(self, thread_id: str, run_id: str, delivered: list[dict[str, Any]]) -> Restart:
         """How to continue ``run_id`` given the events its lost attempts ``delivered``.
