@@ -8,11 +8,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from tests.support.client import StreamResult
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_GRAPHS = ",".join(
@@ -48,6 +52,20 @@ class Server:
     def stop_async(self, sig: int = signal.SIGTERM) -> None:
         """Signal the master and return at once (a test keeps reading its streams)."""
         self.process.send_signal(sig)
+
+    def signal_after(self, count: int, sig: int) -> Callable[[StreamResult], bool]:
+        """A ``read_stream`` ``stop_after`` that signals the master once ``count`` events are
+        in and keeps reading. Events written in one turn of the worker can arrive in one
+        read, so it tests ``>=``, once."""
+        sent: list[bool] = []
+
+        def check(result: StreamResult) -> bool:
+            if len(result.messages) >= count and not sent:
+                self.stop_async(sig)
+                sent.append(True)
+            return False
+
+        return check
 
     def worker_pids(self) -> list[int]:
         """The gunicorn workers of this master (its child processes)."""
