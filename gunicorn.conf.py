@@ -18,6 +18,7 @@ from typing import Any
 import gevent
 
 from app import http_errors
+from app.agent import executor as greenlet_executor
 from app.config import SettingsError, load_settings
 from app.logs import close_logging
 from app.preflight import data_dir_problem
@@ -106,6 +107,7 @@ def post_worker_init(worker: Any) -> None:
 
     gevent.spawn(watch)
     http_errors.install()
+    greenlet_executor.install()
     tune_gc()
 
 

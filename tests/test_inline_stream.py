@@ -3,6 +3,8 @@ as it happens, from any depth. Fails if a LangGraph upgrade moves either hook.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from typing import Any, TypedDict
 
@@ -81,3 +83,52 @@ def test_nodes_run_inline_and_items_arrive_in_order_from_every_depth() -> None:
         ("tasks", [], "nested", True),
         ("values", "inner"),
     ]
+
+
+GREENLETS_DURING_A_NODE = """
+from gevent import monkey
+
+monkey.patch_all()
+import gc
+import greenlet
+from typing import TypedDict
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from app.agent import executor
+from app.agent.inline import with_inline_stream
+
+executor.install()
+
+class State(TypedDict):
+    n: int
+
+def live_greenlets() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead)
+
+seen = []
+
+def step(state: State) -> State:
+    seen.append(live_greenlets())
+    return {"n": state["n"] + 1}
+
+builder = StateGraph(State)
+builder.add_node("one", step)
+builder.add_node("two", step)
+builder.add_edge(START, "one")
+builder.add_edge("one", "two")
+builder.add_edge("two", END)
+graph = builder.compile(checkpointer=InMemorySaver())
+config = with_inline_stream({"configurable": {"thread_id": "t"}}, lambda item: None)
+list(graph.stream({"n": 0}, config, stream_mode=[], durability="sync"))
+print(seen, graph.get_state({"configurable": {"thread_id": "t"}}).values["n"])
+"""
+
+
+def test_a_running_graph_holds_no_greenlet_besides_its_own_in_a_gevent_worker() -> None:
+    # The main greenlet and gevent's hub, nothing parked for the run's checkpoint writes;
+    # and the writes happened: the state is checkpointed after both steps.
+    done = subprocess.run(
+        [sys.executable, "-c", GREENLETS_DURING_A_NODE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[2,", "2]", "2"]
