@@ -7,6 +7,8 @@ import json
 import httpx
 import openai
 import pytest
+from langchain_core.messages import HumanMessage
+from langchain_openai import ChatOpenAI
 
 from app.agent.control import RunControl
 from app.config import load_settings
@@ -58,3 +60,41 @@ def test_cancel_closes_the_runs_http_client() -> None:
     assert not http_client.is_closed
     control.cancel("cancelled")
     assert http_client.is_closed
+
+
+def test_runs_share_the_built_model_but_each_has_its_own_client_and_options() -> None:
+    settings = load_settings({"openai_base_url": "http://127.0.0.1:9/v1", "llm_max_tokens": 100})
+    first, second = RunControl(), RunControl()
+    a = make_chat_model(settings, LLMConfig(model="m1", temperature=0.1), first)
+    b = make_chat_model(settings, LLMConfig(model="m1", temperature=0.1), second)
+    other = make_chat_model(settings, LLMConfig(model="m2", temperature=1.5, max_tokens=5), second)
+    elsewhere = make_chat_model(
+        load_settings({"openai_base_url": "http://127.0.0.1:8/v1", "openai_api_key": "k2"}),
+        LLMConfig(model="m1", temperature=0.1),
+        second,
+    )
+    assert a is not None and b is not None and other is not None and elsewhere is not None
+    # Built once per distinct options (the async client is only ever built with the model).
+    assert a.root_async_client is b.root_async_client
+    assert other.root_async_client is not a.root_async_client
+    assert elsewhere.root_async_client is not a.root_async_client
+
+    def sent(model: ChatOpenAI) -> tuple[object, ...]:
+        payload = model._get_request_payload([HumanMessage("x")])
+        client = model.root_client
+        return (
+            payload["model"],
+            payload["temperature"],
+            payload["max_completion_tokens"],
+            str(client.base_url),
+            client.api_key,
+        )
+
+    assert sent(a) == sent(b) == ("m1", 0.1, 100, "http://127.0.0.1:9/v1/", "not-needed")
+    assert sent(other) == ("m2", 1.5, 5, "http://127.0.0.1:9/v1/", "not-needed")
+    assert sent(elsewhere) == ("m1", 0.1, 1024, "http://127.0.0.1:8/v1/", "k2")
+    # Each run's requests go through its own HTTP client, closed by its own cancel only.
+    clients = [model.client._client._client for model in (a, b, other)]
+    assert a.client._client is a.root_client and len({id(c) for c in clients}) == 3
+    first.cancel("cancelled")
+    assert [c.is_closed for c in clients] == [True, False, False]
