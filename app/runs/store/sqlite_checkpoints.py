@@ -15,7 +15,7 @@ class SqliteCheckpointer(SqliteSaver):
     On a connection from :func:`app.runs.store.sqlite.connect` (autocommit, WAL,
     ``synchronous=NORMAL``) the saver's ``commit()`` does nothing and every row is a
     transaction of its own: ``put_writes`` stores one row per channel a node wrote, so a
-    default-agent run made 18 write transactions, each with its own WAL frames and lock
+    default-agent run made 17 write transactions, each with its own WAL frames and lock
     round. Here each call (``put``, ``put_writes``, ``delete_thread``) is one transaction,
     committed before the call returns, so a step is as durable as before, at the same moment;
     a call that fails writes nothing instead of some of its rows.
