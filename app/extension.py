@@ -45,12 +45,11 @@ def init_app(app: Flask, settings: Settings) -> Stagecast:
 
 
 def _embedded(settings: Settings) -> tuple[BaseCheckpointSaver, RunStore, Coordinator]:
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     from app.runs.backends.memory import MemoryCoordinator
     from app.runs.store.sqlite import SQLiteRunStore, connect
+    from app.runs.store.sqlite_checkpoints import SqliteCheckpointer
 
-    checkpointer = SqliteSaver(connect(settings.database_path))
+    checkpointer = SqliteCheckpointer(connect(settings.database_path))
     checkpointer.setup()
     store = SQLiteRunStore(connect(settings.database_path))
     return checkpointer, store, MemoryCoordinator(worker_name())

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app.agent.graphs.chat.tools import knowledge_tools
 from app.knowledge import (
     KnowledgeBase,
     QueryAnalysis,
@@ -402,3 +403,13 @@ def test_one_question_takes_well_under_ten_milliseconds(kb: KnowledgeBase) -> No
         ask(kb, "ABC-12345 부품의 재고는?")
         timings.append(time.perf_counter() - start)
     assert statistics.median(timings) < 0.010
+
+
+def test_the_chat_tools_are_built_once_per_knowledge_base_and_shared_read_only(kb: KnowledgeBase) -> None:
+    tools = knowledge_tools(kb)
+    assert knowledge_tools(kb) is tools
+    assert set(tools) == {"stock_lookup", "usage_history", "document_search"}
+    # What sharing them saves: each tool builds the schema the model is told once.
+    assert all(tool.tool_call_schema is tool.tool_call_schema for tool in tools.values())
+    with pytest.raises(TypeError):
+        tools["stock_lookup"] = tools["usage_history"]  # type: ignore[index]

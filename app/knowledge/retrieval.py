@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from app.knowledge import displays
@@ -125,13 +124,13 @@ class Retriever:
         return result
 
     def _part_facts(self, part: Part, period_months: list[str]) -> Facts:
-        stock = [asdict(level) for level in self._store.stock_levels(part.part_number)]
+        stock = [_record(level) for level in self._store.stock_levels(part.part_number)]
         total = sum(level["quantity"] for level in stock)
         usage = self._store.usage(part.part_number, self._months)
         by_month = dict(zip(self._months, usage, strict=True))
         period_usage = [by_month[m] for m in period_months]
         return {
-            **asdict(part),
+            **_record(part),
             "currency": "KRW",
             "total_stock": total,
             "stock": stock,
@@ -169,12 +168,12 @@ class Retriever:
         """Questions about every part: low stock, stock per warehouse, usage overall."""
         codes: list[str] = facts["warehouse_filter"]
         if intent == "low_stock":
-            items = [asdict(item) for item in self._store.low_stock()]
+            items = [_record(item) for item in self._store.low_stock()]
             facts.update(kind="low_stock", low_stock=items, out_of_stock=self._out_of_stock(codes))
             result.table_data = displays.low_stock_table(items, language)
             result.sources.append(low_stock_source(items, language))
         elif intent == "stock" or (intent == "general" and codes):
-            summaries = [asdict(s) for s in self._store.warehouse_summaries(codes)]
+            summaries = [_record(s) for s in self._store.warehouse_summaries(codes)]
             facts.update(kind="warehouses", warehouses=summaries, out_of_stock=self._out_of_stock(codes))
             result.table_data = displays.warehouse_table(summaries, language)
             result.chart_data = displays.warehouse_value_chart(summaries, language)
@@ -183,7 +182,7 @@ class Retriever:
             months: list[str] = facts["period_months"]
             # A period outside the data leaves months empty; the writer then says so.
             values = self._store.usage_value_by_month(months)
-            top = [asdict(item) for item in self._store.top_usage(months)]
+            top = [_record(item) for item in self._store.top_usage(months)]
             facts["kind"] = "usage_overview"
             facts["usage_overview"] = {
                 "months": months,
@@ -197,7 +196,7 @@ class Retriever:
                 result.sources.append(usage_overview_source(months, values, language))
 
     def _out_of_stock(self, codes: list[str]) -> dict[str, list[Facts]]:
-        return {code: [asdict(item) for item in self._store.out_of_stock(code)] for code in codes}
+        return {code: [_record(item) for item in self._store.out_of_stock(code)] for code in codes}
 
     def _document_facts(self, hit: DocumentHit, question: str, rank: int) -> Facts:
         doc = hit.document
@@ -210,6 +209,12 @@ class Retriever:
             "sentences": self._index.best_sentences(doc, question, 2 if rank == 0 else 1),
             "body": doc.body,
         }
+
+
+def _record(record: Any) -> Facts:
+    """``dataclasses.asdict`` for the store's records, whose fields are all scalars: without its
+    recursive deep copy, which was a third of a retrieval's CPU."""
+    return {name: getattr(record, name) for name in record.__slots__}
 
 
 def _document_query(question: str, found: list[Part], intent: str, language: Language) -> str:

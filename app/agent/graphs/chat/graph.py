@@ -8,6 +8,7 @@ in pieces sent with ``get_stream_writer()``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import (
@@ -30,7 +31,7 @@ from langgraph.runtime import Runtime
 from app.agent.graphs.chat.context import ChatContext
 from app.agent.graphs.chat.prompts import SYSTEM_PROMPT
 from app.agent.graphs.chat.state import ChatState
-from app.agent.graphs.chat.tools import make_tools
+from app.agent.graphs.chat.tools import knowledge_tools
 from app.agent.graphs.streaming import stream_text
 from app.knowledge import QueryAnalysis, Retrieval, build_llm_context, compose_answer
 from app.llm import describe_failure, stream_with_retries
@@ -109,7 +110,7 @@ def _write_with_model(
     if context.custom_prompt:
         system += "\n\n" + context.custom_prompt
     prompt: list[BaseMessage] = [SystemMessage(system), *state.get("messages", [])]
-    tools = {tool.name: tool for tool in make_tools(context.knowledge)}
+    tools = knowledge_tools(context.knowledge)
     with_tools = context.chat_model.bind_tools(list(tools.values()))
     produced: list[BaseMessage] = []
     for round_ in range(settings.llm_max_tool_rounds + 1):
@@ -153,7 +154,7 @@ def _stream_answer(model: Runnable[Any, Any], prompt: list[BaseMessage], context
     )
 
 
-def _call_tool(tools: dict[str, BaseTool], call: ToolCall, context: ChatContext) -> ToolMessage:
+def _call_tool(tools: Mapping[str, BaseTool], call: ToolCall, context: ChatContext) -> ToolMessage:
     """Run one tool call, reporting it as it starts and ends (``tool_call`` events)."""
     context.control.raise_if_cancelled()
     writer = get_stream_writer()

@@ -7,6 +7,9 @@ cannot serve (an unknown part number): the model is told, and the ``tool_call`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
@@ -84,6 +87,17 @@ def make_tools(knowledge: KnowledgeBase) -> list[BaseTool]:
             ("document_search", document_search, DocumentSearch),
         )
     ]
+
+
+@lru_cache(maxsize=4)
+def knowledge_tools(knowledge: KnowledgeBase) -> Mapping[str, BaseTool]:
+    """``make_tools(knowledge)`` by name, built once per knowledge base and shared by its runs.
+
+    A tool memoises the schema the model is told it by (a pydantic model class made from its
+    arguments); a run's own new tools made it again, ~1.3 ms of CPU per run, a tenth of the
+    run's fixed cost. The tools keep no state between calls.
+    """
+    return MappingProxyType({tool.name: tool for tool in make_tools(knowledge)})
 
 
 def _json(value: object) -> str:
