@@ -15,6 +15,7 @@ writer) against the same paced upstream, on the same CPU, in the same run:
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -78,7 +79,9 @@ def _stagecast_env(launch: Launch, *, workers: int = 1, distributed: bool = Fals
     env = {
         "STAGECAST_BIND": f"127.0.0.1:{launch.port}",
         "STAGECAST_WORKERS": str(workers),
-        "STAGECAST_WORKER_CONNECTIONS": str(max(2000, launch.max_streams * 2 + 100)),
+        # Streams may hold 90% of the connections (STAGECAST_STREAM_CONNECTION_SHARE); no more
+        # than that, so the worker's open-file need (about two per connection) stays in limits.
+        "STAGECAST_WORKER_CONNECTIONS": str(max(2000, math.ceil((launch.max_streams + 100) / 0.9))),
         "STAGECAST_MAX_CONCURRENT_RUNS": str(max(500, launch.max_streams + 100)),
         "STAGECAST_MAX_RUNNING_RUNS": str(max(500, launch.max_streams + 100)),
         # Every stream comes from the load generator's one address.
