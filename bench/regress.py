@@ -109,6 +109,8 @@ def figures_from_block(block: str, scenarios: Iterable[Scenario]) -> Figures:
         if header is None:
             header = cells
             continue
+        if not set(_COLUMNS.values()) <= set(header):
+            continue  # another table with the same rows (the load ladder): not the results
         row = dict(zip(header, cells, strict=False))
         scenario = titles.get(row.get("Scenario", ""))
         contender = labels.get(row.get("Contender", "").removesuffix(" †"))
