@@ -1,6 +1,6 @@
 """Run Stagecast's benchmark: every contender, every scenario, one table.
 
-    python bench/run.py            # the full set (about 30 minutes with the distributed contenders)
+    python bench/run.py            # the full set (about 70 minutes, 35 of them the 10,000-stream scenario)
     python bench/run.py --quick    # 1, 100 and 500 streams, short answers (about 5 minutes)
 
 Prints the table and writes it into docs/benchmarks.md (its ``full`` or ``quick`` block);
@@ -8,8 +8,9 @@ raw results and server logs go to bench/results/. A quick run with Stagecast and
 also checked against the committed quick block (``bench.regress``): if Stagecast's CPU per
 event or memory per stream regressed by more than 15%, relative to FastAPI's, it exits 1 and
 leaves the block as it was, unless ``--accept`` makes this run the new baseline. A run with
-the distributed contenders (Redis + PostgreSQL) also writes their comparison with the memory backend into the
-``distributed-<mode>`` block, even when it runs a subset: that comparison is within the run.
+the distributed contenders (Redis + PostgreSQL) also writes their comparison with the memory
+backend into the ``distributed-<mode>`` block, even when it runs a subset: that comparison is
+within the run.
 Benchmark-only dependencies (bench/requirements.txt) are installed into this interpreter's
 environment when missing.
 """
