@@ -376,23 +376,15 @@ def distributed_reading(rows: list[Row], scenario_key: str) -> str:
 
 
 LADDER = ("c100", "c500", "c1000", "c10k")  # concurrent streams, one step per scenario
-SATURATED = 0.9  # delivered below this share of the offered tokens/s: the server is behind
+KEEPING_UP = 1.5  # answer p50 within this many times the upstream's own answer time
 
 
-def _offered_tokens_per_s(scenario: Scenario, streams: int) -> float:
-    """Tokens/s the upstream would send if every stream were served at its pace, averaged over
-    the load's ideal duration (the ramp, then the last stream's answer)."""
+def _answer_slowdown(row: Row, scenario: Scenario) -> float | None:
+    """Answer p50 ÷ the upstream's answer time (first token, then every token at its pace):
+    ~1 while the server keeps up, growing with the queue once its core is saturated."""
     profile = scenario.profile
-    ideal_s = scenario.ramp_s + profile.ttft_s + profile.tokens / profile.tps
-    return streams * profile.tokens / ideal_s
-
-
-def _delivered_share(row: Row, scenario: Scenario) -> float | None:
-    load = row.get("load") or {}
-    wall, tokens = load.get("wall_s"), load.get("token_samples")
-    if not wall or tokens is None:
-        return None
-    return tokens / wall / _offered_tokens_per_s(scenario, row["streams"])
+    p50 = (row.get("load") or {}).get("stream_s_p50")
+    return p50 / (profile.ttft_s + profile.tokens / profile.tps) if p50 else None
 
 
 def ladder_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
@@ -401,7 +393,7 @@ def ladder_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
     if not steps:
         return ""
     lines = [
-        "| Scenario | Contender | Offered tokens/s | Delivered ÷ offered | Events/s "
+        "| Scenario | Contender | Offered tokens/s at peak | Events/s | Answer p50 ÷ upstream's "
         "| Server CPU (cores) | Added per token p99 (ms) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -411,9 +403,9 @@ def ladder_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
             cells = [
                 scenario.title,
                 _label(row["contender"]) + (" †" if foreign_share(row) > NOISY else ""),
-                _fmt(_offered_tokens_per_s(scenario, row["streams"])),
-                _fmt(_delivered_share(row, scenario), 2),
+                _fmt(row["streams"] * scenario.profile.tps),
                 _fmt(load.get("events_per_s")),
+                _fmt(_answer_slowdown(row, scenario), 1),
                 _fmt(_cores(row, row.get("cpu_s")), 2),
                 _fmt(load.get("added_ms_p99"), 1),
             ]
@@ -422,38 +414,38 @@ def ladder_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
 
 
 def _step(scenario: Scenario, row: Row) -> str:
-    offered = _offered_tokens_per_s(scenario, row["streams"])
-    cores = _cores(row, row.get("cpu_s"))
-    return f"{row['streams']:,} streams ({_fmt(offered)} tokens/s offered, server at {_fmt(cores, 2)} cores)"
+    slowdown = _fmt(_answer_slowdown(row, scenario), 1)
+    return f"{row['streams']:,} streams (answer p50 {slowdown}× the upstream's)"
 
 
 def _saturation_reading(rows: list[Row], steps: list[Scenario]) -> str:
-    """One sentence per contender of the ladder: the last step it kept up with, the first it did not."""
+    """Per contender: the last step it kept up with, the first it did not, and the most events/s."""
     sentences = []
     for key in dict.fromkeys(r["contender"] for r in rows if r["contender"] != DIRECT):
         kept: tuple[Scenario, Row] | None = None
         behind: tuple[Scenario, Row] | None = None
+        most = 0.0
         for scenario in steps:
             row = next((r for r in rows if r["scenario"] == scenario.key and r["contender"] == key), None)
-            share = _delivered_share(row, scenario) if row else None
-            if row is None or share is None:
+            slowdown = _answer_slowdown(row, scenario) if row else None
+            if row is None or slowdown is None:
                 continue
-            if share >= SATURATED:
+            most = max(most, (row.get("load") or {}).get("events_per_s") or 0.0)
+            if behind is None and slowdown <= KEEPING_UP:
                 kept = (scenario, row)
-            else:
+            elif behind is None:
                 behind = (scenario, row)
-                break
         if kept is None and behind is None:
             continue
         kept_text = f"kept up with {_step(*kept)}" if kept else "kept up with no step"
-        behind_text = f"; fell behind at {_step(*behind)}" if behind else "; kept up with every step run"
-        sentences.append(f"{_label(key)}: {kept_text}{behind_text}.")
+        behind_text = f", fell behind at {_step(*behind)}" if behind else ", and with every step run"
+        sentences.append(f"{_label(key)}: {kept_text}{behind_text}; at most {_fmt(most)} events/s.")
     return (
-        f"A server keeps up while it delivers at least {SATURATED:.0%} of the offered tokens/s "
-        "(streams × tokens ÷ (ramp + time to first token + answer time)); server CPU is averaged over the "
-        "whole load, ramp and tail included, so a saturated core shows below 1.0. "
-        + " ".join(sentences)
-        + "\n"
+        f"A server keeps up while its answer p50 is within {KEEPING_UP}× the upstream's own answer "
+        "time; past the step where it falls behind, its core is saturated, and the most events/s it "
+        "delivered on the ladder is that core's ceiling. Offered tokens/s at peak: streams × the "
+        "upstream's tokens/s, when every stream is open. Server CPU is averaged over the whole load, "
+        "ramp and tail included, so a saturated core shows below 1.0. " + " ".join(sentences) + "\n"
     )
 
 
