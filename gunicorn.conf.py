@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -32,6 +33,27 @@ bind = _settings.bind
 workers = _settings.workers
 worker_class = "gevent"
 worker_connections = _settings.worker_connections
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise the soft open-file limit to the hard one; return (soft limit now, descriptors a
+    worker may need).
+
+    A stream holds a socket to its client and, while its model answers, one to the upstream,
+    so a worker at ``worker_connections`` needs about twice as many descriptors, plus its own
+    files. Distributions start processes with a soft limit of 1,024 and a higher hard one
+    (systemd's ``LimitNOFILE``, ``docker run --ulimit nofile``, ``ulimit -Hn``): at the soft
+    limit a worker's accept or connect fails with EMFILE, long before worker_connections.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard != resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft, 2 * worker_connections + 256
+
+
+# Here, in the master: the workers it forks inherit the limit.
+_open_files, _open_files_needed = raise_open_file_limit()
 # With gevent this fires only when the hub is blocked, not for long streams (trap 9).
 timeout = _settings.worker_timeout_s
 graceful_timeout = _settings.graceful_timeout_s
@@ -60,6 +82,15 @@ def on_starting(server: Any) -> None:
     problem = _data_dir_problem()
     if problem:
         sys.exit(f"stagecast: {problem}")  # before any worker boots, in one line
+    if _open_files < _open_files_needed:
+        server.log.warning(
+            "open-file limit %d is below the %d descriptors STAGECAST_WORKER_CONNECTIONS=%d may need "
+            "(a client socket and an upstream socket per stream): raise LimitNOFILE / ulimit -n, or "
+            "lower STAGECAST_WORKER_CONNECTIONS",
+            _open_files,
+            _open_files_needed,
+            worker_connections,
+        )
     if workers > 1 and not _settings.distributed:
         server.log.warning(
             "STAGECAST_WORKERS=%d without the distributed mode: runs live in the memory of the "

@@ -37,6 +37,7 @@ from typing import Any, cast
 
 import orjson
 
+from bench.limits import raise_nofile
 from bench.upstream import STAMP_SEPARATOR, expected_answer, install_uvloop
 from bench.wire import HTTPResponseReader, ProtocolError, SSEMessage, SSEParser
 
@@ -435,6 +436,7 @@ def summarise(outcomes: list[Outcome], wall_s: float, max_open: int, lag_ms: lis
 def main() -> None:
     spec_path, out_path = sys.argv[1], sys.argv[2]
     spec = LoadSpec(**json.loads(Path(spec_path).read_text()))
+    raise_nofile(spec.concurrency + 64)  # one socket per stream
     install_uvloop()
     result = asyncio.run(LoadGenerator(spec).run())
     usage = resource.getrusage(resource.RUSAGE_SELF)

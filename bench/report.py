@@ -80,12 +80,16 @@ def _metrics(row: Row) -> Row:
     return load
 
 
+def _mib(value: float | None) -> float | None:
+    return value / 2**20 if value is not None else None
+
+
 def results_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
     header = (
         "| Scenario | Contender | OK / streams | Errors | Lost / dup | TTFE p50 / p99 (ms) "
         "| Added per token p50 / p99 (ms) | Events/s | Server CPU ms per 1k events "
-        "| Server KB per open stream | Answer p50 (s) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| Server KB per open stream | Server peak RSS (MiB) | Answer p50 (s) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for scenario in scenarios:
@@ -109,6 +113,7 @@ def results_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
                         _fmt(load.get("events_per_s")),
                         _fmt(row.get("cpu_ms_per_1k_events")),
                         _fmt(row.get("kb_per_open_stream")),
+                        _fmt(_mib(row.get("rss_peak"))),
                         _fmt(load.get("stream_s_p50"), 1),
                     ]
                 )
@@ -266,6 +271,7 @@ def results_block(
 ) -> str:
     target_scenario = "c1000" if any(s.key == "c1000" for s in scenarios) else scenarios[-1].key
     notes = "".join(f"- `{s.key}`: {s.notes}\n" for s in scenarios if s.notes)
+    ladder = ladder_table(rows, scenarios)
     return (
         f"### Results ({mode} run, {started}, {duration_s / 60:.1f} min)\n\n"
         f"Command: `{command}`\n\n"
@@ -273,6 +279,7 @@ def results_block(
         + "\n"
         + (notes + "\n" if notes else "")
         + upstream_note(rows)
+        + (f"\n#### Load ladder: latency per token and saturation\n\n{ladder}" if ladder else "")
         + "\n#### Targets\n\n"
         + targets_table(rows, target_scenario)
         + "\n#### Machine\n\n"
@@ -368,6 +375,80 @@ def distributed_reading(rows: list[Row], scenario_key: str) -> str:
     )
 
 
+LADDER = ("c100", "c500", "c1000", "c10k")  # concurrent streams, one step per scenario
+KEEPING_UP = 1.5  # answer p50 within this many times the upstream's own answer time
+
+
+def _answer_slowdown(row: Row, scenario: Scenario) -> float | None:
+    """Answer p50 ÷ the upstream's answer time (first token, then every token at its pace):
+    ~1 while the server keeps up, growing with the queue once its core is saturated."""
+    profile = scenario.profile
+    p50 = (row.get("load") or {}).get("stream_s_p50")
+    return p50 / (profile.ttft_s + profile.tokens / profile.tps) if p50 else None
+
+
+def ladder_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
+    """p99 added latency per token against the load, and where one core stops keeping up."""
+    steps = [s for s in scenarios if s.key in LADDER]
+    if not steps:
+        return ""
+    lines = [
+        "| Scenario | Contender | Offered tokens/s at peak | Events/s | Answer p50 ÷ upstream's "
+        "| Server CPU (cores) | Added per token p99 (ms) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scenario in steps:
+        for row in (r for r in rows if r["scenario"] == scenario.key and r["contender"] != DIRECT):
+            load = row.get("load") or {}
+            cells = [
+                scenario.title,
+                _label(row["contender"]) + (" †" if foreign_share(row) > NOISY else ""),
+                _fmt(row["streams"] * scenario.profile.tps),
+                _fmt(load.get("events_per_s")),
+                _fmt(_answer_slowdown(row, scenario), 1),
+                _fmt(_cores(row, row.get("cpu_s")), 2),
+                _fmt(load.get("added_ms_p99"), 1),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + _saturation_reading(rows, steps)
+
+
+def _step(scenario: Scenario, row: Row) -> str:
+    slowdown = _fmt(_answer_slowdown(row, scenario), 1)
+    return f"{row['streams']:,} streams (answer p50 {slowdown}× the upstream's)"
+
+
+def _saturation_reading(rows: list[Row], steps: list[Scenario]) -> str:
+    """Per contender: the last step it kept up with, the first it did not, and the most events/s."""
+    sentences = []
+    for key in dict.fromkeys(r["contender"] for r in rows if r["contender"] != DIRECT):
+        kept: tuple[Scenario, Row] | None = None
+        behind: tuple[Scenario, Row] | None = None
+        most = 0.0
+        for scenario in steps:
+            row = next((r for r in rows if r["scenario"] == scenario.key and r["contender"] == key), None)
+            slowdown = _answer_slowdown(row, scenario) if row else None
+            if row is None or slowdown is None:
+                continue
+            most = max(most, (row.get("load") or {}).get("events_per_s") or 0.0)
+            if behind is None and slowdown <= KEEPING_UP:
+                kept = (scenario, row)
+            elif behind is None:
+                behind = (scenario, row)
+        if kept is None and behind is None:
+            continue
+        kept_text = f"kept up with {_step(*kept)}" if kept else "kept up with no step"
+        behind_text = f", fell behind at {_step(*behind)}" if behind else ", and with every step run"
+        sentences.append(f"{_label(key)}: {kept_text}{behind_text}; at most {_fmt(most)} events/s.")
+    return (
+        f"A server keeps up while its answer p50 is within {KEEPING_UP}× the upstream's own answer "
+        "time; past the step where it falls behind, its core is saturated, and the most events/s it "
+        "delivered on the ladder is that core's ceiling. Offered tokens/s at peak: streams × the "
+        "upstream's tokens/s, when every stream is open. Server CPU is averaged over the whole load, "
+        "ramp and tail included, so a saturated core shows below 1.0. " + " ".join(sentences) + "\n"
+    )
+
+
 def has_distributed(rows: list[Row]) -> bool:
     return any(_distributed(r["contender"]) for r in rows)
 
@@ -405,6 +486,15 @@ the rest of this page is written by hand.
 <!-- BEGIN bench:quick -->
 <!-- END bench:quick -->
 """
+
+
+def read_doc_block(path: Path, mode: str) -> str:
+    """The block a run wrote for ``mode``, or "" if there is none."""
+    text = path.read_text() if path.exists() else ""
+    begin, end = f"<!-- BEGIN bench:{mode} -->", f"<!-- END bench:{mode} -->"
+    if begin not in text or end not in text:
+        return ""
+    return text.split(begin, 1)[1].split(end, 1)[0]
 
 
 def write_doc(path: Path, mode: str, block: str) -> None:

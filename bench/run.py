@@ -1,12 +1,16 @@
 """Run Stagecast's benchmark: every contender, every scenario, one table.
 
-    python bench/run.py            # the full set (about 30 minutes with the distributed contenders)
+    python bench/run.py            # the full set (about 70 minutes, 35 of them the 10,000-stream scenario)
     python bench/run.py --quick    # 1, 100 and 500 streams, short answers (about 5 minutes)
 
 Prints the table and writes it into docs/benchmarks.md (its ``full`` or ``quick`` block);
-raw results and server logs go to bench/results/. A run with the distributed contenders
-(Redis + PostgreSQL) also writes their comparison with the memory backend into the
-``distributed-<mode>`` block, even when it runs a subset: that comparison is within the run.
+raw results and server logs go to bench/results/. A quick run with Stagecast and FastAPI is
+also checked against the committed quick block (``bench.regress``): if Stagecast's CPU per
+event or memory per stream regressed by more than 15%, relative to FastAPI's, it exits 1 and
+leaves the block as it was, unless ``--accept`` makes this run the new baseline. A run with
+the distributed contenders (Redis + PostgreSQL) also writes their comparison with the memory
+backend into the ``distributed-<mode>`` block, even when it runs a subset: that comparison is
+within the run.
 Benchmark-only dependencies (bench/requirements.txt) are installed into this interpreter's
 environment when missing.
 """
@@ -26,6 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bench import regress
     from bench.scenarios import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,6 +76,11 @@ def main() -> int:
     )
     parser.add_argument("--no-install", action="store_true", help="do not pip install bench/requirements.txt")
     parser.add_argument(
+        "--accept",
+        action="store_true",
+        help="quick run: write the block (the new baseline) even if the regression check fails",
+    )
+    parser.add_argument(
         "--render", action="store_true", help="run nothing: rewrite the table from bench/results/<mode>.json"
     )
     args = parser.parse_args()
@@ -80,9 +90,10 @@ def main() -> int:
         ensure_requirements()
     signal.signal(signal.SIGTERM, _interrupt)
 
-    from bench import report
+    from bench import regress, report
     from bench.contenders import CONTENDERS
     from bench.harness import Harness, results_dir
+    from bench.limits import raise_nofile
     from bench.scenarios import FULL, QUICK
 
     mode = "quick" if args.quick else "full"
@@ -92,9 +103,14 @@ def main() -> int:
         scenarios = tuple(s for s in scenarios if s.key in wanted)
     keys = args.contenders.split(",") if args.contenders else list(CONTENDERS)
     contenders = [CONTENDERS[key] for key in keys]
+    # Every process started from here inherits it: a server holds two sockets per stream
+    # (its client's and its upstream's), plus its own files.
+    raise_nofile(2 * max((s.max_streams for s in scenarios), default=0) + 1024)
 
     results = results_dir()
     command = " ".join(["python bench/run.py", *sys.argv[1:]])
+    docs = REPO / "docs" / "benchmarks.md"
+    baseline = report.read_doc_block(docs, mode)  # before this run rewrites it
     if args.render:
         saved = json.loads((results / f"{mode}.json").read_text())
         command = saved.get("command", f"python bench/run.py{' --quick' if args.quick else ''}")
@@ -148,11 +164,40 @@ def main() -> int:
         )
     )
     block = report.results_block(mode, rows, scenarios, info, command, started_at, duration)
+    checked = _regression_check(mode, rows, scenarios, baseline, keys)
+    regressed = checked is not None and any(check.failed for check in checked)
+    if checked is not None:
+        block += "\n#### Regression check\n\n" + regress.table(checked)
     print(block)
-    if not args.no_docs and not partial:
-        report.write_doc(REPO / "docs" / "benchmarks.md", mode, block)
+    if regressed:
+        outcome = "written as the new baseline (--accept)" if args.accept else "docs left as they were"
+        logging.error(
+            "REGRESSION: Stagecast's CPU per event or memory per stream is more than %.0f%% worse, "
+            "relative to FastAPI's, than in the committed quick block (table above); %s",
+            regress.TOLERANCE * 100,
+            outcome,
+        )
+    if not args.no_docs and not partial and (args.accept or not regressed):
+        report.write_doc(docs, mode, block)
     _distributed(mode, rows, scenarios, info, command, started_at, docs=not args.no_docs)
-    return 0
+    return 1 if regressed else 0
+
+
+def _regression_check(
+    mode: str, rows: list[dict[str, Any]], scenarios: tuple[Scenario, ...], baseline: str, keys: list[str]
+) -> list[regress.Check] | None:
+    """The quick run's check against the baseline block, or None when this run cannot make it
+    (the full set, or a run without Stagecast or FastAPI, the yardstick)."""
+    from bench import regress
+    from bench.scenarios import QUICK
+
+    if mode != "quick" or not {regress.OURS, regress.YARDSTICK} <= set(keys):
+        return None
+    checks = [c for c in regress.CHECKS if c[0] in {s.key for s in scenarios}]
+    if not checks:
+        return None
+    before = regress.figures_from_block(baseline, QUICK)
+    return regress.compare(before, regress.figures_from_rows(rows), checks)
 
 
 def _distributed(

@@ -30,6 +30,8 @@ from array import array
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
+from bench.limits import raise_nofile
+
 log = logging.getLogger("bench.upstream")
 
 # The fixed answer, cycled: a realistic mix of Korean and ASCII, as the default agent answers.
@@ -320,6 +322,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=Profile.tokens)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    raise_nofile()  # one socket per stream of every contender's server
     install_uvloop()
     asyncio.run(serve(args.host, args.port, Profile(args.ttft_s, args.tps, args.tokens)))
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +87,45 @@ def test_workers_tune_the_garbage_collector(value: str, expected: str) -> None:
         timeout=60,
     )
     assert result.stdout.strip() == expected, result.stderr
+
+
+def _with_open_file_limit(soft: int, hard: int) -> Callable[[], None]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return limit
+
+
+@pytest.mark.parametrize(
+    ("connections", "hard", "warned"),
+    [("2000", 8192, False), ("10000", 8192, True)],
+)
+def test_gunicorn_raises_the_open_file_limit_and_warns_below_what_streams_need(
+    tmp_path: Path, connections: str, hard: int, warned: bool
+) -> None:
+    # A fresh interpreter started with a soft limit of 256, as a distribution's default 1,024 is:
+    # the master raises it to the hard limit, and says so when even that is below two
+    # descriptors per connection (the client's and the upstream's).
+    script = (
+        "import resource, runpy\n"
+        "conf = runpy.run_path('gunicorn.conf.py')\n"
+        "class Log:\n"
+        "    def warning(self, message, *args): print('WARNING', message % args)\n"
+        "class Server:\n"
+        "    log = Log()\n"
+        "conf['on_starting'](Server())\n"
+        "print('soft', resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    env = {**os.environ, "STAGECAST_WORKER_CONNECTIONS": connections, "STAGECAST_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_with_open_file_limit(256, hard),
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"soft {hard}" in result.stdout
+    assert ("WARNING open-file limit 8192 is below the 20256 descriptors" in result.stdout) is warned

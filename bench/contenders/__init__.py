@@ -15,7 +15,9 @@ writer) against the same paced upstream, on the same CPU, in the same run:
 from __future__ import annotations
 
 import json
+import math
 import os
+import resource
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,13 +76,23 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
+def _max_running_runs(streams: int) -> int:
+    """Every stream may run at once, unless the open-file limit cannot hold that many upstream
+    sockets beside the streams' own (10,000 streams and a hard limit of 20,000 on the bench's
+    host): then the rest wait for their turn, as the setting intends."""
+    open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(500, min(streams + 100, open_files - streams - 1024))
+
+
 def _stagecast_env(launch: Launch, *, workers: int = 1, distributed: bool = False) -> dict[str, str]:
     env = {
         "STAGECAST_BIND": f"127.0.0.1:{launch.port}",
         "STAGECAST_WORKERS": str(workers),
-        "STAGECAST_WORKER_CONNECTIONS": str(max(2000, launch.max_streams * 2 + 100)),
+        # Streams may hold 90% of the connections (STAGECAST_STREAM_CONNECTION_SHARE); no more
+        # than that, so the worker's open-file need (about two per connection) stays in limits.
+        "STAGECAST_WORKER_CONNECTIONS": str(max(2000, math.ceil((launch.max_streams + 100) / 0.9))),
         "STAGECAST_MAX_CONCURRENT_RUNS": str(max(500, launch.max_streams + 100)),
-        "STAGECAST_MAX_RUNNING_RUNS": str(max(500, launch.max_streams + 100)),
+        "STAGECAST_MAX_RUNNING_RUNS": str(_max_running_runs(launch.max_streams)),
         # Every stream comes from the load generator's one address.
         "STAGECAST_MAX_STREAMS_PER_CLIENT": str(max(100, launch.max_streams + 100)),
         "STAGECAST_DISCONNECT_GRACE_S": "5",
