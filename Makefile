@@ -36,4 +36,4 @@ soak: $(STAMP)
 	$(PY) bench/soak.py
 
 clean:
-	rm -rf $(VENV) var artifacts
+	rm -rf $(VENV) var artifacts bench/.venv-langgraph-server

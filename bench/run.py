@@ -12,7 +12,7 @@ the distributed contenders (Redis + PostgreSQL) also writes their comparison wit
 backend into the ``distributed-<mode>`` block, even when it runs a subset: that comparison is
 within the run.
 Benchmark-only dependencies (bench/requirements.txt) are installed into this interpreter's
-environment when missing.
+environment when missing; LangGraph Server into bench/.venv-langgraph-server.
 """
 
 from __future__ import annotations
@@ -37,25 +37,29 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-REQUIRED_MODULES = ("fastapi", "sse_starlette", "uvicorn", "uvloop", "httptools", "psutil", "langgraph_api")
+REQUIRED_MODULES = ("fastapi", "sse_starlette", "uvicorn", "uvloop", "httptools", "psutil")
 
 
-def ensure_requirements() -> None:
+def ensure_requirements(contender_keys: list[str]) -> None:
+    """bench/requirements.txt in this environment; LangGraph Server in its own (see
+    bench/requirements-langgraph-server.txt for why)."""
     missing = [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]
     if missing:
         logging.info("installing benchmark requirements (missing: %s)", ", ".join(missing))
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "-r",
-                str(REPO / "bench" / "requirements.txt"),
-            ],
-            check=True,
-        )
+        _pip(sys.executable, "-r", str(REPO / "bench" / "requirements.txt"))
+    if "langgraph-server" in contender_keys:
+        from bench.contenders import LGS_VENV
+
+        python = LGS_VENV / "bin" / "python"
+        if not (LGS_VENV / "bin" / "langgraph").exists():
+            logging.info("creating %s for LangGraph Server", LGS_VENV)
+            subprocess.run([sys.executable, "-m", "venv", str(LGS_VENV)], check=True)
+            requirements = REPO / "bench" / "requirements-langgraph-server.txt"
+            _pip(str(python), "-e", str(REPO), "-r", str(requirements))
+
+
+def _pip(python: str, *args: str) -> None:
+    subprocess.run([python, "-m", "pip", "install", "--quiet", *args], check=True)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -86,8 +90,6 @@ def main() -> int:
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if not args.no_install:
-        ensure_requirements()
     signal.signal(signal.SIGTERM, _interrupt)
 
     from bench import regress, report
@@ -103,6 +105,8 @@ def main() -> int:
         scenarios = tuple(s for s in scenarios if s.key in wanted)
     keys = args.contenders.split(",") if args.contenders else list(CONTENDERS)
     contenders = [CONTENDERS[key] for key in keys]
+    if not args.no_install:
+        ensure_requirements(keys)
     # Every process started from here inherits it: a server holds two sockets per stream
     # (its client's and its upstream's), plus its own files.
     raise_nofile(2 * max((s.max_streams for s in scenarios), default=0) + 1024)

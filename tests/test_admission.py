@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ import gevent
 import httpx
 import pytest
 
-from app.runs.admission import MIN_LIMIT, Admission
+from app.runs.admission import MIN_LIMIT, TICK_S, Admission
 from tests.support.client import read_stream
 from tests.support.server import Server, run_server
 
@@ -60,6 +61,7 @@ def _hog_the_hub(seconds: float, slice_s: float = 0.06) -> None:
 def lagging() -> Iterator[Admission]:
     admission = Admission(target_lag_s=0.01, max_limit=100)
     yield admission
+    admission.stop()
     if admission._watch is not None:
         admission._watch.kill()
 
@@ -72,6 +74,7 @@ def test_lag_never_lifts_the_limit_above_its_cap(started: list[int]) -> None:
         gevent.spawn(_hog_the_hub, 0.3).join()
         assert capped.limit == 1 and started == [0] and capped.waiting == 2
     finally:
+        capped.stop()
         if capped._watch is not None:
             capped._watch.kill()
 
@@ -89,6 +92,23 @@ def test_limit_drops_while_the_hub_lags_and_grows_back(lagging: Admission, start
     while lagging.waiting and time.monotonic() < deadline:
         gevent.sleep(0.03)
     assert lagging.waiting == 0 and started == list(range(40))
+
+
+def test_a_garbage_collection_pause_does_not_cut_the_limit(lagging: Admission, started: list[int]) -> None:
+    """A full collection stalls the hub for as long as the heap is big, whatever runs."""
+    submit_jobs(lagging, started, 40)
+    first_limit = lagging.limit
+    held = [[{}] for _ in range(1_500_000)]  # ~0.2 s to scan (measured on the CI machine)
+
+    def collect() -> None:
+        for _ in range(3):
+            gevent.sleep(TICK_S * 2)  # let the watch measure a tick around each pause
+            gc.collect()
+
+    gevent.spawn(collect).join()
+    assert lagging._gc_s > 0.2  # the pauses happened, and were long enough to have cut it
+    assert lagging.limit >= first_limit
+    del held
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,10 @@ them all (docs/benchmarks.md). Instead, runs beyond a limit wait in a FIFO queue
 stream is open, ``start`` already sent, status ``pending``), and the limit follows the
 hub's lag, additive-increase / multiplicative-decrease like TCP's congestion window:
 
-- every ``TICK_S`` the hub's lag is measured (how late a timer fires);
+- every ``TICK_S`` the hub's lag is measured (how late a timer fires), minus the time the
+  garbage collector ran meanwhile: a collection's pause grows with everything the worker
+  holds (10,000 open streams: up to 0.6 s), not with the runs running, so cutting runs for
+  it only left the core idle while thousands waited (docs/benchmarks.md, c10k);
 - lag above the target: the limit drops to 90% of the runs running;
 - lag below it, with runs waiting and the limit reached: the limit grows by one.
 
@@ -17,6 +20,7 @@ Waiting costs a queued run no upstream tokens: its model call has not been made 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -40,6 +44,8 @@ class Admission:
         self._queue: deque[tuple[Hashable, Callable[[], None]]] = deque()
         self._watch: gevent.Greenlet | None = None
         self._stopped = False
+        self._gc_s = 0.0  # the collector's run time so far, while the watch runs
+        self._gc_started = 0.0
 
     @property
     def waiting(self) -> int:
@@ -68,6 +74,8 @@ class Admission:
     def stop(self) -> None:
         """Start nothing more (the worker is shutting down); waiting jobs stay to be withdrawn."""
         self._stopped = True
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
 
     def _pump(self) -> None:
         while self._queue and self.running < self.limit and not self._stopped:
@@ -75,12 +83,20 @@ class Admission:
             self.running += 1
             start()
 
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self._gc_s += time.perf_counter() - self._gc_started
+
     def _adjust(self) -> None:
         """From the first submit on: measure the lag, move the limit, start what it allows."""
+        gc.callbacks.append(self._on_gc)
         while True:
-            before = time.perf_counter()
+            before, gc_before = time.perf_counter(), self._gc_s
             gevent.sleep(TICK_S)
-            self.lag_s = max(0.0, time.perf_counter() - before - TICK_S)
+            late = time.perf_counter() - before - TICK_S
+            self.lag_s = max(0.0, late - (self._gc_s - gc_before))
             if self.lag_s > self.target_lag_s:
                 self.limit = min(self.max_limit, max(MIN_LIMIT, int(self.running * 0.9)))
             elif self._queue and self.running >= self.limit:

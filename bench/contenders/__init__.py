@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+LGS_VENV = REPO / "bench" / ".venv-langgraph-server"
+"""LangGraph Server's own environment (bench/requirements-langgraph-server.txt says why)."""
 QUESTION = "ABC-12345 부품의 재고는?"
 
 
@@ -135,7 +137,7 @@ def _lgs_command(launch: Launch) -> list[str]:
     graph_file = REPO / "bench" / "contenders" / "lgs_graph.py"
     graphs = {"chat": f"{graph_file}:make_graph"}
     config.write_text(json.dumps({"dependencies": [str(REPO)], "graphs": graphs}))
-    langgraph = Path(sys.executable).with_name("langgraph")
+    langgraph = LGS_VENV / "bin" / "langgraph"
     return [
         str(langgraph),
         "dev",
