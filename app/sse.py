@@ -34,6 +34,10 @@ HEARTBEAT = b": heartbeat\n\n"
 
 def encode_message(data: str, id: str | None = None, event: str | None = None) -> bytes:
     """Encode one message: ``event``, ``id``, then ``data`` (one field per line of ``data``)."""
+    if event is None and id is not None and _one_line(data) and _one_line(id) and "\0" not in id:
+        # The native stream's every event: one line of JSON (JSON escapes line breaks) under a
+        # clean id. Written out directly, the same bytes as below at a tenth of the cost.
+        return f"id: {id}\ndata: {data}\n\n".encode()
     lines = []
     if event is not None:
         lines.append("event: " + _LINE_BREAK.sub("", event))
@@ -41,6 +45,10 @@ def encode_message(data: str, id: str | None = None, event: str | None = None) -
         lines.append("id: " + _LINE_BREAK.sub("", id))
     lines.extend("data: " + line for line in _LINE_BREAK.split(data))
     return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+def _one_line(text: str) -> bool:
+    return "\n" not in text and "\r" not in text
 
 
 def encode_retry(milliseconds: int) -> bytes:
