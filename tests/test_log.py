@@ -76,3 +76,12 @@ def test_the_clock_stops_when_nobody_waits() -> None:
     clock = log_module._CLOCK
     assert not clock.waiting
     assert clock._greenlet is None or clock._greenlet.dead
+
+
+def test_entries_are_kept_utf8_and_read_back_as_appended() -> None:
+    log = MemoryEventLog()
+    log.append('{"type":"token","data":{"content":"재고"}}')
+    assert log.read(0, 0) == ['{"type":"token","data":{"content":"재고"}}']
+    assert log.read_bytes(0, 0) == ['{"type":"token","data":{"content":"재고"}}'.encode()]
+    replayed = MemoryEventLog.replay(log.read(0, 0))
+    assert replayed.closed and replayed.read_bytes(0, 0) == log.read_bytes(0, 0)

@@ -3,7 +3,10 @@
 The producer appends; every subscriber reads after its own offset and waits, with a
 timeout, for more. That is what lets a client rejoin with Last-Event-ID and get exactly
 the events it missed, and several clients watch one run (DESIGN.md, "The run model").
-Entries are the events' JSON text, serialised once however many subscribers there are.
+Entries are the events' JSON text, serialised once however many subscribers there are,
+and kept UTF-8 encoded: the native stream writes them as they are, and a log of Korean and
+English text takes about 40% less memory than as ``str`` (one non-ASCII character makes a
+whole ``str`` two bytes per character), for as long as the run is kept.
 
 Timeouts of waiting readers are ended by one clock greenlet per process, not a timer per
 wait: starting and cancelling a gevent ``Timeout`` costs about 4 µs, and every subscriber
@@ -35,7 +38,7 @@ class MemoryEventLog:
     """An in-process log; subscribers are greenlets of the same worker."""
 
     def __init__(self) -> None:
-        self._entries: list[str] = []
+        self._entries: list[bytes] = []
         self._closed = False
         self._failed = False
         self._signal = Signal()
@@ -45,7 +48,7 @@ class MemoryEventLog:
     def replay(cls, entries: list[str]) -> MemoryEventLog:
         """A closed log holding the entries of a finished run."""
         log = cls()
-        log._entries = list(entries)
+        log._entries = [entry.encode("utf-8") for entry in entries]
         log._closed = True
         return log
 
@@ -72,7 +75,7 @@ class MemoryEventLog:
         """Add ``entry`` and wake the subscribers; return its sequence number."""
         if self._closed:
             raise LogClosedError("the run has ended")
-        self._entries.append(entry)
+        self._entries.append(entry.encode("utf-8"))
         self.wake()
         return len(self._entries)
 
@@ -96,6 +99,10 @@ class MemoryEventLog:
 
     def read(self, after: int, timeout: float) -> list[str]:
         """Entries after sequence number ``after``, waiting up to ``timeout`` if there are none."""
+        return [entry.decode("utf-8") for entry in self.read_bytes(after, timeout)]
+
+    def read_bytes(self, after: int, timeout: float) -> list[bytes]:
+        """As :meth:`read`, the entries UTF-8 encoded as they are kept (for the streams)."""
         if after >= len(self._entries) and not self._closed and timeout > 0:
             signal = self._signal
             _CLOCK.wake_later(self, timeout)
