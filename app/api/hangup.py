@@ -9,9 +9,8 @@ of an SSE stream sends nothing more, so readable means it closed.
 
 The watch is an event-loop watcher with a callback, not a greenlet blocked in
 ``wait_read``: a waiting greenlet keeps its own copy of its C stack and interpreter frames
-for as long as the stream is open (about 4 KB each, docs/benchmarks.md), and every open
-stream had one. A greenlet is started only when the socket does become readable, which is
-once per hang-up.
+for as long as the stream is open (about 4 KB each, measured), and every open stream had
+one. A greenlet is started only when the socket does become readable, once per hang-up.
 """
 
 from __future__ import annotations

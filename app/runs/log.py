@@ -10,9 +10,9 @@ whole ``str`` two bytes per character), for as long as the run is kept.
 
 Timeouts of waiting readers are ended by one clock greenlet per process, not a timer per
 wait: starting and cancelling a gevent ``Timeout`` costs about 4 µs, and every subscriber
-waited once per event it was sent (docs/benchmarks.md). A reader's wait therefore ends
-between ``timeout`` and ``timeout`` plus the clock's tick (a quarter of the shortest
-timeout asked for, at most a second) after it began, unless an entry comes first.
+waited once per event it was sent. A reader's wait therefore ends between ``timeout`` and
+``timeout`` plus the clock's tick (a quarter of the shortest timeout asked for, at most a
+second) after it began, unless an entry comes first.
 """
 
 from __future__ import annotations
