@@ -152,8 +152,10 @@ class _Envelope(BaseModel):
     ts: int
 
     def to_json(self) -> str:
-        # pydantic writes UTF-8 as is (the contract's ensure_ascii=False) on one line.
-        return self.model_dump_json()
+        # pydantic writes UTF-8 as is (the contract's ensure_ascii=False) on one line. Its
+        # serializer directly: ``model_dump_json()`` gives the same text and spends about a
+        # third of the call (0.5 of 1.7 µs for a token) passing its default options through.
+        return self.__pydantic_serializer__.to_json(self).decode()
 
 
 class StartEvent(_Envelope):

@@ -91,7 +91,7 @@ class StreamMeter:
         self._pending: dict[str, int] = {}
         OPEN_STREAMS.inc()
 
-    def sent(self, entries: list[str]) -> None:
+    def sent(self, entries: list[bytes]) -> None:
         now = time.perf_counter()
         if self._first:
             TIME_TO_FIRST_EVENT.observe(now - self._opened)
@@ -114,10 +114,10 @@ class StreamMeter:
         self._flushed = now
 
 
-def _event_type(entry: str) -> str:
+def _event_type(entry: bytes) -> str:
     # Entries are the events' JSON as written by pydantic, "type" first: no parsing per token.
-    if entry.startswith('{"type":"'):
-        return entry[9 : entry.find('"', 9)]
+    if entry.startswith(b'{"type":"'):
+        return entry[9 : entry.find(b'"', 9)].decode("ascii", "replace")
     return "other"
 
 

@@ -43,6 +43,17 @@ def encode_message(data: str, id: str | None = None, event: str | None = None) -
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
+def encode_line_message(data: bytes, id: str) -> bytes:
+    """The same bytes as ``encode_message(data.decode(), id)``, for ``data`` already UTF-8.
+
+    The native stream's every event: a log entry, one line of JSON (JSON escapes line
+    breaks), encoded once when it was appended, under a clean id. Written out directly it
+    costs a tenth of splitting it into lines and encoding it again for each subscriber."""
+    if b"\n" in data or b"\r" in data or "\n" in id or "\r" in id or "\0" in id:
+        return encode_message(data.decode("utf-8"), id)
+    return b"id: %s\ndata: %s\n\n" % (id.encode("utf-8"), data)
+
+
 def encode_retry(milliseconds: int) -> bytes:
     """The reconnection delay hint; also what leaves first, so headers go out at once."""
     return b"retry: %d\n\n" % milliseconds

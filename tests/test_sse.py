@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.sse import HEARTBEAT, encode_comment, encode_message, encode_retry
+from app.sse import HEARTBEAT, encode_comment, encode_line_message, encode_message, encode_retry
 from tests.support.sse import parse
 
 
@@ -27,6 +27,21 @@ from tests.support.sse import parse
 )
 def test_encode_message(kwargs: dict[str, str], expected: bytes) -> None:
     assert encode_message(**kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "id"),
+    [
+        ('{"type":"token","data":{"content":"재고 "}}', "run:12"),
+        ("", "x"),
+        ("a\nb", "r:1"),  # not one line after all: framed line by line all the same
+        ("a\r\nb\rc", "r:2"),
+        ("x", "bad\r\nid"),
+        ("x", "nul\0id"),
+    ],
+)
+def test_encode_line_message_is_encode_message_of_the_decoded_text(data: str, id: str) -> None:
+    assert encode_line_message(data.encode(), id) == encode_message(data, id)
 
 
 def test_retry_comment_and_heartbeat() -> None:

@@ -23,10 +23,10 @@ from app.metrics import StreamMeter
 from app.runs.log import MemoryEventLog
 from app.runs.manager import RunFinishingElsewhere, RunManager
 from app.runs.models import Run
-from app.sse import HEARTBEAT, SSE_HEADERS, encode_comment, encode_message, encode_retry
+from app.sse import HEARTBEAT, SSE_HEADERS, encode_comment, encode_line_message, encode_retry
 
-Encode = Callable[[list[str], int], bytes]
-"""Turns log entries into response bytes; the int is the sequence number of the first."""
+Encode = Callable[[list[bytes], int], bytes]
+"""Turns log entries (UTF-8 JSON) into response bytes; the int is the sequence number of the first."""
 
 
 def last_event_id_of(request: Request) -> str | None:
@@ -137,8 +137,8 @@ def sse_headers(run_id: str, trace_id: str) -> dict[str, str]:
     return {**SSE_HEADERS, "X-Run-ID": run_id, "X-Trace-ID": trace_id}
 
 
-def _encode_native(prefix: str, entries: list[str], first: int) -> bytes:
-    return b"".join(encode_message(entry, prefix + str(seq)) for seq, entry in enumerate(entries, first))
+def _encode_native(prefix: str, entries: list[bytes], first: int) -> bytes:
+    return b"".join(encode_line_message(entry, prefix + str(seq)) for seq, entry in enumerate(entries, first))
 
 
 def event_stream(
@@ -167,7 +167,7 @@ def _events(
     # run's feed (it was taken over, or Redis went away); a finished run is sent out first.
     # A client that hung up gets nothing more.
     while ((not manager.draining and not log.failed) or log.closed) and not watch.gone:
-        entries = log.read(after, settings.heartbeat_s)
+        entries = log.read_bytes(after, settings.heartbeat_s)
         if watch.gone:
             return
         if entries:

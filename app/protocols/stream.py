@@ -63,7 +63,7 @@ def _follow(
     # As the native stream: cut when this worker drains or loses the run's feed (taken over,
     # Redis gone); a finished run is sent out whole first.
     while ((not manager.draining and not log.failed) or log.closed) and not watch.gone:
-        entries = log.read(after, heartbeat_s)
+        entries = log.read_bytes(after, heartbeat_s)
         if watch.gone:
             return  # the client hung up: nothing more to write
         if entries:

@@ -87,7 +87,7 @@ class RunStreamEncoder:
         self._steps = steps if self.modes & _STATE_MODES else None
         self.steps_sent, self.parts_sent = cursor
 
-    def __call__(self, entries: list[str], first: int) -> bytes:
+    def __call__(self, entries: list[bytes], first: int) -> bytes:
         parts: list[bytes] = []
         for seq, entry in enumerate(entries, first):
             event = orjson.loads(entry)

@@ -129,7 +129,7 @@ class _SharedLog(MemoryEventLog):
         self, coordinator: RedisCoordinator, run_id: str, thread_id: str, attempt: int, entries: list[str]
     ) -> None:
         super().__init__()
-        self._entries = list(entries)
+        self._entries = [entry.encode("utf-8") for entry in entries]
         self.sent = len(entries)
         self.run_id = run_id
         self.thread_id = thread_id
@@ -145,8 +145,8 @@ class _SharedLog(MemoryEventLog):
         super().close()
         self._coordinator.schedule_flush(self)
 
-    def unsent(self) -> list[str]:
-        return self._entries[self.sent :]
+    def unsent(self) -> list[bytes]:
+        return self._entries[self.sent :]  # UTF-8, as Redis keeps them
 
 
 @dataclass
