@@ -37,6 +37,7 @@ from app.runs.backends import Coordinator, StoreUnavailableError
 from app.runs.log import MemoryEventLog
 from app.runs.models import Run, RunRequest
 from app.runs.store import RunPage, RunStore, StoredRun
+from app.runs.timers import Later
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +282,8 @@ class RunManager:
         for name, timer in list(run.timers.items()):
             # Not the timer doing this (a cancel deadline): killing it would cut its own
             # store write short, mid-query.
-            if name != "forget" and timer is not gevent.getcurrent():
-                timer.kill(block=False)
+            if name != "forget" and not timer.running_here:
+                timer.cancel()
                 del run.timers[name]
         self.active -= 1
         if run.producer is not None:
@@ -304,7 +305,7 @@ class RunManager:
                 self._forget(oldest)
                 timer = oldest.timers.pop("forget", None)
                 if timer is not None:
-                    timer.kill(block=False)
+                    timer.cancel()
 
     def _forget(self, run: Run) -> None:
         if self.runs.get(run.run_id) is run:
@@ -467,7 +468,7 @@ class RunManager:
         run.subscribers += 1
         timer = run.timers.pop("grace", None)
         if timer is not None:
-            timer.kill(block=False)
+            timer.cancel()
 
     def detach(self, run: Run) -> None:
         run.subscribers -= 1
@@ -601,7 +602,7 @@ class RunManager:
         for run in self.runs.values():
             timer = run.timers.pop("grace", None)
             if timer is not None:
-                timer.kill(block=False)
+                timer.cancel()
         if not self.coordinator.distributed:
             self._set_state_of_unfinished("draining")
         for run in list(self.runs.values()):
@@ -636,8 +637,8 @@ class RunManager:
     def _later(self, run: Run, name: str, seconds: float, action: Callable[[], object]) -> None:
         previous = run.timers.pop(name, None)
         if previous is not None:
-            previous.kill(block=False)
-        run.timers[name] = gevent.spawn_later(seconds, action)
+            previous.cancel()
+        run.timers[name] = Later(seconds, action)
 
 
 def _worker_dead(worker: str) -> bool:

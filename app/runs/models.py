@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from app.agent.control import RunControl
 from app.agent.models import AgentInput
 from app.runs.log import MemoryEventLog
+from app.runs.timers import Later
 
 RunState = Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "paused"]
 FINISHED_STATES = frozenset({"success", "error", "cancelled", "timeout", "interrupted", "paused"})
@@ -52,7 +53,7 @@ class Run:
     interrupts: list[dict[str, Any]] | None = None  # what a paused run waits for
     subscribers: int = 0
     producer: Greenlet | None = None
-    timers: dict[str, Greenlet] = field(default_factory=dict)
+    timers: dict[str, Later] = field(default_factory=dict)
     # Given up by this process (fenced by a takeover, or handed over at shutdown): it writes
     # nothing more, and another worker ends it.
     relinquished: bool = False
