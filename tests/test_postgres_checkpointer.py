@@ -110,10 +110,10 @@ def play(saver: PostgresSaver, thread_id: str, note: str = "plain") -> list[Any]
     states.append(graph.get_state(config))
     if note == "fail":
         graph.update_state(config, {"note": "fail"})
-    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            graph.invoke(Command(resume="yes"), config, durability="sync")
+    else:
         graph.invoke(Command(resume="yes"), config, durability="sync")
-    except RuntimeError:
-        pass
     states.append(graph.get_state(config))
     return states
 
