@@ -309,6 +309,7 @@ class RedisCoordinator(Coordinator):
 
     def _flush_now(self) -> bool:
         """Send every unsent entry in one round trip; False if Redis could not be reached."""
+        reloaded = False
         while self._dirty:
             logs = list(self._dirty.values())
             self._dirty.clear()
@@ -323,9 +324,12 @@ class RedisCoordinator(Coordinator):
             try:
                 results = pipe.execute(raise_on_error=False)
                 if any(isinstance(result, NoScriptError) for result in results):
+                    if reloaded:  # loaded a moment ago and gone again: retry later, not in a spin
+                        raise NoScriptError("the append script keeps disappearing")
                     # Redis lost its scripts (a restart): load it again; those logs are sent
                     # again below, and the script skips entries already in.
                     self._append.sha = self.redis.script_load(_APPEND)
+                    reloaded = True
             except redis.RedisError as exc:
                 self._went_away(exc)
                 for shared in logs:
