@@ -201,3 +201,15 @@ def test_an_upsert_of_several_rows_is_sent_as_the_library_sends_it(
     assert ours == library
     assert [row[2] for row in ours["checkpoint_writes"]] == [RESUME]
     assert ours["checkpoint_blobs"][0][0] == "log"
+
+
+def test_more_parameters_than_one_statement_carries_are_sent_as_the_library_sends_them() -> None:
+    from app.runs.store.postgres import _Batch
+
+    sql = "INSERT INTO t (a, b, c) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+    fits, too_many = _Batch(), _Batch()
+    fits.executemany(sql, [(1, 2, 3)] * 21845)
+    too_many.executemany(sql, [(1, 2, 3)] * 21846)
+    merged = fits.merged()
+    assert merged is not None and len(merged[1]) == 65535 and merged[0].count("(%s, %s, %s)") == 21845
+    assert too_many.merged() is None

@@ -123,6 +123,9 @@ class PostgresCheckpointer(PostgresSaver):
 # The batch of the put/put_writes running in this greenlet (each greenlet has its own context).
 _BATCH: ContextVar[_Batch | None] = ContextVar("stagecast_checkpoint_batch", default=None)
 
+# The protocol's limit: a statement's parameter count is a 16-bit field.
+_MAX_PARAMS = 65535
+
 _ROW = re.compile(r"VALUES\s*(\((?:\s*%s\s*,)*\s*%s\s*\))", re.IGNORECASE)
 
 
@@ -141,14 +144,17 @@ class _Batch:
 
     def merged(self) -> tuple[str, list[Any]] | None:
         """The recorded statements as one (SQL, parameters); None if they cannot be merged:
-        a statement without a one-row VALUES, or an upsert given several rows, which one
-        statement cannot apply one after the other as the library does."""
+        a statement without a one-row VALUES, an upsert given several rows, which one
+        statement cannot apply one after the other as the library does, or more parameters
+        than one statement may carry."""
         shape = tuple((sql, len(rows)) for sql, rows in self.statements)
+        params = [value for _, rows in self.statements for row in rows for value in row]
+        if len(params) > _MAX_PARAMS:
+            return None
         try:
-            sql = _merge(shape)
+            return _merge(shape), params
         except ValueError:
             return None
-        return sql, [value for _, rows in self.statements for row in rows for value in row]
 
 
 @lru_cache(maxsize=64)
