@@ -56,14 +56,12 @@ def _embedded(settings: Settings) -> tuple[BaseCheckpointSaver, RunStore, Coordi
 
 
 def _distributed(settings: Settings) -> tuple[BaseCheckpointSaver, RunStore, Coordinator]:
-    from langgraph.checkpoint.postgres import PostgresSaver
-
     from app.runs.backends.redis import RedisCoordinator
-    from app.runs.store.postgres import PostgresRunStore, open_pool
+    from app.runs.store.postgres import PostgresCheckpointer, PostgresRunStore, open_pool
 
     assert settings.database_url is not None and settings.redis_url is not None
     pool = open_pool(settings.database_url, settings.database_pool_size)
-    checkpointer = PostgresSaver(pool)  # type: ignore[arg-type]
+    checkpointer = PostgresCheckpointer(pool)
     _setup_checkpointer(pool, checkpointer)
     coordinator = RedisCoordinator(
         worker_name(),

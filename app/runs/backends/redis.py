@@ -31,6 +31,7 @@ from typing import Any
 import gevent
 import redis
 from gevent.event import Event as Signal
+from redis.exceptions import NoScriptError
 
 from app.runs.backends import Coordinator, RunHost, StoreUnavailableError
 from app.runs.log import MemoryEventLog
@@ -135,6 +136,8 @@ class _SharedLog(MemoryEventLog):
         self.thread_id = thread_id
         self.attempt = attempt
         self._coordinator = coordinator
+        # The append script's keys, made once: every flush of this run sends them.
+        self.keys = coordinator.append_keys(run_id, thread_id)
 
     def append(self, entry: str) -> int:
         seq = super().append(entry)
@@ -292,35 +295,41 @@ class RedisCoordinator(Coordinator):
                 gevent.sleep(0.5)  # Redis is away: entries wait in memory, in order
                 self._flush_signal.set()
 
+    def append_keys(self, run_id: str, thread_id: str) -> tuple[str, ...]:
+        """The keys of the append script (``_APPEND``'s KEYS[1..7]) for one run."""
+        return (
+            self._key(run_id, "log"),
+            self._key(run_id, "attempt"),
+            self._key(run_id, "closed"),
+            self._log_channel(run_id),
+            self._leases,
+            self._holders,
+            self._thread_key(thread_id),
+        )
+
     def _flush_now(self) -> bool:
         """Send every unsent entry in one round trip; False if Redis could not be reached."""
+        reloaded = False
         while self._dirty:
             logs = list(self._dirty.values())
             self._dirty.clear()
             pipe = self.redis.pipeline(transaction=False)
+            # EVALSHA straight on the pipeline: through redis-py's Script object, every
+            # execute() would first send SCRIPT EXISTS, a second round trip per flush.
+            sha = self._append.sha
             for shared in logs:
-                self._append(
-                    keys=[
-                        self._key(shared.run_id, "log"),
-                        self._key(shared.run_id, "attempt"),
-                        self._key(shared.run_id, "closed"),
-                        self._log_channel(shared.run_id),
-                        self._leases,
-                        self._holders,
-                        self._thread_key(shared.thread_id),
-                    ],
-                    args=[
-                        shared.attempt,
-                        self.ttl_ms,
-                        "1" if shared.closed else "0",
-                        shared.sent + 1,
-                        shared.run_id,
-                        *shared.unsent(),
-                    ],
-                    client=pipe,
-                )
+                closed = "1" if shared.closed else "0"
+                args = (shared.attempt, self.ttl_ms, closed, shared.sent + 1, shared.run_id)
+                pipe.evalsha(sha, len(shared.keys), *shared.keys, *args, *shared.unsent())
             try:
                 results = pipe.execute(raise_on_error=False)
+                if any(isinstance(result, NoScriptError) for result in results):
+                    if reloaded:  # loaded a moment ago and gone again: retry later, not in a spin
+                        raise NoScriptError("the append script keeps disappearing")
+                    # Redis lost its scripts (a restart): load it again; those logs are sent
+                    # again below, and the script skips entries already in.
+                    self._append.sha = self.redis.script_load(_APPEND)
+                    reloaded = True
             except redis.RedisError as exc:
                 self._went_away(exc)
                 for shared in logs:
@@ -328,6 +337,9 @@ class RedisCoordinator(Coordinator):
                 return False
             self._came_back()
             for shared, result in zip(logs, results, strict=True):
+                if isinstance(result, NoScriptError):
+                    self._dirty.setdefault(shared.run_id, shared)
+                    continue
                 if isinstance(result, int) and result >= 0:
                     shared.sent = result
                     continue

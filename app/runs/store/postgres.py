@@ -7,12 +7,18 @@ gunicorn's master (DESIGN.md, "Distributed mode"). The pool is made after fork, 
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
 import psycopg
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -51,6 +57,121 @@ def schema_lock(pool: ConnectionPool) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+
+
+class PostgresCheckpointer(PostgresSaver):
+    """LangGraph's PostgresSaver, sending each checkpoint and each task's writes as one statement.
+
+    The library writes a step's checkpoint as an ``executemany`` of its blobs plus an INSERT
+    of the checkpoint, and a task's writes as an ``executemany``, each in psycopg's pipeline
+    mode and under one lock per saver: several sends and waits per write, and every run of
+    the worker queued behind that lock (it guards a single shared connection; a pool has
+    none). Here the INSERTs LangGraph's own ``put``/``put_writes`` issue are collected and
+    sent as one statement on a connection of the pool: rows of an ``executemany`` become one
+    multi-row VALUES, and the blobs become a CTE of the checkpoint's INSERT, so they still
+    land in the same transaction. Reads and every other write are the library's, unchanged.
+    """
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        super().__init__(pool)  # type: ignore[arg-type]
+        self.pool = pool
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        with self._as_one_statement():
+            return super().put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        with self._as_one_statement():
+            super().put_writes(config, writes, task_id, task_path)
+
+    @contextmanager
+    def _as_one_statement(self) -> Iterator[None]:
+        batch = _Batch()
+        token = _BATCH.set(batch)
+        try:
+            yield
+        finally:
+            _BATCH.reset(token)
+        merged = batch.merged()
+        if merged is None:
+            # Not mergeable (see _Batch.merged): the statements as the library sends them.
+            with super()._cursor(pipeline=True) as cur:
+                for sql, rows in batch.statements:
+                    cur.executemany(sql, rows)
+        elif merged[0]:
+            with self.pool.connection() as conn:
+                conn.execute(merged[0], merged[1], binary=True)
+
+    @contextmanager
+    def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
+        batch = _BATCH.get()
+        if pipeline and batch is not None:
+            yield batch
+            return
+        with super()._cursor(pipeline=pipeline) as cur:
+            yield cur
+
+
+# The batch of the put/put_writes running in this greenlet (each greenlet has its own context).
+_BATCH: ContextVar[_Batch | None] = ContextVar("stagecast_checkpoint_batch", default=None)
+
+# The protocol's limit: a statement's parameter count is a 16-bit field.
+_MAX_PARAMS = 65535
+
+_ROW = re.compile(r"VALUES\s*(\((?:\s*%s\s*,)*\s*%s\s*\))", re.IGNORECASE)
+
+
+class _Batch:
+    """Stands in for the cursor of LangGraph's writes: records each INSERT and its rows."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, list[Sequence[Any]]]] = []
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        self.statements.append((sql, [params]))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if rows := list(rows):
+            self.statements.append((sql, rows))
+
+    def merged(self) -> tuple[str, list[Any]] | None:
+        """The recorded statements as one (SQL, parameters); None if they cannot be merged:
+        a statement without a one-row VALUES, an upsert given several rows, which one
+        statement cannot apply one after the other as the library does, or more parameters
+        than one statement may carry."""
+        shape = tuple((sql, len(rows)) for sql, rows in self.statements)
+        params = [value for _, rows in self.statements for row in rows for value in row]
+        if len(params) > _MAX_PARAMS:
+            return None
+        try:
+            return _merge(shape), params
+        except ValueError:
+            return None
+
+
+@lru_cache(maxsize=64)
+def _merge(shape: tuple[tuple[str, int], ...]) -> str:
+    parts = []
+    for sql, count in shape:
+        match = _ROW.search(sql)
+        if match is None or (count > 1 and "DO UPDATE" in sql.upper()):
+            raise ValueError(sql)
+        rows = ", ".join([match.group(1)] * count)
+        parts.append((sql[: match.start(1)] + rows + sql[match.end(1) :]).strip().rstrip(";"))
+    if not parts:
+        return ""
+    *first, last = parts
+    # Data-modifying CTEs always run to completion, in the same snapshot and transaction.
+    ctes = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(first))
+    return f"WITH {ctes} {last}" if ctes else last
 
 
 class PostgresRunStore(RunStore):

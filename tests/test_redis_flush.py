@@ -1,0 +1,68 @@
+"""The Redis coordinator's flusher against a redis-server of the test's own: it sends the
+append script by its SHA, so a Redis that lost its scripts (a restart) must get it again
+without losing, repeating or reordering an entry, and fencing still holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.runs.backends.redis import RedisCoordinator
+from tests.support.server import free_port
+from tests.support.services import RedisServer
+
+
+class Host:
+    def __init__(self) -> None:
+        self.fenced_runs: list[str] = []
+
+    def cancel_local(self, run_id: str, reason: str) -> None: ...
+
+    def take_over(self, run_id: str, attempt: int) -> None: ...
+
+    def fenced(self, run_id: str) -> None:
+        self.fenced_runs.append(run_id)
+
+
+@pytest.fixture
+def coordinator(tmp_path: Path) -> Iterator[RedisCoordinator]:
+    server = RedisServer(tmp_path / "redis", free_port())
+    server.start()
+    try:
+        yield RedisCoordinator(
+            "test:1", server.url, prefix="t:", lease_s=10, ttl_s=60, max_connections=4, thread_ttl_s=60
+        )
+    finally:
+        server.stop()
+
+
+def test_a_redis_that_lost_its_scripts_gets_them_again(coordinator: RedisCoordinator) -> None:
+    host = Host()
+    coordinator._host = host
+    coordinator.begin("run-1", 1)
+    log_ = coordinator.new_log("run-1", "thread-1", 1, [])
+    for entry in ("a", "b"):
+        log_.append(entry)
+    assert coordinator._flush_now()
+    coordinator.redis.script_flush()
+    for entry in ("c", "d"):
+        log_.append(entry)
+    log_.close()
+    assert coordinator._flush_now()
+    assert coordinator.entries("run-1") == ["a", "b", "c", "d"]
+    assert coordinator.redis.exists("t:run:run-1:closed") and not host.fenced_runs
+
+
+def test_an_append_of_a_run_taken_over_is_fenced(coordinator: RedisCoordinator) -> None:
+    host = Host()
+    coordinator._host = host
+    coordinator.begin("run-2", 1)
+    log_ = coordinator.new_log("run-2", "thread-2", 1, [])
+    log_.append("a")
+    assert coordinator._flush_now()
+    coordinator.redis.set("t:run:run-2:attempt", 2)  # another worker claimed it
+    log_.append("b")
+    assert coordinator._flush_now()
+    assert coordinator.entries("run-2") == ["a"] and host.fenced_runs == ["run-2"]
