@@ -97,7 +97,7 @@ from langgraph.graph import END, START, StateGraph
 from app.agent import executor
 from app.agent.inline import with_inline_stream
 
-executor.install()
+assert executor.install()
 
 class State(TypedDict):
     n: int
@@ -132,3 +132,14 @@ def test_a_running_graph_holds_no_greenlet_besides_its_own_in_a_gevent_worker() 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[2,", "2]", "2"]
+
+
+def test_without_gevent_langgraph_keeps_its_thread_pool() -> None:
+    # A sync worker reads the same gunicorn.conf.py: its threads are real threads.
+    from langgraph.pregel import _executor
+
+    from app.agent import executor
+
+    before = _executor.get_executor_for_config
+    assert executor.install() is False
+    assert _executor.get_executor_for_config is before

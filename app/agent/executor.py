@@ -9,8 +9,8 @@ call in a greenlet of its own that ends with the call; the loop still waits for 
 futures as before, so ``durability="sync"`` keeps its meaning.
 
 :func:`install` swaps it in for LangGraph's loop only (tool nodes and LangChain's
-``batch`` keep their own pools); a worker calls it once at start, after gevent patched
-the standard library. tests/test_inline_stream.py fails if LangGraph stops building its
+``batch`` keep their own pools); a gevent worker calls it once at start (elsewhere it does
+nothing). tests/test_inline_stream.py fails if LangGraph stops building its
 loop's executor from ``get_executor_for_config``.
 """
 
@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from gevent import monkey
 from gevent.pool import Pool
 from langgraph.pregel import _executor
 
@@ -62,6 +63,11 @@ def _greenlet_executor(config: Any) -> Iterator[GreenletExecutor]:
         yield executor
 
 
-def install() -> None:
-    """Give LangGraph's loops a :class:`GreenletExecutor` (once gevent has patched threading)."""
+def install() -> bool:
+    """Give LangGraph's loops a :class:`GreenletExecutor`, if gevent has patched threading;
+    whether it did. Unpatched (a sync worker reading this gunicorn.conf.py), a loop waiting
+    on a future would block its real thread, and the greenlets would never run."""
+    if not monkey.is_module_patched("threading"):
+        return False
     _executor.get_executor_for_config = _greenlet_executor  # type: ignore[assignment]
+    return True
