@@ -94,6 +94,23 @@ def test_limit_drops_while_the_hub_lags_and_grows_back(lagging: Admission, start
     assert lagging.waiting == 0 and started == list(range(40))
 
 
+def test_the_limit_grows_fast_while_the_core_idles(started: list[int]) -> None:
+    """Jobs that cost no CPU (a slow model's runs): the limit grows by a sixteenth a tick,
+    where one a tick would add 20 in 20 ticks."""
+    idle = Admission(target_lag_s=0.2, max_limit=1000)  # a busy test machine's lag cuts nothing
+    try:
+        submit_jobs(idle, started, 1000)
+        first_limit = idle.limit
+        gevent.sleep(0.5)  # 20 ticks of an idle core
+        assert idle.cpu_busy < 0.5
+        assert len(started) == idle.limit > first_limit + 20
+        assert idle.waiting == 1000 - idle.limit
+    finally:
+        idle.stop()
+        if idle._watch is not None:
+            idle._watch.kill()
+
+
 def test_a_garbage_collection_pause_does_not_cut_the_limit(lagging: Admission, started: list[int]) -> None:
     """A full collection stalls the hub for as long as the heap is big, whatever runs."""
     submit_jobs(lagging, started, 40)

@@ -11,7 +11,11 @@ hub's lag, additive-increase / multiplicative-decrease like TCP's congestion win
   holds (10,000 open streams: up to 0.6 s), not with the runs running, so cutting runs for
   it only left the core idle while thousands waited (docs/benchmarks.md, c10k);
 - lag above the target: the limit drops to 90% of the runs running;
-- lag below it, with runs waiting and the limit reached: the limit grows by one.
+- lag below it, with runs waiting and the limit reached: the limit grows by one, or by a
+  sixteenth while the worker's CPU time over the last quarter second or so is below
+  ``IDLE_CPU`` of a core: runs of a slow model cost little each, so a core serves a
+  thousand of them, and growing by one per tick left it a quarter idle while thousands
+  waited (docs/benchmarks.md, c10k). A busy core grows by one, as before.
 
 The measuring greenlet starts with the first run and costs 40 timer wake-ups a second.
 
@@ -30,6 +34,7 @@ import gevent
 TICK_S = 0.025
 MIN_LIMIT = 4
 INITIAL_LIMIT = 32
+IDLE_CPU = 0.85  # of one core, smoothed over ~10 ticks
 
 
 class Admission:
@@ -45,6 +50,7 @@ class Admission:
         self._watch: gevent.Greenlet | None = None
         self._stopped = False
         self._gc_s = 0.0  # the collector's run time so far, while the watch runs
+        self.cpu_busy = 1.0  # the worker's CPU time per wall second, smoothed; 1.0 until measured
         self._gc_started = 0.0
 
     @property
@@ -93,12 +99,14 @@ class Admission:
         """From the first submit on: measure the lag, move the limit, start what it allows."""
         gc.callbacks.append(self._on_gc)
         while True:
-            before, gc_before = time.perf_counter(), self._gc_s
+            before, gc_before, cpu_before = time.perf_counter(), self._gc_s, time.process_time()
             gevent.sleep(TICK_S)
-            late = time.perf_counter() - before - TICK_S
-            self.lag_s = max(0.0, late - (self._gc_s - gc_before))
+            elapsed = time.perf_counter() - before
+            self.lag_s = max(0.0, elapsed - TICK_S - (self._gc_s - gc_before))
+            self.cpu_busy = 0.9 * self.cpu_busy + 0.1 * (time.process_time() - cpu_before) / elapsed
             if self.lag_s > self.target_lag_s:
                 self.limit = min(self.max_limit, max(MIN_LIMIT, int(self.running * 0.9)))
             elif self._queue and self.running >= self.limit:
-                self.limit = min(self.max_limit, self.limit + 1)
+                step = max(1, self.limit // 16) if self.cpu_busy < IDLE_CPU else 1
+                self.limit = min(self.max_limit, self.limit + step)
             self._pump()
