@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import gevent
 import httpx
@@ -58,25 +58,34 @@ def _hog_the_hub(seconds: float, slice_s: float = 0.06) -> None:
 
 
 @pytest.fixture
-def lagging() -> Iterator[Admission]:
-    admission = Admission(target_lag_s=0.01, max_limit=100)
-    yield admission
-    admission.stop()
-    if admission._watch is not None:
-        admission._watch.kill()
+def watched() -> Iterator[Callable[[float, int], Admission]]:
+    """Makes admissions whose lag watch (started by their first submit) ends with the test."""
+    made: list[Admission] = []
+
+    def make(target_lag_s: float, max_limit: int) -> Admission:
+        made.append(Admission(target_lag_s=target_lag_s, max_limit=max_limit))
+        return made[-1]
+
+    yield make
+    for admission in made:
+        admission.stop()
+        if admission._watch is not None:
+            admission._watch.kill()
 
 
-def test_lag_never_lifts_the_limit_above_its_cap(started: list[int]) -> None:
+@pytest.fixture
+def lagging(watched: Callable[[float, int], Admission]) -> Admission:
+    return watched(0.01, 100)
+
+
+def test_lag_never_lifts_the_limit_above_its_cap(
+    watched: Callable[[float, int], Admission], started: list[int]
+) -> None:
     """A cap below MIN_LIMIT (STAGECAST_MAX_RUNNING_RUNS=1) holds while the hub lags."""
-    capped = Admission(target_lag_s=0.01, max_limit=1)
-    try:
-        submit_jobs(capped, started, 3)
-        gevent.spawn(_hog_the_hub, 0.3).join()
-        assert capped.limit == 1 and started == [0] and capped.waiting == 2
-    finally:
-        capped.stop()
-        if capped._watch is not None:
-            capped._watch.kill()
+    capped = watched(0.01, 1)
+    submit_jobs(capped, started, 3)
+    gevent.spawn(_hog_the_hub, 0.3).join()
+    assert capped.limit == 1 and started == [0] and capped.waiting == 2
 
 
 def test_limit_drops_while_the_hub_lags_and_grows_back(lagging: Admission, started: list[int]) -> None:
@@ -94,21 +103,18 @@ def test_limit_drops_while_the_hub_lags_and_grows_back(lagging: Admission, start
     assert lagging.waiting == 0 and started == list(range(40))
 
 
-def test_the_limit_grows_fast_while_the_core_idles(started: list[int]) -> None:
+def test_the_limit_grows_fast_while_the_core_idles(
+    watched: Callable[[float, int], Admission], started: list[int]
+) -> None:
     """Jobs that cost no CPU (a slow model's runs): the limit grows by a sixteenth a tick,
     where one a tick would add 20 in 20 ticks."""
-    idle = Admission(target_lag_s=0.2, max_limit=1000)  # a busy test machine's lag cuts nothing
-    try:
-        submit_jobs(idle, started, 1000)
-        first_limit = idle.limit
-        gevent.sleep(0.5)  # 20 ticks of an idle core
-        assert idle.cpu_busy < 0.5
-        assert len(started) == idle.limit > first_limit + 20
-        assert idle.waiting == 1000 - idle.limit
-    finally:
-        idle.stop()
-        if idle._watch is not None:
-            idle._watch.kill()
+    idle = watched(0.2, 1000)  # a busy test machine's lag cuts nothing
+    submit_jobs(idle, started, 1000)
+    first_limit = idle.limit
+    gevent.sleep(0.5)  # 20 ticks of an idle core
+    assert idle.cpu_busy < 0.5
+    assert len(started) == idle.limit > first_limit + 20
+    assert idle.waiting == 1000 - idle.limit
 
 
 def test_a_garbage_collection_pause_does_not_cut_the_limit(lagging: Admission, started: list[int]) -> None:

@@ -12,7 +12,9 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
+from langgraph.pregel import _executor
 
+from app.agent import executor
 from app.agent.inline import StreamItem, with_inline_stream
 
 
@@ -136,10 +138,6 @@ def test_a_running_graph_holds_no_greenlet_besides_its_own_in_a_gevent_worker() 
 
 def test_without_gevent_langgraph_keeps_its_thread_pool() -> None:
     # A sync worker reads the same gunicorn.conf.py: its threads are real threads.
-    from langgraph.pregel import _executor
-
-    from app.agent import executor
-
     before = _executor.get_executor_for_config
     assert executor.install() is False
     assert _executor.get_executor_for_config is before
