@@ -1,9 +1,12 @@
 """gunicorn settings for Stagecast: gevent workers streaming SSE.
 
-Values come from the same ``STAGECAST_*`` settings as the app (``app.config`` imports only
-pydantic, so nothing here imports LangGraph, httpx or psycopg before gevent patches them).
-No ``preload_app``: the app must be imported after the worker has monkey-patched
-(DESIGN.md, trap 6). No ``max_requests``: a recycled worker cuts live streams (trap 9).
+Values come from the same ``STAGECAST_*`` settings as the app. This file runs in the master,
+before any worker has monkey-patched, so at module level it imports only modules that load
+no ``ssl``, httpx, urllib3, LangGraph, psycopg or redis (``app.config`` imports pydantic;
+``tests/test_gevent_first.py`` fails otherwise). What a worker needs beyond that is imported
+inside the hooks that run after the patch. No ``preload_app``: the app must be imported
+after the worker has monkey-patched (docs/architecture.md, trap 6). No ``max_requests``: a
+recycled worker cuts live streams (trap 9).
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ from typing import Any
 
 import gevent
 
-from app import http_errors
-from app.agent import executor as greenlet_executor
 from app.config import SettingsError, load_settings
 from app.logs import close_logging
 from app.preflight import data_dir_problem
@@ -135,6 +136,11 @@ def post_worker_init(worker: Any) -> None:
         while worker.alive:
             gevent.sleep(0.2)
         worker.wsgi.extensions["stagecast"].manager.drain()
+
+    # Imported here, after the worker's monkey-patch: the executor loads LangGraph, and with
+    # it httpx and ssl (trap 6).
+    from app import http_errors
+    from app.agent import executor as greenlet_executor
 
     gevent.spawn(watch)
     http_errors.install()
