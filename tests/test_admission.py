@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.runs.admission import MIN_LIMIT, TICK_S, Admission
-from tests.support.client import read_stream
+from tests.support.client import read_stream, start_slow_run
 from tests.support.server import Server, run_server
 
 
@@ -142,14 +142,7 @@ def one_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def start_slow(client: httpx.Client, server: Server, seconds: float, events: int) -> str:
     """Start a run of the ``slow`` agent that outlives its stream; read ``events``; its id."""
-    head = read_stream(
-        client,
-        "POST",
-        server.url + "/api/chat/stream",
-        json={"message": str(seconds), "agent": "slow", "on_disconnect": "continue"},
-        stop_after=lambda r: len(r.messages) >= events,
-    )
-    return head.headers["x-run-id"]
+    return start_slow_run(client, server, seconds, events, on_disconnect="continue").headers["x-run-id"]
 
 
 def test_a_waiting_run_streams_start_then_runs_after_the_running_one(

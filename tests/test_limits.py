@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.support.client import read_stream
+from tests.support.client import read_stream, trickling_bodies
 from tests.support.server import Server, run_server
 
 STREAM = "/api/chat/stream"
@@ -142,16 +142,9 @@ def test_declared_length_over_the_limit_is_413(strict: Server, client: httpx.Cli
 
 
 def test_trickled_body_gets_408_and_the_worker_keeps_serving(strict: Server, client: httpx.Client) -> None:
-    host, port = strict.url.removeprefix("http://").split(":")
     with ExitStack() as stack:
-        socks = []
-        for _ in range(10):  # more than the 20 stream slots could tell apart from normal load
-            sock = stack.enter_context(socket.create_connection((host, int(port)), timeout=10))
-            sock.sendall(
-                b"POST /api/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 200\r\n\r\n{"
-            )
-            socks.append(sock)
+        # More than the 20 stream slots could tell apart from normal load.
+        socks = trickling_bodies(stack, strict.url, count=10, declared_length=200, timeout=10)
         started = time.monotonic()
         # Meanwhile a stream starts and runs, and health answers.
         ok = read_stream(client, "POST", strict.url + STREAM, json={"message": "0", "agent": "slow"})

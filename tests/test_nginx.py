@@ -7,7 +7,6 @@ own included, must be JSON; a client trickling a body must cost Stagecast nothin
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -15,7 +14,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.support.client import read_stream
+from tests.support.client import read_stream, trickling_bodies
 from tests.support.nginx import run_nginx
 from tests.support.server import run_server
 
@@ -92,16 +91,8 @@ def test_header_too_large_is_json_400(proxied: str, client: httpx.Client) -> Non
 def test_trickled_bodies_cost_stagecast_nothing(proxied: str, client: httpx.Client) -> None:
     """nginx reads a whole body before passing it on: tricklers hold nginx connections, and
     nginx drops one that stalls past client_body_timeout (10 s)."""
-    host, port = proxied.removeprefix("http://").split(":")
     with ExitStack() as stack:
-        socks = []
-        for _ in range(20):
-            sock = stack.enter_context(socket.create_connection((host, int(port)), timeout=15))
-            sock.sendall(
-                b"POST /api/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 100\r\n\r\n{"
-            )
-            socks.append(sock)
+        socks = trickling_bodies(stack, proxied, count=20, declared_length=100, timeout=15)
         started = time.monotonic()
         ok = read_stream(client, "POST", proxied + "/api/chat/stream", json={"message": QUESTION})
         assert ok.types[-1] == "done"

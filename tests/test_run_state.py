@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.client import read_stream
+from tests.support.client import read_stream, start_slow_run
 from tests.support.server import run_server
 from tests.support.services import REDIS_URL, postgres_database, redis_prefix
 
@@ -125,13 +125,7 @@ def test_shutdown_ends_runs_as_interrupted_not_cancelled(tmp_path: Path, client:
     with run_server(tmp_path, disconnect_grace_s=1, graceful_timeout_s=8) as server:
         ids = []
         for _ in range(5):
-            head = read_stream(
-                client,
-                "POST",
-                server.url + "/api/chat/stream",
-                json={"message": "30", "agent": "slow"},
-                stop_after=lambda r: len(r.messages) >= 2,
-            )
+            head = start_slow_run(client, server)
             ids.append(head.headers["x-run-id"])
         assert server.stop(signal.SIGTERM) == 0
     with run_server(tmp_path) as restarted:

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.client import StreamResult, read_stream, wait_for_status
+from tests.support.client import StreamResult, read_stream, start_slow_run, wait_for_status
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import Server, run_server
 
@@ -94,13 +94,7 @@ def impatient(tmp_path_factory: pytest.TempPathFactory):
 def test_last_subscriber_leaving_cancels_after_the_grace_period(
     impatient: Server, client: httpx.Client
 ) -> None:
-    head = read_stream(
-        client,
-        "POST",
-        impatient.url + "/api/chat/stream",
-        json={"message": "30", "agent": "slow"},
-        stop_after=lambda r: len(r.messages) >= 2,
-    )
+    head = start_slow_run(client, impatient)
     run_id = head.headers["x-run-id"]
     assert client.get(f"{impatient.url}/api/runs/{run_id}").json()["status"] == "running"
     assert wait_for_status(client, impatient, run_id, {"cancelled"}, timeout=8) == "cancelled"
@@ -116,26 +110,14 @@ def test_a_grace_of_zero_still_serves_the_client_that_started_the_run(tmp_path, 
         whole = read_stream(
             client, "POST", server.url + "/api/chat/stream", json={"message": "0.5", "agent": "slow"}
         )
-        head = read_stream(
-            client,
-            "POST",
-            server.url + "/api/chat/stream",
-            json={"message": "30", "agent": "slow"},
-            stop_after=lambda r: len(r.messages) >= 2,
-        )
+        head = start_slow_run(client, server)
         left = wait_for_status(client, server, head.headers["x-run-id"], {"cancelled"}, timeout=5)
     assert whole.last("done")["data"]["status"] == "success"
     assert left == "cancelled"
 
 
 def test_on_disconnect_continue_keeps_the_run(impatient: Server, client: httpx.Client) -> None:
-    head = read_stream(
-        client,
-        "POST",
-        impatient.url + "/api/chat/stream",
-        json={"message": "1.5", "agent": "slow", "on_disconnect": "continue"},
-        stop_after=lambda r: len(r.messages) >= 2,
-    )
+    head = start_slow_run(client, impatient, 1.5, on_disconnect="continue")
     run_id = head.headers["x-run-id"]
     time.sleep(1.0)  # past the grace period
     assert client.get(f"{impatient.url}/api/runs/{run_id}").json()["status"] == "running"
@@ -143,13 +125,7 @@ def test_on_disconnect_continue_keeps_the_run(impatient: Server, client: httpx.C
 
 
 def test_rejoin_within_grace_keeps_the_run(impatient: Server, client: httpx.Client) -> None:
-    head = read_stream(
-        client,
-        "POST",
-        impatient.url + "/api/chat/stream",
-        json={"message": "1.5", "agent": "slow"},
-        stop_after=lambda r: len(r.messages) >= 2,
-    )
+    head = start_slow_run(client, impatient, 1.5)
     rest = read_stream(
         client,
         "GET",

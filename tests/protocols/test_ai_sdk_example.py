@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.chromium import artifact
 from tests.support.inventory import true_stock
-from tests.support.server import REPO, Server, free_port
+from tests.support.server import REPO, Server, free_port, stop_process_group
 
 EXAMPLE = REPO / "clients" / "examples" / "ai-sdk-chat"
 QUESTION = "ABC-12345 부품의 재고는?"
@@ -32,14 +32,15 @@ def example_url(protocol_server: Server) -> Iterator[str]:
         cwd=EXAMPLE,
         env={**os.environ, "STAGECAST_URL": protocol_server.url},
         stdout=subprocess.DEVNULL,
+        # npx starts node, which starts esbuild: a group of their own, stopped as a whole.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, preview)
         yield url
     finally:
-        preview.terminate()
-        preview.wait(10)
+        stop_process_group(preview)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,37 @@ def read_stream(
             if stop_after is not None and stop_after(result):
                 break
     return result
+
+
+def start_slow_run(
+    client: httpx.Client, server: Server, seconds: float = 30, events: int = 2, **body: Any
+) -> StreamResult:
+    """Start a run of the test agent ``slow`` (it answers for ``seconds``) with ``body``'s extra
+    fields, read its first ``events`` events, and hang up; the head of the stream."""
+    return read_stream(
+        client,
+        "POST",
+        server.url + "/api/chat/stream",
+        json={"message": str(seconds), "agent": "slow", **body},
+        stop_after=lambda r: len(r.messages) >= events,
+    )
+
+
+def trickling_bodies(
+    stack: ExitStack, url: str, count: int, declared_length: int, timeout: float
+) -> list[socket.socket]:
+    """``count`` connections to ``url`` (``http://host:port``), each a ``POST /api/runs`` that
+    declares ``declared_length`` bytes of body and sends one; closed with ``stack``."""
+    host, port = url.removeprefix("http://").split(":")
+    socks = []
+    for _ in range(count):
+        sock = stack.enter_context(socket.create_connection((host, int(port)), timeout=timeout))
+        sock.sendall(
+            b"POST /api/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n{" % declared_length
+        )
+        socks.append(sock)
+    return socks
 
 
 def wait_for_status(

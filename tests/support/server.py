@@ -87,6 +87,24 @@ class Server:
         return self.process.wait(timeout)
 
 
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM ``process``'s whole process group (it was started with ``start_new_session``),
+    then SIGKILL what is left; returns when no process of the group is alive."""
+    group = process.pid
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with suppress(ProcessLookupError):
+            os.killpg(group, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process.poll()  # reap the leader, so its pid leaves the group
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+    raise RuntimeError(f"process group {group} survived SIGKILL")
+
+
 @contextmanager
 def run_server(data_dir: Path, **settings: object) -> Iterator[Server]:
     """Run gunicorn with ``STAGECAST_<NAME>=value`` for each setting; stop it afterwards."""
