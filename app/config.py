@@ -8,7 +8,7 @@ gevent has patched the standard library (DESIGN.md, trap 6).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from limits import parse_many  # light: imports no network client
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
@@ -243,7 +243,7 @@ class Settings(BaseSettings):
         return self.data_dir / "stagecast.sqlite"
 
 
-def load_settings(overrides: dict[str, object] | None = None) -> Settings:
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     """Read the environment (plus ``overrides``), or raise SettingsError naming the bad variable."""
     try:
         return Settings(**(overrides or {}))

@@ -69,5 +69,5 @@ def install() -> bool:
     on a future would block its real thread, and the greenlets would never run."""
     if not monkey.is_module_patched("threading"):
         return False
-    _executor.get_executor_for_config = _greenlet_executor  # type: ignore[assignment]
+    _executor.get_executor_for_config = _greenlet_executor
     return True

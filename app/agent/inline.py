@@ -30,11 +30,12 @@ from langgraph._internal._constants import (
 from langgraph.config import get_config
 from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
+from langgraph.types import StreamMode
 
 StreamItem = tuple[tuple[str, ...], str, Any]
 """(namespace, mode, payload), as ``graph.stream(..., subgraphs=True)`` would yield it."""
 
-INLINE_MODES = {"tasks", "custom", "values"}
+INLINE_MODES: set[StreamMode] = {"tasks", "custom", "values"}
 
 
 def with_inline_stream(config: dict[str, Any], on_item: Callable[[StreamItem], None]) -> dict[str, Any]:

@@ -62,7 +62,7 @@ class Retrieval(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     table_data: TableData | None = None
     chart_data: ChartData | None = None
-    confidence_score: float = Field(0.0, ge=0.0, le=1.0)
+    confidence_score: float = Field(default=0.0, ge=0.0, le=1.0)
     found_parts: list[str] = Field(default_factory=list)
     missing_parts: list[str] = Field(default_factory=list)
     facts: dict[str, Any] = Field(default_factory=dict)
