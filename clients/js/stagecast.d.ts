@@ -1,5 +1,5 @@
 // Type declarations for stagecast.js (hand-written; the library itself is plain ESM).
-// The wire types follow the native protocol in DESIGN.md ("Events").
+// The wire types follow the native protocol in docs/protocol.md ("Events").
 
 // ---------------------------------------------------------------------------------------------
 // Wire protocol

@@ -108,7 +108,7 @@ export function reduce(state, action) {
 }
 
 /**
- * The run was taken over after its worker was lost (DESIGN.md, "Round 2 additions"): nothing
+ * The run was taken over after its worker was lost (docs/protocol.md, "The takeover rule"): nothing
  * delivered is retracted on the wire, so the client drops the tokens of the discarded message
  * ids itself; the node that was cut off writes again under a new message id. The kept tokens
  * then concatenate to `final.content`.
