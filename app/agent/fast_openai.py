@@ -25,7 +25,7 @@ Deviations, on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import openai
@@ -88,8 +88,8 @@ class FastChatOpenAI(ChatOpenAI):
         try:
             with self.client.with_streaming_response.create(**payload) as response:
                 http = response.http_response
-                body = http.iter_bytes() if http.headers.get("content-encoding") else http.iter_raw()
-                for data in _read_errors_as_the_sdk(iter_sse_data(body), http.request):
+                # Per read, not per event: decoded (gzip...) and already-read bodies alike.
+                for data in _read_errors_as_the_sdk(iter_sse_data(http.iter_bytes()), http.request):
                     if data.startswith(b"[DONE]"):
                         break
                     try:
@@ -147,18 +147,25 @@ def iter_sse_data(body: Iterator[bytes]) -> Iterator[bytes]:
             buffer = (buffer[:-1] if held else buffer).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             if held:
                 buffer += b"\r"
-        while True:
-            end = buffer.find(b"\n\n")
-            if end < 0:
-                break
-            block, buffer = buffer[:end], buffer[end + 2 :]
-            if block.startswith(b"data: ") and b"\n" not in block:
-                yield block[6:]  # the usual event: one data line
-                continue
-            data = _event_data(block)
-            if data is not None:
-                yield data
+        buffer = yield from _events(buffer)
+    if buffer.endswith(b"\r"):  # the stream ended: a CR held back ends its line after all
+        yield from _events(buffer[:-1] + b"\n")
     # What is left has no blank line after it: not an event (the spec; the SDK agrees).
+
+
+def _events(buffer: bytes) -> Generator[bytes, None, bytes]:
+    """Yield the data of each complete event in ``buffer`` (LF line ends); return the rest."""
+    while True:
+        end = buffer.find(b"\n\n")
+        if end < 0:
+            return buffer
+        block, buffer = buffer[:end], buffer[end + 2 :]
+        if block.startswith(b"data: ") and b"\n" not in block:
+            yield block[6:]  # the usual event: one data line
+            continue
+        data = _event_data(block)
+        if data is not None:
+            yield data
 
 
 def _event_data(block: bytes) -> bytes | None:
