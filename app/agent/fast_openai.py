@@ -20,7 +20,8 @@ Deviations, on purpose:
   a model server that breaks the rules) instead of the SDK's ``JSONDecodeError``.
 - Whatever this reader does not cover goes to ``ChatOpenAI``'s own streaming: the Responses
   API, a ``response_format`` (``with_structured_output``'s ``json_schema`` method), response
-  headers in the metadata, and the LangSmith gateway.
+  headers in the metadata, and the LangSmith gateway; and the async methods (``astream``,
+  ``ainvoke``), which Stagecast's gevent workers never use.
 """
 
 from __future__ import annotations
