@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TypedDict
 
 import httpx
 import openai
 import pytest
-from langchain_core.messages import AIMessageChunk, BaseMessageChunk, HumanMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.messages.ai import add_ai_message_chunks
 from langchain_openai import ChatOpenAI
 from langgraph.graph import START, StateGraph
@@ -52,7 +52,7 @@ def build(upstream: FakeOpenAI, kind: str, model: str = "paced") -> ChatOpenAI:
     return built
 
 
-def comparable(chunks: list[BaseMessageChunk]) -> list[dict[str, Any]]:
+def comparable(chunks: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """The chunks without their ids (LangChain makes one per call, ``lc_run--<uuid>``, and the
     local server one per request, ``call_<n>``)."""
     assert all(chunk.id and chunk.id.startswith("lc_run--") for chunk in chunks)
@@ -60,7 +60,7 @@ def comparable(chunks: list[BaseMessageChunk]) -> list[dict[str, Any]]:
     return list(json.loads(re.sub(r'"call_\d+"', '"call"', dumped)))
 
 
-def merged(chunks: list[BaseMessageChunk]) -> AIMessageChunk:
+def merged(chunks: Sequence[BaseMessage]) -> AIMessageChunk:
     assert all(isinstance(chunk, AIMessageChunk) for chunk in chunks)
     return add_ai_message_chunks(*chunks)  # type: ignore[arg-type]
 
