@@ -1,7 +1,7 @@
 """Run Stagecast's benchmark: every contender, every scenario, one table.
 
     python bench/run.py            # the full set (about 70 minutes, 35 of them the 10,000-stream scenario)
-    python bench/run.py --quick    # 1, 100 and 500 streams, short answers (about 5 minutes)
+    python bench/run.py --quick    # 1, 100 and 500 streams, short answers (about 8 minutes)
 
 Prints the table; raw results and server logs go to bench/results/. With ``--docs`` it also
 writes the table into docs/benchmarks.md (its ``full`` or ``quick`` block); without it a
@@ -71,7 +71,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Stagecast benchmark")
-    parser.add_argument("--quick", action="store_true", help="the reduced set (about 5 minutes)")
+    parser.add_argument("--quick", action="store_true", help="the reduced set (about 8 minutes)")
     parser.add_argument("--contenders", help="comma-separated subset, e.g. stagecast,fastapi")
     parser.add_argument("--scenarios", help="comma-separated subset of scenario keys")
     parser.add_argument("--no-direct", action="store_true", help="skip the harness-floor rows")
