@@ -28,6 +28,7 @@ bench: $(STAMP)
 
 # Fails (exit 1) if Stagecast's CPU per event or memory per stream regressed by more than 15%
 # against the committed baseline, relative to FastAPI's (docs/benchmarks.md, "Regression check").
+# Prints the table; `bench/run.py --quick --docs` also writes it into docs/benchmarks.md.
 bench-quick: $(STAMP)
 	$(PY) bench/run.py --quick
 

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("STAGECAST_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
     llm_model: str = "gpt-4o-mini"
+    chat_model: Literal["fast", "stock"] = Field(
+        "fast", description="fast: app.agent.fast_openai's ChatOpenAI; stock: langchain-openai's own"
+    )
     llm_temperature: float = Field(0.2, ge=0, le=2)
     llm_max_tokens: int = Field(1024, ge=1, description="upper bound for llm_config.max_tokens")
     llm_allowed_models: Annotated[list[str], NoDecode] = Field(

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app import metrics
 from app.agent.control import RunControl
+from app.agent.fast_openai import FastChatOpenAI
 from app.config import Settings
 from app.llm_transport import GuardedTransport
 
@@ -124,6 +125,7 @@ def make_chat_model(settings: Settings, options: LLMConfig, control: RunControl)
         min(options.max_tokens or settings.llm_max_tokens, settings.llm_max_tokens),
         _api_key(settings),
         settings.openai_base_url,
+        FastChatOpenAI if settings.chat_model == "fast" else ChatOpenAI,
     )
     # A shallow copy, not validated again: every field stays the shared model's but the clients
     # (the SDK's timeout and retries are the per-run client's, as above).
@@ -140,10 +142,15 @@ def _api_key(settings: Settings) -> str:
 # bound only caps memory if requests ask for many temperatures or models.
 @lru_cache(maxsize=32)
 def _shared_chat_model(
-    model: str, temperature: float, max_tokens: int, api_key: str, base_url: str | None
+    model: str,
+    temperature: float,
+    max_tokens: int,
+    api_key: str,
+    base_url: str | None,
+    kind: type[ChatOpenAI] = ChatOpenAI,
 ) -> ChatOpenAI:
-    """The ChatOpenAI of these options; its clients are placeholders that runs replace."""
-    return ChatOpenAI(
+    """The ChatOpenAI (``kind``) of these options; its clients are placeholders that runs replace."""
+    return kind(
         model=model,
         temperature=temperature,
         max_tokens=max_tokens,

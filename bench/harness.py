@@ -26,6 +26,7 @@ from bench import procs, stores
 from bench.contenders import REPO, Contender, Launch, base_env
 from bench.loadgen import LoadSpec
 from bench.scenarios import Scenario
+from bench.tls import make_certificates
 from bench.upstream import Profile
 
 log = logging.getLogger("bench.harness")
@@ -124,9 +125,15 @@ class Harness:
         self.upstream_url = f"http://127.0.0.1:{self.upstream_port}"
         self.upstream: procs.Proc | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix="stagecast-bench-"))
+        # The same upstream over HTTPS, for contenders with ``tls``; its CA is made for the run.
+        self.tls_port = free_port()
+        self.tls_url = f"https://127.0.0.1:{self.tls_port}"
+        self.certificates = make_certificates(self.scratch / "tls")
 
     def __enter__(self) -> Harness:
         argv = [sys.executable, "-m", "bench.upstream", "--port", str(self.upstream_port)]
+        argv += ["--tls-port", str(self.tls_port), "--tls-cert", str(self.certificates.cert)]
+        argv += ["--tls-key", str(self.certificates.key)]
         env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
         self.upstream = procs.start(
             "upstream", argv, env=env, cwd=REPO, log_dir=self.log_dir, cpus=self.harness_cpus
@@ -179,7 +186,11 @@ class Harness:
                 port, spec = self.upstream_port, self._direct_spec(scenario, streams)
             else:
                 port = free_port()
-                launch = Launch(port, self.upstream_url + "/v1", workdir, streams)
+                if contender.tls:
+                    upstream, ca_file = self.tls_url, self.certificates.ca
+                else:
+                    upstream, ca_file = self.upstream_url, None
+                launch = Launch(port, upstream + "/v1", workdir, streams, ca_file)
                 env = {**base_env(launch), **contender.extra_env(launch)}
                 server = procs.start(
                     f"{name}-{scenario.key}-{streams}",

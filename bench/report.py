@@ -158,10 +158,9 @@ def _distributed(key: str) -> bool:
 def targets_table(rows: list[Row], scenario_key: str) -> str:
     here = [r for r in rows if r["scenario"] == scenario_key and not r.get("failure")]
     ours = next((r for r in here if r["contender"] == "stagecast"), None)
-    # Stagecast's distributed mode is Stagecast too: it has its own comparison (distributed_block).
-    others = [
-        r for r in here if r["contender"] not in ("stagecast", DIRECT) and not _distributed(r["contender"])
-    ]
+    # Only the peers: Stagecast's other rows (the stock model, TLS, the distributed mode) and
+    # the floor have their own comparisons (token_path_table, distributed_block).
+    others = [r for r in here if r["contender"] in CONTENDERS and CONTENDERS[r["contender"]].peer]
     held = [r for r in others if r.get("held")]
     others = held or others
     lines = [
@@ -260,6 +259,34 @@ def machine_block(info: dict[str, str]) -> str:
     )
 
 
+TOKEN_PATH = ("stagecast", "stagecast-stock", "stagecast-tls", "floor", "fastapi")
+
+
+def token_path_table(rows: list[Row], scenarios: Iterable[Scenario]) -> str:
+    """Stagecast's default and stock-model rows against FastAPI and the floor, per scenario:
+    server CPU per event (ms per 1,000 events = µs per event), and its ratios in the same run."""
+    lines = [
+        "| Scenario | Default | Stock ChatOpenAI | Over TLS | Floor | FastAPI "
+        "| Default ÷ FastAPI | Stock ÷ FastAPI | Default ÷ floor | TLS ÷ default |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario in scenarios:
+        cpu = {
+            r["contender"]: r.get("cpu_ms_per_1k_events")
+            for r in rows
+            if r["scenario"] == scenario.key and not r.get("failure")
+        }
+        if not {"stagecast", "fastapi"} <= set(cpu) and not {"stagecast", "floor"} <= set(cpu):
+            continue
+        default, stock, tls, floor, fastapi = (cpu.get(key) for key in TOKEN_PATH)
+        lines.append(
+            f"| {scenario.key} | {_fmt(default)} | {_fmt(stock)} | {_fmt(tls)} | {_fmt(floor)} "
+            f"| {_fmt(fastapi)} | {_fmt(_ratio(default, fastapi), 2)} | {_fmt(_ratio(stock, fastapi), 2)} "
+            f"| {_fmt(_ratio(default, floor), 2)} | {_fmt(_ratio(tls, default), 2)} |"
+        )
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
+
+
 def results_block(
     mode: str,
     rows: list[Row],
@@ -272,6 +299,7 @@ def results_block(
     target_scenario = "c1000" if any(s.key == "c1000" for s in scenarios) else scenarios[-1].key
     notes = "".join(f"- `{s.key}`: {s.notes}\n" for s in scenarios if s.notes)
     ladder = ladder_table(rows, scenarios)
+    token_path = token_path_table(rows, scenarios)
     return (
         f"### Results ({mode} run, {started}, {duration_s / 60:.1f} min)\n\n"
         f"Command: `{command}`\n\n"
@@ -280,6 +308,11 @@ def results_block(
         + (notes + "\n" if notes else "")
         + upstream_note(rows)
         + (f"\n#### Load ladder: latency per token and saturation\n\n{ladder}" if ladder else "")
+        + (
+            "\n#### The token path: server CPU ms per 1,000 events (= µs per event)\n\n" + token_path
+            if token_path
+            else ""
+        )
         + "\n#### Targets\n\n"
         + targets_table(rows, target_scenario)
         + "\n#### Machine\n\n"

@@ -1,18 +1,21 @@
 """Run Stagecast's benchmark: every contender, every scenario, one table.
 
     python bench/run.py            # the full set (about 70 minutes, 35 of them the 10,000-stream scenario)
-    python bench/run.py --quick    # 1, 100 and 500 streams, short answers (about 5 minutes)
+    python bench/run.py --quick    # 1, 100 and 500 streams, short answers (about 8 minutes)
 
-Prints the table and writes it into docs/benchmarks.md (its ``full`` or ``quick`` block);
-raw results and server logs go to bench/results/. A quick run with Stagecast and FastAPI is
-also checked against the committed quick block (``bench.regress``): if Stagecast's CPU per
-event or memory per stream regressed by more than 15%, relative to FastAPI's, it exits 1 and
-leaves the block as it was, unless ``--accept`` makes this run the new baseline. A run with
-the distributed contenders (Redis + PostgreSQL) also writes their comparison with the memory
-backend into the ``distributed-<mode>`` block, even when it runs a subset: that comparison is
-within the run.
+Prints the table; raw results and server logs go to bench/results/. With ``--docs`` it also
+writes the table into docs/benchmarks.md (its ``full`` or ``quick`` block); without it a
+checkout stays as it was. A quick run with Stagecast and FastAPI is checked against the
+committed quick block (``bench.regress``): if Stagecast's CPU per event or memory per stream
+regressed by more than 15%, relative to FastAPI's, it exits 1 (and with ``--docs`` leaves the
+block as it was, unless ``--accept`` makes this run the new baseline). With ``--docs``, a run
+with the distributed contenders (Redis + PostgreSQL) also writes their comparison with the
+memory backend into the ``distributed-<mode>`` block, even when it runs a subset: that
+comparison is within the run.
 Benchmark-only dependencies (bench/requirements.txt) are installed into this interpreter's
-environment when missing; LangGraph Server into bench/.venv-langgraph-server.
+environment when missing, before any module that needs them is imported (``bench.report``,
+``bench.harness`` and ``bench.procs`` need psutil); LangGraph Server into
+bench/.venv-langgraph-server.
 """
 
 from __future__ import annotations
@@ -66,13 +69,13 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Stagecast benchmark")
-    parser.add_argument("--quick", action="store_true", help="the reduced set (about 5 minutes)")
+    parser.add_argument("--quick", action="store_true", help="the reduced set (about 8 minutes)")
     parser.add_argument("--contenders", help="comma-separated subset, e.g. stagecast,fastapi")
     parser.add_argument("--scenarios", help="comma-separated subset of scenario keys")
     parser.add_argument("--no-direct", action="store_true", help="skip the harness-floor rows")
-    parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument("--docs", action="store_true", help="write the result blocks into docs/benchmarks.md")
     parser.add_argument(
         "--profile",
         metavar="SCENARIO",
@@ -87,14 +90,16 @@ def main() -> int:
     parser.add_argument(
         "--render", action="store_true", help="run nothing: rewrite the table from bench/results/<mode>.json"
     )
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     signal.signal(signal.SIGTERM, _interrupt)
 
-    from bench import regress, report
+    # Only modules that need nothing from bench/requirements.txt until it is installed.
     from bench.contenders import CONTENDERS
-    from bench.harness import Harness, results_dir
     from bench.limits import raise_nofile
     from bench.scenarios import FULL, QUICK
 
@@ -107,6 +112,9 @@ def main() -> int:
     contenders = [CONTENDERS[key] for key in keys]
     if not args.no_install:
         ensure_requirements(keys)
+    from bench import regress, report
+    from bench.harness import Harness, results_dir
+
     # Every process started from here inherits it: a server holds two sockets per stream
     # (its client's and its upstream's), plus its own files.
     raise_nofile(2 * max((s.max_streams for s in scenarios), default=0) + 1024)
@@ -122,8 +130,11 @@ def main() -> int:
             mode, saved["rows"], scenarios, saved["machine"], command, saved["started"], saved["duration_s"]
         )
         print(block)
-        report.write_doc(REPO / "docs" / "benchmarks.md", mode, block)
-        _distributed(mode, saved["rows"], scenarios, saved["machine"], command, saved["started"], docs=True)
+        if args.docs:
+            report.write_doc(docs, mode, block)
+        _distributed(
+            mode, saved["rows"], scenarios, saved["machine"], command, saved["started"], docs=args.docs
+        )
         return 0
     log_dir = results_dir(f"logs-{mode}")
     started_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -174,16 +185,17 @@ def main() -> int:
         block += "\n#### Regression check\n\n" + regress.table(checked)
     print(block)
     if regressed:
-        outcome = "written as the new baseline (--accept)" if args.accept else "docs left as they were"
+        accepted = args.docs and args.accept
+        outcome = "written as the new baseline (--accept)" if accepted else "docs left as they were"
         logging.error(
             "REGRESSION: Stagecast's CPU per event or memory per stream is more than %.0f%% worse, "
             "relative to FastAPI's, than in the committed quick block (table above); %s",
             regress.TOLERANCE * 100,
             outcome,
         )
-    if not args.no_docs and not partial and (args.accept or not regressed):
+    if args.docs and not partial and (args.accept or not regressed):
         report.write_doc(docs, mode, block)
-    _distributed(mode, rows, scenarios, info, command, started_at, docs=not args.no_docs)
+    _distributed(mode, rows, scenarios, info, command, started_at, docs=args.docs)
     return 1 if regressed else 0
 
 

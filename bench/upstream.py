@@ -14,7 +14,9 @@ show that the upstream was not the bottleneck.
 Control endpoints (not OpenAI's): ``POST /_bench/profile`` ``{"ttft_s", "tps", "tokens"}``
 sets the pacing of later streams; ``GET /_bench/stats`` and ``POST /_bench/reset``.
 
-Run: ``python -m bench.upstream --port 9100``.
+Run: ``python -m bench.upstream --port 9100``. With ``--tls-port``, ``--tls-cert`` and
+``--tls-key`` it also serves HTTPS on that port (the same streams and statistics), for a
+contender that reads its model over TLS, as from a real endpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import time
 from array import array
 from dataclasses import asdict, dataclass
@@ -291,16 +294,28 @@ class UpstreamProtocol(asyncio.Protocol):
             self.data_received(b"")
 
 
-async def serve(host: str, port: int, profile: Profile) -> None:
+async def serve(host: str, port: int, profile: Profile, tls: tuple[int, str, str] | None = None) -> None:
+    """Serve until SIGTERM; ``tls`` is (port, certificate, key) of an HTTPS listener beside."""
     loop = asyncio.get_running_loop()
     server = UpstreamServer(profile)
-    listener = await loop.create_server(lambda: UpstreamProtocol(server), host, port, backlog=4096)
+    listeners = [await loop.create_server(lambda: UpstreamProtocol(server), host, port, backlog=4096)]
+    if tls is not None:
+        tls_port, cert, key = tls
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        listeners.append(
+            await loop.create_server(
+                lambda: UpstreamProtocol(server), host, tls_port, backlog=4096, ssl=context
+            )
+        )
+        log.info("paced upstream also on https://%s:%d", host, tls_port)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("paced upstream on http://%s:%d (pid %d)", host, port, os.getpid())
-    async with listener:
-        await stop.wait()
+    await stop.wait()
+    for listener in listeners:
+        listener.close()
 
 
 def install_uvloop() -> str:
@@ -320,11 +335,15 @@ def main() -> None:
     parser.add_argument("--ttft-s", type=float, default=Profile.ttft_s)
     parser.add_argument("--tps", type=float, default=Profile.tps)
     parser.add_argument("--tokens", type=int, default=Profile.tokens)
+    parser.add_argument("--tls-port", type=int, help="also serve HTTPS on this port")
+    parser.add_argument("--tls-cert", help="the HTTPS listener's certificate (PEM)")
+    parser.add_argument("--tls-key", help="its private key (PEM)")
     args = parser.parse_args()
+    tls = (args.tls_port, args.tls_cert, args.tls_key) if args.tls_port else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     raise_nofile()  # one socket per stream of every contender's server
     install_uvloop()
-    asyncio.run(serve(args.host, args.port, Profile(args.ttft_s, args.tps, args.tokens)))
+    asyncio.run(serve(args.host, args.port, Profile(args.ttft_s, args.tps, args.tokens), tls))
 
 
 if __name__ == "__main__":

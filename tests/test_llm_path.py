@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,6 +15,22 @@ from tests.support.server import Server, free_port, run_server
 from tests.support.services import REDIS_URL, postgres_database, redis_prefix
 
 QUESTION = "ABC-12345 부품의 재고는?"
+
+
+@pytest.fixture(scope="module", params=["fast", "stock"])
+def llm_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI
+) -> Iterator[Server]:
+    """The OpenAI-compatible path, against the local fake upstream, with each chat model
+    (``STAGECAST_CHAT_MODEL``): every test here runs on both."""
+    with run_server(
+        tmp_path_factory.mktemp(f"llm-{request.param}"),
+        heartbeat_s=0.3,
+        openai_base_url=fake_openai.base_url,
+        llm_retry_backoff_s=0.05,
+        chat_model=request.param,
+    ) as running:
+        yield running
 
 
 def ask(server: Server, client: httpx.Client, **body: object):

@@ -135,10 +135,11 @@ def test_rejoin_within_grace_keeps_the_run(impatient: Server, client: httpx.Clie
     assert rest.last("done")["data"]["status"] == "success"
 
 
-def test_cancel_closes_the_upstream_stream(tmp_path, client: httpx.Client) -> None:
+@pytest.mark.parametrize("chat_model", ["fast", "stock"])
+def test_cancel_closes_the_upstream_stream(tmp_path, client: httpx.Client, chat_model: str) -> None:
     with (
         FakeOpenAI(tokens=[f"t{i} " for i in range(100)], token_delay_s=0.1) as upstream,
-        run_server(tmp_path, openai_base_url=upstream.base_url) as server,
+        run_server(tmp_path, openai_base_url=upstream.base_url, chat_model=chat_model) as server,
     ):
         cancel_at: list[float] = []
 

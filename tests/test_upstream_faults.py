@@ -24,14 +24,18 @@ def upstream() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory, upstream: FakeOpenAI) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["fast", "stock"])
+def faulty(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, upstream: FakeOpenAI
+) -> Iterator[Server]:
     # A short gunicorn timeout: a worker whose hub stops turning is killed within seconds.
+    # Each chat model (STAGECAST_CHAT_MODEL) reads the upstream through the same transport.
     with run_server(
-        tmp_path_factory.mktemp("faulty"),
+        tmp_path_factory.mktemp(f"faulty-{request.param}"),
         openai_base_url=upstream.base_url,
         worker_timeout_s=5,
         llm_max_response_bytes=FLOOD_LIMIT,
+        chat_model=request.param,
     ) as running:
         yield running
 

@@ -3,13 +3,20 @@
 All of them serve the same graph (Stagecast's default chat agent, its nodes and ChatOpenAI
 writer) against the same paced upstream, on the same CPU, in the same run:
 
-1. ``stagecast`` — this repo, gunicorn + gevent, one worker (``gunicorn.conf.py``).
+1. ``stagecast`` — this repo, gunicorn + gevent, one worker (``gunicorn.conf.py``), with its
+   default chat model (``app.agent.fast_openai``). ``stagecast-stock`` is the same server with
+   langchain-openai's stock ``ChatOpenAI`` (``STAGECAST_CHAT_MODEL=stock``), ``stagecast-tls``
+   the default one reading the upstream over HTTPS (the harness's CA in ``SSL_CERT_FILE``).
    ``stagecast-distributed`` and ``stagecast-distributed-2w`` are the same server in its
    distributed mode (Redis + PostgreSQL, see ``bench.stores``), with one and two workers.
+   ``floor`` is not a contender but the limit: the cheapest relay of tokens on the same
+   stack, one gevent worker and no LangGraph or Flask (``bench.contenders.floor_app``).
 2. ``flask-sync`` — the seeds' pattern: Flask returns a generator over ``graph.stream()``,
    gunicorn sync workers (2 x cores + 1, gunicorn's recommendation).
 3. ``fastapi`` — FastAPI + sse-starlette on uvicorn (uvloop, httptools), ``graph.astream()``.
 4. ``langgraph-server`` — LangGraph Server in memory (``langgraph dev``), ``POST /runs/stream``.
+
+The peers (2-4) serve the graph with the stock ``ChatOpenAI``, what a user would pick instead.
 """
 
 from __future__ import annotations
@@ -36,9 +43,10 @@ class Launch:
     """What a contender needs to start: its port, the upstream, a scratch dir, a size hint."""
 
     port: int
-    upstream_url: str  # http://127.0.0.1:<port>/v1
+    upstream_url: str  # http://127.0.0.1:<port>/v1, or https:// for a contender with ``tls``
     workdir: Path
     max_streams: int
+    ca_file: Path | None = None  # the CA of the upstream's certificate, for ``tls``
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class Contender:
     in_workdir: bool = False  # run in the scratch dir (the server writes state to its cwd)
     distributed: bool = False  # uses Redis + PostgreSQL: their CPU and connections are measured
     all_cpus: bool = False  # may use every CPU, the harness's too (several workers)
+    tls: bool = False  # reads the upstream over HTTPS
+    peer: bool = True  # what a user would pick instead of Stagecast: the targets compare with these
 
 
 def base_env(launch: Launch) -> dict[str, str]:
@@ -69,8 +79,12 @@ def base_env(launch: Launch) -> dict[str, str]:
             "LANGCHAIN_TRACING_V2": "false",
             "LANGGRAPH_CLI_NO_ANALYTICS": "1",
             "BENCH_THREADS": "4096",
+            # The peers build Stagecast's graph with its factory: they keep the stock model.
+            "STAGECAST_CHAT_MODEL": "stock",
         }
     )
+    if launch.ca_file is not None:
+        env["SSL_CERT_FILE"] = str(launch.ca_file)
     return env
 
 
@@ -86,9 +100,12 @@ def _max_running_runs(streams: int) -> int:
     return max(500, min(streams + 100, open_files - streams - 1024))
 
 
-def _stagecast_env(launch: Launch, *, workers: int = 1, distributed: bool = False) -> dict[str, str]:
+def _stagecast_env(
+    launch: Launch, *, workers: int = 1, distributed: bool = False, chat_model: str = "fast"
+) -> dict[str, str]:
     env = {
         "STAGECAST_BIND": f"127.0.0.1:{launch.port}",
+        "STAGECAST_CHAT_MODEL": chat_model,
         "STAGECAST_WORKERS": str(workers),
         # Streams may hold 90% of the connections (STAGECAST_STREAM_CONNECTION_SHARE); no more
         # than that, so the worker's open-file need (about two per connection) stays in limits.
@@ -115,7 +132,15 @@ def _stagecast_env(launch: Launch, *, workers: int = 1, distributed: bool = Fals
     return env
 
 
-def _stagecast(key: str, label: str, *, workers: int = 1, distributed: bool = False) -> Contender:
+def _stagecast(
+    key: str,
+    label: str,
+    *,
+    workers: int = 1,
+    distributed: bool = False,
+    chat_model: str = "fast",
+    tls: bool = False,
+) -> Contender:
     return Contender(
         key=key,
         label=label,
@@ -125,10 +150,34 @@ def _stagecast(key: str, label: str, *, workers: int = 1, distributed: bool = Fa
         command=lambda launch: _python(
             "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"
         ),
-        extra_env=partial(_stagecast_env, workers=workers, distributed=distributed),
+        extra_env=partial(_stagecast_env, workers=workers, distributed=distributed, chat_model=chat_model),
         body={"message": QUESTION},
         distributed=distributed,
         all_cpus=workers > 1,
+        tls=tls,
+        peer=False,
+    )
+
+
+def _floor_command(launch: Launch) -> list[str]:
+    connections = str(max(2000, launch.max_streams + 100))
+    return _python(
+        "-m",
+        "gunicorn",
+        "-k",
+        "gevent",
+        "-w",
+        "1",
+        "--worker-connections",
+        connections,
+        "--backlog",
+        "4096",
+        "--timeout",
+        "300",
+        "--no-control-socket",
+        "-b",
+        f"127.0.0.1:{launch.port}",
+        "bench.contenders.floor_app:app",
     )
 
 
@@ -163,6 +212,19 @@ CONTENDERS: dict[str, Contender] = {
     c.key: c
     for c in (
         _stagecast("stagecast", "Stagecast (gunicorn+gevent, 1 worker)"),
+        _stagecast("stagecast-stock", "Stagecast, stock ChatOpenAI (1 worker)", chat_model="stock"),
+        _stagecast("stagecast-tls", "Stagecast, upstream over TLS (1 worker)", tls=True),
+        Contender(
+            key="floor",
+            label="Floor: gevent relay, no LangGraph, no Flask (1 worker)",
+            protocol="native",
+            path="/relay",
+            health_path="/healthz",
+            command=_floor_command,
+            extra_env=lambda launch: {},
+            body={"message": QUESTION},
+            peer=False,
+        ),
         _stagecast("stagecast-distributed", "Stagecast on Redis + PostgreSQL, 1 worker", distributed=True),
         _stagecast(
             "stagecast-distributed-2w",

@@ -12,6 +12,7 @@ then answers once the request carries the tool's result; ``tools-loop`` asks for
 whenever tools are offered. :meth:`FakeOpenAI.fail_next` makes the next requests, whatever
 their model, answer an HTTP error first (e.g. 503 twice, then the stream).
 It records each request body and when a client hung up in the middle of a stream.
+Given a certificate and its key, it speaks HTTPS (``base_url`` is then ``https://``).
 """
 
 from __future__ import annotations
@@ -19,14 +20,21 @@ from __future__ import annotations
 import json
 import select
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
 class FakeOpenAI:
-    def __init__(self, tokens: list[str] | None = None, token_delay_s: float = 0.01) -> None:
+    def __init__(
+        self,
+        tokens: list[str] | None = None,
+        token_delay_s: float = 0.01,
+        tls: tuple[Path, Path] | None = None,  # (certificate, key), PEM
+    ) -> None:
         self.tokens = tokens or ["ABC-12345 ", "재고는 ", "총 ", "1,234개", "입니다."]
         self.token_delay_s = token_delay_s
         self.first_token_delay_s = 1.0
@@ -35,11 +43,20 @@ class FakeOpenAI:
         self.failures: list[tuple[int, str | None]] = []  # (status, Retry-After) to answer next
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            # The handshake runs in the handler's thread (on its first read), not in accept().
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` (and ``Retry-After``, if given)."""
@@ -173,7 +190,12 @@ class FakeOpenAI:
             def _wait_or_hangup(self, seconds: float) -> bool:
                 """Sleep, but notice at once if the client closed the connection."""
                 readable, _, _ = select.select([self.connection], [], [], seconds)
-                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                # Over TLS (no MSG_PEEK there), anything readable mid-answer is the client
+                # leaving: a close_notify or the connection's end.
+                connection = self.connection
+                if readable and (
+                    isinstance(connection, ssl.SSLSocket) or not connection.recv(1, socket.MSG_PEEK)
+                ):
                     fake.hangups.append(time.monotonic())
                     return True
                 return False
