@@ -34,6 +34,7 @@ for _ in $(seq 50); do
 done
 
 $PY -m ruff check .
+$PY -m mypy
 bash clients/test.sh
 # The protocols' own clients (ai, @ag-ui/client) that tests/protocols drive from pytest.
 (cd tests/protocols/node && npm ci --no-audit --no-fund)
