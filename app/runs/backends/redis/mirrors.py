@@ -7,6 +7,7 @@ takes the coordinator, the one door to them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from app.runs.backends.redis.coordinator import RedisCoordinator
 
 
+@dataclass
 class Mirror:
     """This worker's copy of a run executing elsewhere, shared by its clients here."""
 
