@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.llm import LLMConfig
+from app.agent.chat_model import LLMConfig
 
 
 class HistoryMessage(BaseModel):

@@ -29,10 +29,11 @@ from typing import Any
 
 import gevent
 
-from app import metrics
 from app.agent.chatbot import ChatbotAgent, Restart
+from app.agent.control import RunControl
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
+from app.agent.run_metrics import NO_METRICS, RunMetrics
 from app.agent.threads import read_thread
 from app.config import Settings
 from app.errors import ServiceError, not_found
@@ -56,9 +57,15 @@ log = logging.getLogger(__name__)
 
 class RunManager:
     def __init__(
-        self, settings: Settings, agents: AgentRegistry, store: RunStore, coordinator: Coordinator
+        self,
+        settings: Settings,
+        agents: AgentRegistry,
+        store: RunStore,
+        coordinator: Coordinator,
+        metrics: RunMetrics = NO_METRICS,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics  # app.metrics in the service (app/extension.py)
         self.agents = agents
         self.store = store
         self.coordinator = coordinator
@@ -113,6 +120,7 @@ class RunManager:
             owner=owner,
             worker=self.worker,
             log=self.coordinator.new_log(run_id, thread_id, 1, []),
+            control=RunControl(self.metrics),
         )
         try:
             self.store.started(run)
@@ -125,7 +133,7 @@ class RunManager:
             raise StoreUnavailableError(str(exc)) from exc
         self.runs[run_id] = run
         self.active += 1
-        metrics.run_started(run.agent)
+        self.metrics.run_started(run.agent)
         # The start event goes in now, from the request's own greenlet: the stream's first
         # read finds it at once instead of waiting for the producer's first turn on a busy hub.
         self._append(run, EventFactory(run.run_id, run.trace_id).start(run.thread_id, run.agent))
@@ -235,7 +243,7 @@ class RunManager:
         except Exception as exc:
             # Its events stay in the live log (memory, or Redis for its TTL); nothing stays locked.
             log.error("could not record the end of the run", exc_info=exc)
-        metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
+        self.metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
         log.info("run finished", extra={"status": status, "events": run.log.last_seq})
         self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
         self._keep_finished(run)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
+from app.agent.control import RunControl
 from app.agent.errors import RunFailure, cancellation
 from app.events import ErrorCode, EventFactory
 from app.logs import bind_log_context
@@ -80,6 +81,7 @@ def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
         worker=manager.worker,
         attempt=attempt,
         log=manager.coordinator.new_log(run_id, stored.thread_id, attempt, entries),
+        control=RunControl(manager.metrics),
         created_at=summary["created_at"],
         started_at=summary.get("started_at"),
     )
