@@ -1,6 +1,6 @@
 """The service's per-process state, kept on the Flask app as ``app.extensions["stagecast"]``.
 
-Two modes, chosen by the settings (DESIGN.md, "Distributed mode"):
+Two modes, chosen by the settings (docs/architecture.md, the distributed mode):
 - embedded (default): run logs in this process's memory; run records and checkpoints in
   SQLite under ``STAGECAST_DATA_DIR``;
 - distributed (``STAGECAST_REDIS_URL`` and ``STAGECAST_DATABASE_URL``): run logs, fan-out,

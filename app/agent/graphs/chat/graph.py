@@ -1,6 +1,6 @@
 """The default chat agent's graph: analyse the question, retrieve, write the answer.
 
-Nodes are synchronous (gevent workers; never asyncio in a worker, DESIGN.md trap 5). The
+Nodes are synchronous (gevent workers; never asyncio in a worker, docs/architecture.md, trap 5). The
 answer is streamed either by ChatOpenAI (its tokens reach clients through the run's
 callbacks, as with LangGraph's ``messages`` stream) or, offline, by the deterministic writer
 in pieces sent with ``get_stream_writer()``.
