@@ -296,7 +296,15 @@ class RunManager:
         except Exception:
             log.warning("could not record the run's state", exc_info=True)
 
+    def _later(self, run: Run, name: str, seconds: float, action: Callable[[], object]) -> None:
+        """Run ``action`` in ``seconds``, as the run's timer ``name`` (replacing one of that name)."""
+        previous = run.timers.pop(name, None)
+        if previous is not None:
+            previous.cancel()
+        run.timers[name] = Later(seconds, action)
+
     # --- the rooms: each job in its own module, behind this one door ---
+
     # cancelling (app.runs.cancel)
 
     def cancel(self, run: Run, reason: str = "cancelled") -> bool:
@@ -375,9 +383,3 @@ class RunManager:
     def shutdown(self, budget: float) -> None:
         """At worker exit: let runs finish, then hand the rest over, or end them as interrupted."""
         shutdown.shutdown(self, budget)
-
-    def _later(self, run: Run, name: str, seconds: float, action: Callable[[], object]) -> None:
-        previous = run.timers.pop(name, None)
-        if previous is not None:
-            previous.cancel()
-        run.timers[name] = Later(seconds, action)
