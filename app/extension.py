@@ -1,6 +1,6 @@
 """The service's per-process state, kept on the Flask app as ``app.extensions["stagecast"]``.
 
-Two modes, chosen by the settings (DESIGN.md, "Distributed mode"):
+Two modes, chosen by the settings (docs/architecture.md, the distributed mode):
 - embedded (default): run logs in this process's memory; run records and checkpoints in
   SQLite under ``STAGECAST_DATA_DIR``;
 - distributed (``STAGECAST_REDIS_URL`` and ``STAGECAST_DATABASE_URL``): run logs, fan-out,
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from app import metrics
 from app.agent.registry import load_agents
 from app.api.connections import StreamSlots
 from app.config import Settings
@@ -36,7 +37,7 @@ class Stagecast:
 def init_app(app: Flask, settings: Settings) -> Stagecast:
     checkpointer, store, coordinator = _distributed(settings) if settings.distributed else _embedded(settings)
     agents = load_agents(settings, checkpointer)
-    manager = RunManager(settings, agents, store, coordinator)
+    manager = RunManager(settings, agents, store, coordinator, metrics)
     state = Stagecast(
         settings=settings, manager=manager, checkpointer=checkpointer, streams=StreamSlots(settings)
     )

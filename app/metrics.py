@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import gevent
 from prometheus_client import (
@@ -24,9 +24,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-
-if TYPE_CHECKING:
-    from app.runs.admission import Admission
 
 # Seconds; a stream's first event leaves in milliseconds, a run lasts seconds to minutes.
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -121,7 +118,21 @@ def _event_type(entry: bytes) -> str:
     return "other"
 
 
-def watch_admission(admission: Admission) -> gevent.Greenlet:
+class AdmissionGauges(Protocol):
+    """What :func:`watch_admission` reads (``app.runs.admission.Admission`` has it): this module
+    sits above the run layer, which reports to it through ``app.agent.run_metrics``."""
+
+    @property
+    def waiting(self) -> int: ...
+
+    @property
+    def running(self) -> int: ...
+
+    @property
+    def lag_s(self) -> float: ...
+
+
+def watch_admission(admission: AdmissionGauges) -> gevent.Greenlet:
     """Copy this worker's waiting runs, running runs and hub lag into gauges every second."""
 
     def sample() -> None:

@@ -5,7 +5,7 @@ contender gets an empty SQLite file in the same way) and a Redis key prefix of i
 Redis db the benchmark keeps to itself. While the load runs, ``StoreSampler`` measures the
 CPU of the Redis and PostgreSQL server processes and the Redis connections the contender's
 workers hold (their client name is ``stagecast:<hostname>:<pid>``, see
-``app/runs/backends/redis.py``).
+``app/runs/backends/redis/``).
 """
 
 from __future__ import annotations

@@ -20,13 +20,13 @@ from langchain_openai import ChatOpenAI
 from langgraph.graph import START, StateGraph
 from pydantic import BaseModel
 
+from app.agent.chat_model import LLMConfig, make_chat_model, stream_with_retries
 from app.agent.control import RunControl
 from app.agent.errors import classify
 from app.agent.fast_openai import FastChatOpenAI, iter_sse_data
 from app.agent.graphs.chat.tools import make_tools
 from app.config import Settings, load_settings
 from app.knowledge import bundled_knowledge
-from app.llm import LLMConfig, make_chat_model, stream_with_retries
 from tests.support.fake_openai import FakeOpenAI
 
 KINDS = ["fast", "stock"]

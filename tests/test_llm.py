@@ -1,4 +1,5 @@
-"""app/llm.py: the chat model factory and its openai client that keeps streamed chunks as dicts."""
+"""app/agent/chat_model.py: the chat model factory, and its openai client that keeps streamed
+chunks as dicts."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from langchain_openai import ChatOpenAI
 from openai._utils._transform import PropertyInfo
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 
+from app.agent.chat_model import ChunkDictOpenAI, LLMConfig, PlainChatCompletions, make_chat_model
 from app.agent.control import RunControl
 from app.agent.graphs.chat.tools import make_tools
 from app.config import load_settings
 from app.knowledge import bundled_knowledge
-from app.llm import ChunkDictOpenAI, LLMConfig, PlainChatCompletions, make_chat_model
 
 _SSE = (
     b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'

@@ -145,7 +145,7 @@ def test_exactly_one_outcome_when_a_cancel_deadline_races_the_runs_own_error(
     from app.agent.registry import AgentRegistry
     from app.config import load_settings
     from app.events import EventFactory
-    from app.runs import manager as manager_module
+    from app.runs import cancel as cancel_module
     from app.runs.backends.memory import MemoryCoordinator
     from app.runs.manager import RunManager
     from app.runs.models import RunRequest
@@ -168,7 +168,7 @@ def test_exactly_one_outcome_when_a_cancel_deadline_races_the_runs_own_error(
         store,
         MemoryCoordinator("test:1"),
     )
-    monkeypatch.setattr(manager_module, "CANCEL_DEADLINE_S", 0.1)
+    monkeypatch.setattr(cancel_module, "CANCEL_DEADLINE_S", 0.1)
     run = manager.start(RunRequest(message="hi"), "trace")
     gevent.sleep(0.01)
     manager.cancel(run)

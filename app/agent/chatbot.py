@@ -1,25 +1,12 @@
-"""ChatbotAgent: drives a compiled LangGraph graph and maps its stream to Stagecast events.
+"""ChatbotAgent: drives a compiled LangGraph graph; its stream becomes Stagecast events.
 
-The graph's items reach the mapper as they happen, in the greenlet that runs the nodes
-(app/agent/inline.py: nodes run inline, not on LangGraph's thread pool), so events keep
-the order in which things happened. The mapping (DESIGN.md, "The default agent" and
-"Round 2 additions"):
-- ``tasks`` items: a node starting or ending becomes ``progress``, with ``path`` (the node
-  names from the top graph down: nodes of subgraphs report their own stages); a node's
-  result with a ``sources`` key becomes ``sources``; AI tool calls and tool messages become
-  ``tool_call``. A node that is itself a subgraph leaves its result to the subgraph's
-  nodes, which reported it already.
-- chat model tokens become ``token`` as the model streams them, from any depth: a LangGraph
-  ``StreamMessagesHandler`` hands them over from the node itself, instead of LangGraph's
-  ``messages`` stream mode, whose queue and per-chunk hand-off cost about as much CPU as
-  the rest of a token's way to the client (docs/benchmarks.md). An AI message a
-  node returns without streaming it becomes one ``token`` when the node ends.
-- ``custom`` items (``get_stream_writer()``): ``{"type": "progress"|"token"|"sources"|
-  "tool_call", ...}`` becomes that event; any other payload becomes ``progress``.
-- ``values`` items: the last top-level state gives ``final``'s sources, confidence, table and chart.
-- a top-level task that ends with ``interrupts`` (a node, or a node of its subgraph, called
-  ``interrupt()``): the run ends with one ``interrupt`` event instead of ``final``. A
-  request with ``resume`` continues the thread with ``Command(resume=...)``.
+The graph's items reach the mapper (:mod:`app.agent.stream_mapping`, which says what each
+item becomes) as they happen, in the greenlet that runs the nodes (app/agent/inline.py:
+nodes run inline, not on LangGraph's thread pool), so events keep the order in which
+things happened. Chat model tokens are handed over by a LangGraph
+``StreamMessagesHandler`` from the node itself, at any depth. A request with ``resume``
+continues the thread with ``Command(resume=...)``; a run taken over from a lost worker
+continues as :meth:`ChatbotAgent.plan_restart` plans.
 
 This module knows nothing of Flask, SSE or the run log: it hands events to ``emit``.
 """
@@ -27,19 +14,11 @@ This module knows nothing of Flask, SSE or the run log: it hands events to ``emi
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
-)
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langgraph.pregel import Pregel
 from langgraph.pregel._messages import StreamMessagesHandler
 from langgraph.types import Command
@@ -48,16 +27,9 @@ from app.agent.control import RunControl
 from app.agent.errors import classify
 from app.agent.inline import StreamItem, with_inline_stream
 from app.agent.models import AgentInput
-from app.agent.threads import AGENT_KEY, pending_interrupt
-from app.events import (
-    Event,
-    EventFactory,
-    FinalData,
-    PendingInterrupt,
-    ProgressData,
-    SourceData,
-    ToolCallData,
-)
+from app.agent.stream_mapping import StreamMapper
+from app.agent.threads import AGENT_KEY
+from app.events import Event, EventFactory
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +45,7 @@ Emit = Callable[[Event], None]
 
 @dataclass(frozen=True)
 class Restart:
-    """How a run taken over from a lost worker continues (DESIGN.md, "Round 2 additions").
+    """How a run taken over from a lost worker continues (the ``restart`` event, docs/architecture.md).
 
     Delivered events are never retracted: the tokens of the node that was cut off are
     named in ``discard_message_ids``, and that node writes again under a new message id.
@@ -123,7 +95,7 @@ class ChatbotAgent:
 
         With ``restart``, continue an earlier attempt of the same run instead.
         """
-        mapper = _StreamMapper(events, self.stage_messages)
+        mapper = StreamMapper(events, self.stage_messages)
 
         def emit_token(item: tuple[tuple[str, ...], str, tuple[BaseMessage, dict[str, Any]]]) -> None:
             _, _, (message, metadata) = item
@@ -227,217 +199,3 @@ class ChatbotAgent:
             return [question]  # the server's own history of this thread wins
         prior = [_HISTORY_TYPES[item.role](item.content) for item in request.history]
         return [*prior, question]
-
-
-Namespace = tuple[str, ...]
-
-
-class _StreamMapper:
-    """Turns (namespace, mode, payload) items of one run into events; keeps what ``final`` needs."""
-
-    def __init__(self, events: EventFactory, stage_messages: Mapping[str, tuple[str, str]]) -> None:
-        self.events = events
-        self.stage_messages = stage_messages
-        self.answer: list[str] = []
-        self.streamed_ids: set[str] = set()
-        self.sources: list[SourceData] = []
-        self.usage: dict[str, int | str] = {}
-        self.values: dict[str, Any] = {}
-        self.current_nodes: dict[Namespace, str] = {}
-        self.tool_calls: dict[str, Mapping[str, Any]] = {}
-        self.tool_results: set[str] = set()
-        self.steps: dict[tuple[str, ...], int] = {}
-        self.subgraph_tasks: set[str] = set()
-        self.interrupts: list[PendingInterrupt] = []
-
-    def map(self, namespace: Namespace, mode: str, payload: Any) -> Iterator[Event]:
-        if namespace:
-            # A namespace segment is "<node>:<task id>": that task of the parent runs a subgraph.
-            self.subgraph_tasks.update(segment.rpartition(":")[2] for segment in namespace)
-        if mode == "tasks":
-            yield from self._task(namespace, payload)
-        elif mode == "custom":
-            yield from self._custom(namespace, payload)
-        elif mode == "values" and not namespace and isinstance(payload, dict):
-            self.values = payload
-
-    def outcome(self) -> Event:
-        """``interrupt`` when the graph is waiting for a human, else ``final``."""
-        if self.interrupts:
-            return self.events.interrupt(self.interrupts)
-        values = self.values
-        sources = values.get("sources")
-        return self.events.final(
-            FinalData(
-                content="".join(self.answer),
-                sources=[SourceData.model_validate(s) for s in sources] if sources else self.sources,
-                confidence_score=values.get("confidence_score"),
-                table_data=values.get("table_data"),
-                chart_data=values.get("chart_data"),
-                usage=self.usage or None,
-            )
-        )
-
-    # --- tasks: node start and end ---
-
-    def _task(self, namespace: Namespace, task: dict[str, Any]) -> Iterator[Event]:
-        node = task["name"]
-        if node.startswith("__"):
-            return
-        path = _path(namespace, node)
-        started = "result" not in task and "error" not in task
-        if started:
-            self.current_nodes[namespace] = node
-            self.steps.setdefault(path, self._step(namespace, node))
-        elif task.get("interrupts"):
-            # The node has not completed: it runs again, from its start, when the thread is
-            # resumed. Top-level tasks carry their subgraphs' interrupts too: collected once.
-            if not namespace:
-                self.interrupts += [pending_interrupt(item) for item in task["interrupts"]]
-            return
-        messages = self.stage_messages.get(node)
-        if started:
-            text = messages[0] if messages else f"{node} started"
-        elif task.get("error"):
-            text = f"{node} failed"
-        else:
-            text = messages[1] if messages else f"{node} completed"
-        result = task.get("result") if isinstance(task.get("result"), dict) else None
-        if task.get("id") in self.subgraph_tasks:
-            result = None  # the subgraph's own nodes reported what it produced
-        if result is not None:
-            yield from self._unstreamed_answers(node, result)
-        yield self.events.progress(
-            ProgressData(
-                node=node,
-                stage=node,
-                status="in_progress" if started else "completed",
-                message=text,
-                step=self.steps.get(path),
-                total=self._total(namespace),
-                path=list(path),
-            )
-        )
-        if result is not None:
-            yield from self._task_result(result)
-
-    def _step(self, namespace: Namespace, node: str) -> int:
-        """A declared stage's position among the declared ones (also in a run that resumes
-        half-way); any other node's position in the order nodes started."""
-        if not namespace and node in self.stage_messages:
-            return list(self.stage_messages).index(node) + 1
-        return len(self.steps) + 1
-
-    def _total(self, namespace: Namespace) -> int | None:
-        """The declared stages count for the top graph's nodes; a subgraph declares none."""
-        return None if namespace else len(self.stage_messages) or None
-
-    def _task_result(self, result: dict[str, Any]) -> Iterator[Event]:
-        if result.get("sources"):
-            self.sources = [SourceData.model_validate(s) for s in result["sources"]]
-            yield self.events.sources(self.sources)
-        for message in _messages(result):
-            if isinstance(message, AIMessage):
-                self._add_usage(message)
-                for call in message.tool_calls:
-                    if call.get("id") not in self.tool_calls:
-                        yield self._tool_call_started(call)
-            elif isinstance(message, ToolMessage) and message.tool_call_id not in self.tool_results:
-                call = self.tool_calls.get(message.tool_call_id, {})
-                yield self._tool_call_ended(
-                    ToolCallData(
-                        id=message.tool_call_id,
-                        name=message.name or call.get("name", ""),
-                        args=call.get("args") or {},
-                        status="failed" if message.status == "error" else "completed",
-                        result=message.content,
-                    )
-                )
-
-    def _tool_call_started(self, call: Mapping[str, Any]) -> Event:
-        call_id = call.get("id") or f"call-{uuid.uuid4().hex}"
-        self.tool_calls[call_id] = call
-        return self.events.tool_call(
-            ToolCallData(
-                id=call_id,
-                name=call["name"],
-                args=call.get("args") or {},
-                status="started",
-            )
-        )
-
-    def _tool_call_ended(self, data: ToolCallData) -> Event:
-        self.tool_results.add(data.id)
-        return self.events.tool_call(data)
-
-    def _add_usage(self, message: AIMessage) -> None:
-        for key, value in (message.usage_metadata or {}).items():
-            if isinstance(value, int):
-                previous = self.usage.get(key, 0)
-                self.usage[key] = (previous if isinstance(previous, int) else 0) + value
-        finish_reason = message.response_metadata.get("finish_reason")
-        if isinstance(finish_reason, str):
-            self.usage["finish_reason"] = finish_reason  # the last model call's
-
-    # --- generated text ---
-
-    def message_chunk(self, chunk: AIMessageChunk, node: str) -> Iterator[Event]:
-        """A chat model's chunk, as it streams."""
-        text = chunk.text
-        if text:
-            yield self._token(text, node, chunk.id or f"msg-{node}")
-
-    def _unstreamed_answers(self, node: str, result: dict[str, Any]) -> Iterator[Event]:
-        """AI messages a node returned without streaming them, each as one token."""
-        for message in _messages(result):
-            if isinstance(message, AIMessage) and message.text and message.id not in self.streamed_ids:
-                yield self._token(message.text, node, message.id or f"msg-{uuid.uuid4().hex}")
-
-    def _token(self, text: str, node: str, message_id: str) -> Event:
-        self.streamed_ids.add(message_id)
-        self.answer.append(text)
-        return self.events.token(text, node, message_id)
-
-    # --- custom: payloads from get_stream_writer() ---
-
-    def _custom(self, namespace: Namespace, payload: Any) -> Iterator[Event]:
-        node = self.current_nodes.get(namespace, "")
-        kind = payload.get("type") if isinstance(payload, dict) else None
-        if kind == "token":
-            message_id = payload.get("message_id") or f"msg-{node}"
-            yield self._token(str(payload["content"]), payload.get("node", node), message_id)
-        elif kind == "sources":
-            self.sources = [SourceData.model_validate(s) for s in payload["sources"]]
-            yield self.events.sources(self.sources)
-        elif kind == "tool_call":
-            data = ToolCallData.model_validate({k: v for k, v in payload.items() if k != "type"})
-            if data.status == "started":
-                self.tool_calls[data.id] = data.model_dump(include={"name", "args"})
-                yield self.events.tool_call(data)
-            else:
-                yield self._tool_call_ended(data)
-        else:
-            fields = payload if isinstance(payload, dict) else {"message": str(payload)}
-            node = fields.get("node", node)
-            path = _path(namespace, node)
-            yield self.events.progress(
-                ProgressData(
-                    node=node,
-                    stage=fields.get("stage", node),
-                    status=fields.get("status", "in_progress"),
-                    message=str(fields.get("message", "")),
-                    step=fields.get("step", self.steps.get(path)),
-                    total=fields.get("total", self._total(namespace)),
-                    path=list(path),
-                )
-            )
-
-
-def _path(namespace: Namespace, node: str) -> tuple[str, ...]:
-    """Node names from the top graph down: the namespace's "<node>:<task id>" segments, then ``node``."""
-    return (*(segment.partition(":")[0] for segment in namespace), node)
-
-
-def _messages(result: dict[str, Any]) -> list[Any]:
-    messages = result.get("messages") or []
-    return messages if isinstance(messages, list) else [messages]

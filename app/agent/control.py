@@ -1,9 +1,10 @@
 """Cooperative cancellation for one run, shared by the run manager and the graph's nodes.
 
-Closing ``graph.stream()`` does not stop a running node (DESIGN.md, trap 3), so a run
+Closing ``graph.stream()`` does not stop a running node (docs/architecture.md, trap 3), so a run
 carries a :class:`RunControl`: nodes check it between chunks, and whatever holds a
 connection (the LLM's HTTP client) registers a closer that cancel calls at once, so a
-node blocked on a read is woken by its socket closing.
+node blocked on a read is woken by its socket closing. It also carries the run's
+:class:`~app.agent.run_metrics.RunMetrics`, for what the nodes' helpers count.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+
+from app.agent.run_metrics import NO_METRICS, RunMetrics
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,8 @@ class RunCancelled(Exception):
 class RunControl:
     """A stop flag with a reason (``cancelled``, ``timeout``, ``disconnected``, ``shutdown``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: RunMetrics = NO_METRICS) -> None:
+        self.metrics = metrics
         self._reason: str | None = None
         self._closers: list[Callable[[], None]] = []
         self._stopped = threading.Event()  # gevent's, in a worker (patched before import)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.llm import LLMConfig
+from app.agent.chat_model import LLMConfig
 
 
 class HistoryMessage(BaseModel):
@@ -17,7 +17,7 @@ class HistoryMessage(BaseModel):
 
 
 class AgentInput(BaseModel):
-    """The question and its options (DESIGN.md, "Request body of a run").
+    """The question and its options (the request body of a run, docs/architecture.md).
 
     Exactly one of ``message`` (a new turn) or ``resume`` (the answer to the thread's pending
     ``interrupt()``: any JSON value but ``null``, which LangGraph reads as "no answer") is given.

@@ -1,19 +1,25 @@
-"""RunManager: the lifecycle of runs: start, produce, finish, cancel, take over, shut down.
+"""RunManager: the one door to runs: start a run (claiming its thread), produce it, finish it.
 
 A run's producer greenlet drives the agent and appends events to the run's log; HTTP
-streams only subscribe (DESIGN.md, trap 4). When the last subscriber leaves, the run waits
-``disconnect_grace_s`` for a rejoin, then cancels itself, unless it was started with
-``on_disconnect: "continue"``. Where runs and their logs live, and how workers learn of
-each other's cancels, watchers and lost runs, is the coordinator's (``app.runs.backends``).
+streams only subscribe (docs/architecture.md, trap 4). Where runs and their logs live, and
+how workers learn of each other's cancels, watchers and lost runs, is the coordinator's
+(``app.runs.backends``).
+
+The manager's other jobs each have a room beside it, behind the manager's methods of the
+same names: :mod:`app.runs.claim` (one run at a time per thread), :mod:`app.runs.cancel`
+(cancel, and ending a run that does not stop), :mod:`app.runs.grace` (subscribers, and the
+disconnect grace after the last one leaves), :mod:`app.runs.takeover` (runs of lost
+workers, fencing), :mod:`app.runs.lookup` (finding runs, replaying their events) and
+:mod:`app.runs.shutdown` (drain, hand over, interrupt).
+The rooms call the manager's underscored methods (``_fail``, ``_finish``, ``_release``...),
+which are private to this package.
 """
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import os
-import socket
 import time
 import uuid
 from collections import deque
@@ -23,48 +29,43 @@ from typing import Any
 
 import gevent
 
-from app import metrics
 from app.agent.chatbot import ChatbotAgent, Restart
+from app.agent.control import RunControl
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
+from app.agent.run_metrics import NO_METRICS, RunMetrics
 from app.agent.threads import read_thread
 from app.config import Settings
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode, Event, EventFactory, RunStatus
 from app.logs import bind_log_context
+from app.runs import cancel, claim, grace, lookup, shutdown, takeover
 from app.runs.admission import Admission
 from app.runs.backends import Coordinator, StoreUnavailableError
+from app.runs.cancel import CANCEL_DEADLINE_S
 from app.runs.log import MemoryEventLog
+from app.runs.lookup import RunFinishingElsewhere
 from app.runs.models import Run, RunRequest
-from app.runs.store import RunPage, RunStore, StoredRun
+from app.runs.store import RunPage, RunStore
 from app.runs.timers import Later
+
+# CANCEL_DEADLINE_S and RunFinishingElsewhere live in their rooms; callers import them from here.
+__all__ = ["CANCEL_DEADLINE_S", "RunFinishingElsewhere", "RunManager"]
 
 log = logging.getLogger(__name__)
 
 
-class RunFinishingElsewhere(ServiceError):
-    """The run lives in a worker that is shutting down (a HUP reload or SIGTERM): a client
-    should come back shortly, when the run's events are on disk for any worker to replay."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(ErrorCode.SHUTTING_DOWN, 503, message, retry_after=retry_after)
-
-
-# After a cancel, how long the producer may take to stop before the run is ended without
-# it. Cooperative nodes stop well within this; a node stuck in foreign code does not, and
-# LangGraph waits for a running node even when its stream is closed (DESIGN.md, trap 3).
-CANCEL_DEADLINE_S = 2.0
-
-# How long a new run on a thread waits for the end of the thread's previous run, which ended
-# in this process, to reach the shared store that frees the thread (distributed mode).
-RELEASE_WAIT_S = 2.0
-
-
 class RunManager:
     def __init__(
-        self, settings: Settings, agents: AgentRegistry, store: RunStore, coordinator: Coordinator
+        self,
+        settings: Settings,
+        agents: AgentRegistry,
+        store: RunStore,
+        coordinator: Coordinator,
+        metrics: RunMetrics = NO_METRICS,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics  # app.metrics in the service (app/extension.py)
         self.agents = agents
         self.store = store
         self.coordinator = coordinator
@@ -79,7 +80,7 @@ class RunManager:
         self.pid = os.getpid()
         store.forget_older_than(time.time() - settings.run_retention_s)
         if not coordinator.distributed:
-            self._interrupt_runs_of_dead_workers()
+            lookup.interrupt_runs_of_dead_workers(self)
         coordinator.start(self)
 
     # --- starting ---
@@ -103,7 +104,7 @@ class RunManager:
         if owner is not None and self.store.claim_thread(thread_id, owner) != owner:
             raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
         run_id = str(uuid.uuid4())
-        self._claim_thread(thread_id, run_id)
+        claim.claim_thread(self, thread_id, run_id)
         if request.resuming:
             try:
                 agent = self._paused_agent(thread_id, request.agent)
@@ -119,6 +120,7 @@ class RunManager:
             owner=owner,
             worker=self.worker,
             log=self.coordinator.new_log(run_id, thread_id, 1, []),
+            control=RunControl(self.metrics),
         )
         try:
             self.store.started(run)
@@ -131,7 +133,7 @@ class RunManager:
             raise StoreUnavailableError(str(exc)) from exc
         self.runs[run_id] = run
         self.active += 1
-        metrics.run_started(run.agent)
+        self.metrics.run_started(run.agent)
         # The start event goes in now, from the request's own greenlet: the stream's first
         # read finds it at once instead of waiting for the producer's first turn on a busy hub.
         self._append(run, EventFactory(run.run_id, run.trace_id).start(run.thread_id, run.agent))
@@ -140,8 +142,8 @@ class RunManager:
 
     def _schedule(self, run: Run, timeout_s: float, restart: Restart | None = None) -> None:
         self._later(run, "timeout", timeout_s, lambda: self.cancel(run, "timeout"))
-        self._arm_grace(run)  # nobody may ever come to watch it
-        # gevent starts a greenlet with an empty contextvars context (DESIGN.md, trap 7).
+        grace.arm_grace(self, run)  # nobody may ever come to watch it
+        # gevent starts a greenlet with an empty contextvars context (docs/architecture.md, trap 7).
         context = contextvars.copy_context()
         self.admission.submit(run, lambda: self._launch(run, context, restart))
 
@@ -166,35 +168,6 @@ class RunManager:
             raise ServiceError(
                 ErrorCode.UNKNOWN_AGENT, 400, f"No agent named {name!r}; have {sorted(self.agents.agents)}."
             ) from None
-
-    def _claim_thread(self, thread_id: str, run_id: str) -> None:
-        holder = self.coordinator.claim_thread(thread_id, run_id)
-        ended_here = self.runs.get(holder) if holder is not None else None
-        if ended_here is not None and ended_here.finished:
-            # Its clients here read `done` from memory; the shared store frees the thread when
-            # the end reaches it, a moment later. A follow-up (a resume) waits for that moment.
-            deadline = time.monotonic() + RELEASE_WAIT_S
-            while holder is not None and time.monotonic() < deadline:
-                gevent.sleep(0.01)
-                holder = self.coordinator.claim_thread(thread_id, run_id)
-        if holder is None:
-            return
-        if self.settings.busy_thread_policy == "reject":
-            raise ServiceError(
-                ErrorCode.THREAD_BUSY,
-                409,
-                f"Conversation {thread_id} already has a run in progress ({holder}); "
-                "wait for it to end or cancel it.",
-            )
-        self._cancel_anywhere(holder, "superseded")
-        deadline = time.monotonic() + CANCEL_DEADLINE_S * 2
-        while time.monotonic() < deadline:
-            gevent.sleep(0.05)
-            if self.coordinator.claim_thread(thread_id, run_id) is None:
-                return
-        raise ServiceError(
-            ErrorCode.THREAD_BUSY, 409, f"Conversation {thread_id} is still busy with run {holder}."
-        )
 
     # --- producing ---
 
@@ -270,7 +243,7 @@ class RunManager:
         except Exception as exc:
             # Its events stay in the live log (memory, or Redis for its TTL); nothing stays locked.
             log.error("could not record the end of the run", exc_info=exc)
-        metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
+        self.metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
         log.info("run finished", extra={"status": status, "events": run.log.last_seq})
         self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
         self._keep_finished(run)
@@ -323,333 +296,90 @@ class RunManager:
         except Exception:
             log.warning("could not record the run's state", exc_info=True)
 
-    # --- cancelling ---
-
-    def cancel(self, run: Run, reason: str = "cancelled") -> bool:
-        """Stop ``run``; its subscribers get ``error`` and ``done``. False if it had ended."""
-        if run.finished or run.relinquished or not run.control.cancel(reason):
-            return False
-        log.info("run cancel requested", extra={"run_id": run.run_id, "reason": reason})
-        if self.admission.withdraw(run):
-            self._abandon(run)  # it was waiting to start: nothing to stop
-        else:
-            self._later(run, "deadline", CANCEL_DEADLINE_S, lambda: self._abandon(run))
-        return True
-
-    def cancel_local(self, run_id: str, reason: str) -> None:
-        """A cancel requested on another worker for a run that may execute here."""
-        run = self.runs.get(run_id)
-        if run is not None:
-            self.cancel(run, reason)
-
-    def cancel_by_id(self, run_id: str) -> dict[str, Any]:
-        """Cancel ``run_id`` wherever it executes; what ``POST /api/runs/<id>/cancel`` answers."""
-        run = self.runs.get(run_id)
-        if run is not None and not run.relinquished:
-            cancelled = self.cancel(run)
-            return {"run_id": run_id, "cancelled": cancelled, "status": run.state}
-        stored = self.store.get(run_id)
-        if stored is None:
-            raise not_found(ErrorCode.RUN_NOT_FOUND, f"No run {run_id} on this server.")
-        if stored.finished or stored.state == "interrupted":
-            return {"run_id": run_id, "cancelled": False, "status": stored.state}
-        if not self.coordinator.request_cancel(run_id, "cancelled"):
-            raise self._missing(run_id, stored)
-        return {"run_id": run_id, "cancelled": True, "status": stored.state}
-
-    def _cancel_anywhere(self, run_id: str, reason: str) -> None:
-        run = self.runs.get(run_id)
-        if run is not None and not run.relinquished:
-            self.cancel(run, reason)
-        else:
-            self.coordinator.request_cancel(run_id, reason)
-
-    def _abandon(self, run: Run) -> None:
-        """End a cancelled run that has not stopped (or never started); a producer still
-        running finishes on its own."""
-        if run.log.closed or run.released:
-            return
-        if run.producer is not None and not run.producer.dead:
-            log.warning("run did not stop in time; ending it without its node", extra={"run_id": run.run_id})
-        events = EventFactory(run.run_id, run.trace_id)
-        self._fail(run, events, cancellation(run.control.reason or "cancelled"))
-        self._finish(run, events)
-
-    # --- taking over runs of lost workers (distributed mode) ---
-
-    def local_runs(self) -> list[tuple[str, int]]:
-        """(run_id, attempt) of the unfinished runs this process executes (it holds their leases)."""
-        return [
-            (run.run_id, run.attempt)
-            for run in self.runs.values()
-            if not run.finished and not run.relinquished and not run.released
-        ]
-
-    def fenced(self, run_id: str) -> None:
-        """Another worker took ``run_id`` over: stop it here without writing anything more."""
-        run = self.runs.get(run_id)
-        if run is not None and not run.finished and not run.released:
-            log.warning("run was taken over by another worker; stopping it here", extra={"run_id": run_id})
-            self._relinquish(run, "fenced")
-
-    def _relinquish(self, run: Run, reason: str) -> None:
-        run.relinquished = True
-        run.control.cancel(reason)
-        self._forget(run)
-        run.log.fail()  # its readers here reconnect and follow the run where it continues
-        if run.producer is None or run.producer.dead:
-            self._release(run)
-
-    def take_over(self, run_id: str, attempt: int) -> None:
-        """This worker claimed ``run_id`` after its worker was lost: continue it here."""
-        context = contextvars.copy_context()
-        gevent.spawn(context.run, self._take_over, run_id, attempt)
-
-    def _take_over(self, run_id: str, attempt: int) -> None:
-        stored = self.store.get(run_id)
-        if stored is None or stored.finished:
-            log.warning("claimed run %s has no unfinished record; ignoring it", run_id)
-            return
-        summary = stored.summary
-        entries = self.coordinator.entries(run_id)
-        run = Run(
-            run_id=run_id,
-            thread_id=stored.thread_id,
-            trace_id=summary["trace_id"],
-            agent=summary["agent"],
-            request=RunRequest.model_validate(stored.request),
-            owner=summary.get("owner"),
-            worker=self.worker,
-            attempt=attempt,
-            log=self.coordinator.new_log(run_id, stored.thread_id, attempt, entries),
-            created_at=summary["created_at"],
-            started_at=summary.get("started_at"),
-        )
-        bind_log_context(run_id=run_id, trace_id=run.trace_id)
-        self.runs[run_id] = run
-        self.active += 1
-        events = EventFactory(run_id, run.trace_id)
-        delivered = [json.loads(entry) for entry in entries]
-        for event in delivered:  # an outcome already written ends it
-            if event["type"] == "final":
-                run.result = event["data"]
-            elif event["type"] == "error":
-                run.error = event["data"]
-        cancel_reason = self.coordinator.cancel_reason(run_id)
-        if run.result is not None or run.error is not None or cancel_reason:
-            if cancel_reason:
-                run.control.cancel(cancel_reason)
-                self._fail(run, events, cancellation(cancel_reason))
-            self._finish(run, events)
-            return
-        if attempt > self.settings.run_max_attempts:
-            self._fail(
-                run,
-                events,
-                RunFailure(
-                    ErrorCode.INTERRUPTED,
-                    "error",
-                    f"The run was interrupted: its worker was lost {attempt - 1} times.",
-                    True,
-                ),
-            )
-            self._finish(run, events)
-            return
-        restart = self.agents.get(run.agent).plan_restart(run.thread_id, run_id, delivered)
-        self._append(run, events.restart(attempt, restart.discard_message_ids))
-        self._record_progress(run)
-        log.info("run taken over", extra={"attempt": attempt, "discarded": restart.discard_message_ids})
-        remaining = self.settings.run_timeout_s - (time.time() - run.created_at)
-        self._schedule(run, max(1.0, remaining), restart)
-
-    # --- subscribers ---
-
-    def attach(self, run: Run) -> None:
-        run.subscribers += 1
-        timer = run.timers.pop("grace", None)
-        if timer is not None:
-            timer.cancel()
-
-    def detach(self, run: Run) -> None:
-        run.subscribers -= 1
-        self._arm_grace(run)
-
-    def watch(self, run_id: str, run: Run | None) -> None:
-        """A client starts reading ``run_id``'s stream (``run``: None if it executes elsewhere)."""
-        if run is not None:
-            self.attach(run)
-        else:
-            self.coordinator.watching(run_id, +1)
-
-    def unwatch(self, run_id: str, run: Run | None, log_: MemoryEventLog) -> None:
-        if run is not None:
-            self.detach(run)
-        else:
-            self.coordinator.watching(run_id, -1)
-            self.close_log(run_id, log_)
-
-    def close_log(self, run_id: str, log_: MemoryEventLog) -> None:
-        """A log from :meth:`open_log` is no longer read."""
-        self.coordinator.close_remote(run_id, log_)
-
-    def _arm_grace(self, run: Run) -> None:
-        # During shutdown, shutdown owns the ending: no run is cancelled for lack of watchers.
-        if run.subscribers or run.finished or self.draining or run.request.on_disconnect == "continue":
-            return
-        # A timer even for a grace of 0: a run just started is watched by the request that
-        # started it before that request yields, and only then may the timer fire.
-        self._later(run, "grace", self.settings.disconnect_grace_s, lambda: self._grace_over(run))
-
-    def _grace_over(self, run: Run) -> None:
-        if run.subscribers or run.finished or self.draining:
-            return
-        if self.coordinator.watched_elsewhere(run.run_id):
-            self._arm_grace(run)  # a client on another worker still watches it
-        else:
-            self.cancel(run, "disconnected")
-
-    # --- lookup ---
-
-    def get(self, run_id: str) -> Run:
-        """A live or recently finished run of this worker, or ServiceError (404/409)."""
-        run = self.runs.get(run_id)
-        if run is None:
-            raise self._missing(run_id, self.store.get(run_id))
-        return run
-
-    def thread_run(self, thread_id: str) -> str | None:
-        """The id of the run executing on ``thread_id`` (in any worker the backend knows), if any."""
-        holder = self.coordinator.thread_holder(thread_id)
-        ended_here = self.runs.get(holder) if holder is not None else None
-        # Ended here, its end on its way to the shared store (see _claim_thread): not busy.
-        return None if ended_here is not None and ended_here.finished else holder
-
-    def describe(self, run_id: str) -> dict[str, Any]:
-        """The run's summary, from memory or, once this worker forgot it, from the store."""
-        run = self.runs.get(run_id)
-        if run is not None:
-            return run.summary()
-        stored = self.store.get(run_id)
-        if stored is None:
-            raise not_found(ErrorCode.RUN_NOT_FOUND, f"No run {run_id} on this server.")
-        return stored.summary
-
-    def page(self, limit: int, cursor: str | None, owner: str | None = None) -> RunPage:
-        """Run summaries without answers, newest first; this worker's live runs as they are now;
-        only ``owner``'s runs when given."""
-        page = self.store.page(limit, cursor, owner)
-        for index, summary in enumerate(page.runs):
-            run = self.runs.get(summary["run_id"])
-            if run is not None:
-                page.runs[index] = {k: v for k, v in run.summary().items() if k != "result"}
-        return page
-
-    def open_log(self, run_id: str) -> tuple[MemoryEventLog, Run | None]:
-        """The run's event log: live from memory, followed from the shared log when the run
-        executes elsewhere, or replayed from the store once finished. Give it back with
-        :meth:`close_log` (or :meth:`unwatch`)."""
-        run = self.runs.get(run_id)
-        if run is not None:
-            return run.log, run
-        stored = self.store.get(run_id)
-        if stored is None:
-            raise not_found(ErrorCode.RUN_NOT_FOUND, f"No run {run_id} on this server.")
-        if stored.events is not None:
-            return MemoryEventLog.replay(stored.events), None
-        remote = self.coordinator.open_remote(run_id) if stored.state != "interrupted" else None
-        if remote is not None:
-            return remote, None
-        raise self._missing(run_id, stored)
-
-    def _missing(self, run_id: str, stored: StoredRun | None) -> ServiceError:
-        if stored is None:
-            return not_found(ErrorCode.RUN_NOT_FOUND, f"No run {run_id} on this server.")
-        if stored.state == "interrupted" or self.coordinator.distributed or _worker_dead(stored.worker):
-            return ServiceError(
-                ErrorCode.INTERRUPTED,
-                410,
-                f"Run {run_id} was interrupted: its worker process stopped before it finished.",
-            )
-        if stored.state == "draining":
-            return RunFinishingElsewhere(
-                f"Run {run_id} is finishing on worker {stored.worker}, which is shutting down; "
-                "its events can be read here once it ends.",
-                retry_after=1,
-            )
-        return ServiceError(
-            ErrorCode.RUN_ON_ANOTHER_WORKER,
-            409,
-            f"Run {run_id} is running in worker process {stored.worker}, and without the distributed "
-            "mode runs live in the memory of the process that started them. Serve with one worker "
-            "per host, or set STAGECAST_REDIS_URL and STAGECAST_DATABASE_URL.",
-        )
-
-    def _interrupt_runs_of_dead_workers(self) -> None:
-        """Runs whose worker on this host died (kill -9, OOM) without recording an end."""
-        dead = [run_id for run_id, worker in self.store.unfinished() if _worker_dead(worker)]
-        if dead:
-            self.store.set_state(dead, "interrupted", ended_at=time.time())
-            log.warning("marked %d runs of dead workers interrupted", len(dead))
-
-    # --- shutdown ---
-
-    def drain(self) -> None:
-        """Stop taking runs and end every open stream (they reconnect elsewhere)."""
-        if self.draining:
-            return
-        self.draining = True
-        self.admission.stop()  # runs still waiting are ended by shutdown()
-        for run in self.runs.values():
-            timer = run.timers.pop("grace", None)
-            if timer is not None:
-                timer.cancel()
-        if not self.coordinator.distributed:
-            self._set_state_of_unfinished("draining")
-        for run in list(self.runs.values()):
-            run.log.wake()
-
-    def shutdown(self, budget: float) -> None:
-        """At worker exit: let runs finish in half of ``budget``; then, in the distributed mode,
-        hand the rest to other workers, else end them as interrupted."""
-        self.drain()
-        deadline = time.monotonic() + budget
-        for run in list(self.runs.values()):
-            if run.producer is not None:
-                run.producer.join(max(0.0, deadline - budget / 2 - time.monotonic()))
-        for run in list(self.runs.values()):
-            if run.finished or run.released:
-                continue
-            if self.coordinator.distributed:
-                self.coordinator.hand_over(run.run_id)
-                self._relinquish(run, "handover")
-                continue
-            if self.cancel(run, "shutdown") and run.producer is not None:
-                run.producer.join(max(0.0, min(CANCEL_DEADLINE_S, deadline - time.monotonic())))
-            self._abandon(run)
-        if not self.coordinator.distributed:
-            self._set_state_of_unfinished("interrupted", ended_at=time.time())
-        self.coordinator.stop()
-
-    def _set_state_of_unfinished(self, state: str, ended_at: float | None = None) -> None:
-        mine = [run_id for run_id, worker in self.store.unfinished() if worker == self.worker]
-        self.store.set_state(mine, state, ended_at)
-
     def _later(self, run: Run, name: str, seconds: float, action: Callable[[], object]) -> None:
+        """Run ``action`` in ``seconds``, as the run's timer ``name`` (replacing one of that name)."""
         previous = run.timers.pop(name, None)
         if previous is not None:
             previous.cancel()
         run.timers[name] = Later(seconds, action)
 
+    # --- the rooms: each job in its own module, behind this one door ---
 
-def _worker_dead(worker: str) -> bool:
-    """Whether ``worker`` (``host:pid``) is a process of this host that no longer exists."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    # cancelling (app.runs.cancel)
+
+    def cancel(self, run: Run, reason: str = "cancelled") -> bool:
+        """Stop ``run``; its subscribers get ``error`` and ``done``. False if it had ended."""
+        return cancel.cancel(self, run, reason)
+
+    def cancel_local(self, run_id: str, reason: str) -> None:
+        """A cancel requested on another worker for a run that may execute here."""
+        cancel.cancel_local(self, run_id, reason)
+
+    def cancel_by_id(self, run_id: str) -> dict[str, Any]:
+        """Cancel ``run_id`` wherever it executes; what ``POST /api/runs/<id>/cancel`` answers."""
+        return cancel.cancel_by_id(self, run_id)
+
+    # taking over runs of lost workers, distributed mode (app.runs.takeover)
+
+    def local_runs(self) -> list[tuple[str, int]]:
+        """(run_id, attempt) of the unfinished runs this process executes (it holds their leases)."""
+        return takeover.local_runs(self)
+
+    def fenced(self, run_id: str) -> None:
+        """Another worker took ``run_id`` over: stop it here without writing anything more."""
+        takeover.fenced(self, run_id)
+
+    def take_over(self, run_id: str, attempt: int) -> None:
+        """This worker claimed ``run_id`` after its worker was lost: continue it here."""
+        takeover.take_over(self, run_id, attempt)
+
+    # subscribers and the disconnect grace (app.runs.grace)
+
+    def attach(self, run: Run) -> None:
+        grace.attach(self, run)
+
+    def detach(self, run: Run) -> None:
+        grace.detach(self, run)
+
+    def watch(self, run_id: str, run: Run | None) -> None:
+        """A client starts reading ``run_id``'s stream (``run``: None if it executes elsewhere)."""
+        grace.watch(self, run_id, run)
+
+    def unwatch(self, run_id: str, run: Run | None, log_: MemoryEventLog) -> None:
+        grace.unwatch(self, run_id, run, log_)
+
+    # lookup and replay (app.runs.lookup)
+
+    def get(self, run_id: str) -> Run:
+        """A live or recently finished run of this worker, or ServiceError (404/409)."""
+        return lookup.get(self, run_id)
+
+    def thread_run(self, thread_id: str) -> str | None:
+        """The id of the run executing on ``thread_id`` (in any worker the backend knows), if any."""
+        return lookup.thread_run(self, thread_id)
+
+    def describe(self, run_id: str) -> dict[str, Any]:
+        """The run's summary, from memory or, once this worker forgot it, from the store."""
+        return lookup.describe(self, run_id)
+
+    def page(self, limit: int, cursor: str | None, owner: str | None = None) -> RunPage:
+        """Run summaries without answers, newest first (only ``owner``'s runs when given)."""
+        return lookup.page(self, limit, cursor, owner)
+
+    def open_log(self, run_id: str) -> tuple[MemoryEventLog, Run | None]:
+        """The run's event log, live or replayed; give it back with :meth:`close_log` (or :meth:`unwatch`)."""
+        return lookup.open_log(self, run_id)
+
+    def close_log(self, run_id: str, log_: MemoryEventLog) -> None:
+        """A log from :meth:`open_log` is no longer read."""
+        lookup.close_log(self, run_id, log_)
+
+    # shutdown (app.runs.shutdown)
+
+    def drain(self) -> None:
+        """Stop taking runs and end every open stream (they reconnect elsewhere)."""
+        shutdown.drain(self)
+
+    def shutdown(self, budget: float) -> None:
+        """At worker exit: let runs finish, then hand the rest over, or end them as interrupted."""
+        shutdown.shutdown(self, budget)

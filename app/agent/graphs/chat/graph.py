@@ -1,6 +1,6 @@
 """The default chat agent's graph: analyse the question, retrieve, write the answer.
 
-Nodes are synchronous (gevent workers; never asyncio in a worker, DESIGN.md trap 5). The
+Nodes are synchronous (gevent workers; never asyncio in a worker, docs/architecture.md, trap 5). The
 answer is streamed either by ChatOpenAI (its tokens reach clients through the run's
 callbacks, as with LangGraph's ``messages`` stream) or, offline, by the deterministic writer
 in pieces sent with ``get_stream_writer()``.
@@ -28,13 +28,13 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from app.agent.chat_model import describe_failure, stream_with_retries
 from app.agent.graphs.chat.context import ChatContext
 from app.agent.graphs.chat.prompts import SYSTEM_PROMPT
 from app.agent.graphs.chat.state import ChatState
 from app.agent.graphs.chat.tools import knowledge_tools
 from app.agent.graphs.streaming import stream_text
 from app.knowledge import QueryAnalysis, Retrieval, build_llm_context, compose_answer
-from app.llm import describe_failure, stream_with_retries
 
 DESCRIPTION = (
     "Answers questions about the parts inventory (stock, usage, parts, documents) from the "

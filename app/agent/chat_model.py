@@ -1,7 +1,7 @@
 """Chat model factory: an OpenAI-compatible model through langchain-openai, or none (offline).
 
 Each run gets its own ``httpx.Client`` so that cancelling the run can close the in-flight
-HTTP stream (DESIGN.md, trap 3): closing the client closes its connections, which wakes a
+HTTP stream (docs/architecture.md, trap 3): closing the client closes its connections, which wakes a
 node blocked on the upstream's next chunk. The TLS context is built once per process, and
 the ChatOpenAI once per distinct model, temperature and token bound: a run gets a copy of it
 with its own client.
@@ -31,11 +31,10 @@ from openai.resources.chat.completions import Completions
 from openai.types.chat import ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
-from app import metrics
 from app.agent.control import RunControl
 from app.agent.fast_openai import FastChatOpenAI
+from app.agent.model_transport import GuardedTransport
 from app.config import Settings
-from app.llm_transport import GuardedTransport
 
 
 class ChunkDictOpenAI(openai.OpenAI):
@@ -190,7 +189,7 @@ def stream_with_retries(
             if delay is None:
                 raise
             attempt += 1
-            metrics.upstream_retry()
+            control.metrics.upstream_retry()
             on_retry(attempt, delay, exc)
             control.sleep(delay)
             continue

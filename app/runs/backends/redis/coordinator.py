@@ -1,0 +1,207 @@
+"""RedisCoordinator: the distributed mode's coordination, the one door to its rooms.
+
+What lives where in Redis is in the docstring of :mod:`app.runs.backends.redis`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+import gevent
+import redis
+from gevent.event import Event as Signal
+
+from app.runs.backends import Coordinator, RunHost, StoreUnavailableError
+from app.runs.backends.redis import flush, leases, mirrors, scripts, signals
+from app.runs.backends.redis.flush import SharedLog
+from app.runs.backends.redis.mirrors import Mirror
+from app.runs.log import MemoryEventLog
+
+log = logging.getLogger(__name__)
+
+
+class RedisCoordinator(Coordinator):
+    distributed = True
+
+    def __init__(
+        self,
+        worker: str,
+        url: str,
+        *,
+        prefix: str,
+        lease_s: float,
+        ttl_s: float,
+        max_connections: int,
+        thread_ttl_s: float,
+    ) -> None:
+        super().__init__(worker)
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=5,
+            # redis-py 8 would default to RESP3 replies and a 5 s read timeout; both stated.
+            protocol=2,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            decode_responses=True,
+            health_check_interval=30,
+            client_name=f"stagecast:{worker}",  # CLIENT LIST shows whose connections these are
+        )
+        self.redis = redis.Redis(connection_pool=pool)
+        self.prefix = prefix
+        self.lease_ms = int(lease_s * 1000)
+        self.ttl_ms = max(1000, int(ttl_s * 1000))
+        self.thread_ttl_ms = int(thread_ttl_s * 1000)
+        self.tick_s = min(1.0, lease_s / 3)
+        self._append = self.redis.register_script(scripts.APPEND)
+        self._begin = self.redis.register_script(scripts.BEGIN)
+        self._renew = self.redis.register_script(scripts.RENEW)
+        self._claim = self.redis.register_script(scripts.CLAIM)
+        self._hand_over = self.redis.register_script(scripts.HAND_OVER)
+        self._host: RunHost | None = None
+        self._dirty: dict[str, SharedLog] = {}
+        self._flush_signal = Signal()
+        self._mirrors: dict[str, Mirror] = {}
+        self._watch_counts: dict[str, int] = {}
+        self._greenlets: list[gevent.Greenlet] = []
+        self._local: Callable[[], Iterable[tuple[str, int]]] = lambda: ()
+        self.available = True
+
+    # --- keys ---
+
+    def _key(self, run_id: str, name: str) -> str:
+        return f"{self.prefix}run:{run_id}:{name}"
+
+    def _thread_key(self, thread_id: str) -> str:
+        return f"{self.prefix}thread:{thread_id}"
+
+    def _log_channel(self, run_id: str) -> str:
+        return f"{self.prefix}log:{run_id}"
+
+    @property
+    def _leases(self) -> str:
+        return self.prefix + "leases"
+
+    @property
+    def _holders(self) -> str:
+        return self.prefix + "holders"
+
+    @property
+    def _cancel_channel(self) -> str:
+        return self.prefix + "cancel"
+
+    # --- lifecycle ---
+
+    def start(self, host: RunHost) -> None:
+        self._host = host
+        self._local = host.local_runs
+        self._greenlets = [
+            gevent.spawn(loop, self) for loop in (flush.flush_loop, mirrors.listen_loop, leases.keep_loop)
+        ]
+
+    def stop(self) -> None:
+        flush.flush_now(self)
+        gevent.killall(self._greenlets, block=False)
+
+    # --- the rooms: each job in its own module, behind the Coordinator interface ---
+
+    def new_log(self, run_id: str, thread_id: str, attempt: int, entries: list[str]) -> MemoryEventLog:
+        return SharedLog(self, run_id, thread_id, attempt, entries)
+
+    def append_keys(self, run_id: str, thread_id: str) -> tuple[str, ...]:
+        """The keys of the append script (``scripts.APPEND``'s KEYS[1..7]) for one run."""
+        return (
+            self._key(run_id, "log"),
+            self._key(run_id, "attempt"),
+            self._key(run_id, "closed"),
+            self._log_channel(run_id),
+            self._leases,
+            self._holders,
+            self._thread_key(thread_id),
+        )
+
+    # batched flush (flush.py)
+
+    def schedule_flush(self, shared: SharedLog) -> None:
+        flush.schedule_flush(self, shared)
+
+    def _flush_now(self) -> bool:
+        """Send every unsent entry in one round trip; False if Redis could not be reached."""
+        return flush.flush_now(self)
+
+    # leases and busy threads (leases.py)
+
+    def claim_thread(self, thread_id: str, run_id: str) -> str | None:
+        return leases.claim_thread(self, thread_id, run_id)
+
+    def release_thread(self, thread_id: str, run_id: str) -> None:
+        leases.release_thread(self, thread_id, run_id)
+
+    def thread_holder(self, thread_id: str) -> str | None:
+        return leases.thread_holder(self, thread_id)
+
+    def begin(self, run_id: str, attempt: int) -> None:
+        leases.begin(self, run_id, attempt)
+
+    def hand_over(self, run_id: str) -> None:
+        leases.hand_over(self, run_id)
+
+    # cancels and watchers (signals.py)
+
+    def request_cancel(self, run_id: str, reason: str) -> bool:
+        return signals.request_cancel(self, run_id, reason)
+
+    def cancel_reason(self, run_id: str) -> str | None:
+        return signals.cancel_reason(self, run_id)
+
+    def watching(self, run_id: str, delta: int) -> None:
+        signals.watching(self, run_id, delta)
+
+    def watched_elsewhere(self, run_id: str) -> bool:
+        return signals.watched_elsewhere(self, run_id)
+
+    # reading runs executing elsewhere (mirrors.py)
+
+    def open_remote(self, run_id: str) -> MemoryEventLog | None:
+        return mirrors.open_remote(self, run_id)
+
+    def close_remote(self, run_id: str, log_: MemoryEventLog) -> None:
+        mirrors.close_remote(self, run_id, log_)
+
+    def entries(self, run_id: str) -> list[str]:
+        return mirrors.entries(self, run_id)
+
+    # --- availability ---
+
+    def _went_away(self, exc: Exception) -> None:
+        if self.available:
+            log.error("Redis is unavailable: %s", exc)
+        self.available = False
+        for run_id, mirror in list(self._mirrors.items()):
+            mirror.log.fail()
+            del self._mirrors[run_id]
+
+    def _came_back(self) -> None:
+        if not self.available:
+            log.warning("Redis is available again")
+        self.available = True
+
+    def _unavailable_as_error(self) -> _RedisErrors:
+        return _RedisErrors(self)
+
+
+class _RedisErrors:
+    """``with``: a Redis failure becomes StoreUnavailableError (a 503 for the client)."""
+
+    def __init__(self, coordinator: RedisCoordinator) -> None:
+        self.coordinator = coordinator
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, redis.RedisError):
+            self.coordinator._went_away(exc)
+            raise StoreUnavailableError("Redis is unavailable") from exc
+        return False

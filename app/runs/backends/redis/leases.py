@@ -1,0 +1,122 @@
+"""Leases and busy threads: which worker executes each unfinished run, renewed every tick;
+runs whose lease lapsed are claimed and taken over; a thread is held by one run at a time.
+
+A room of :class:`~app.runs.backends.redis.coordinator.RedisCoordinator`: each function
+takes the coordinator, the one door to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import gevent
+import redis
+
+from app.runs.backends.redis import flush, mirrors, signals
+
+if TYPE_CHECKING:
+    from app.runs.backends.redis.coordinator import RedisCoordinator
+
+log = logging.getLogger(__name__)
+
+
+def claim_thread(coordinator: RedisCoordinator, thread_id: str, run_id: str) -> str | None:
+    key = coordinator._thread_key(thread_id)
+    with coordinator._unavailable_as_error():
+        if coordinator.redis.set(key, run_id, nx=True, px=coordinator.thread_ttl_ms):
+            return None
+        holder = coordinator.redis.get(key)
+    return None if holder == run_id else holder or None
+
+
+def release_thread(coordinator: RedisCoordinator, thread_id: str, run_id: str) -> None:
+    key = coordinator._thread_key(thread_id)
+    try:
+        if coordinator.redis.get(key) == run_id:
+            coordinator.redis.delete(key)
+    except redis.RedisError:
+        log.warning("could not release thread %s; it frees itself when its key expires", thread_id)
+
+
+def thread_holder(coordinator: RedisCoordinator, thread_id: str) -> str | None:
+    with coordinator._unavailable_as_error():
+        return coordinator.redis.get(coordinator._thread_key(thread_id)) or None
+
+
+def begin(coordinator: RedisCoordinator, run_id: str, attempt: int) -> None:
+    with coordinator._unavailable_as_error():
+        coordinator._begin(
+            keys=[coordinator._leases, coordinator._holders, coordinator._key(run_id, "attempt")],
+            args=[run_id, coordinator.worker, attempt, coordinator.lease_ms],
+        )
+
+
+def hand_over(coordinator: RedisCoordinator, run_id: str) -> None:
+    flush.flush_now(coordinator)
+    attempt = next((a for r, a in coordinator._local() if r == run_id), None)
+    try:
+        coordinator._hand_over(
+            keys=[coordinator._leases, coordinator._holders], args=[run_id, f"{coordinator.worker}:{attempt}"]
+        )
+    except redis.RedisError:
+        log.warning("could not hand run %s over; it is taken over when its lease expires", run_id)
+
+
+def keep_loop(coordinator: RedisCoordinator) -> None:
+    """Every tick: renew this worker's leases, refresh its watchers, take over orphans."""
+    while True:
+        gevent.sleep(coordinator.tick_s)
+        try:
+            keep(coordinator)
+        except redis.RedisError as exc:
+            coordinator._went_away(exc)
+
+
+def keep(coordinator: RedisCoordinator) -> None:
+    local = list(coordinator._local())
+    pipe = coordinator.redis.pipeline(transaction=False)
+    for run_id, attempt in local:
+        coordinator._renew(
+            keys=[
+                coordinator._leases,
+                coordinator._holders,
+                coordinator._key(run_id, "attempt"),
+                coordinator._key(run_id, "closed"),
+            ],
+            args=[run_id, coordinator.worker, attempt, coordinator.lease_ms],
+            client=pipe,
+        )
+    expiry = signals.watch_expiry(coordinator)
+    for run_id in coordinator._watch_counts:
+        pipe.zadd(coordinator._key(run_id, "watch"), {coordinator.worker: expiry})
+        pipe.pexpire(coordinator._key(run_id, "watch"), coordinator.ttl_ms)
+    pipe.zrangebyscore(coordinator._leases, "-inf", time.time() * 1000)
+    results = pipe.execute()
+    coordinator._came_back()
+    host = coordinator._host
+    if host is None:
+        return
+    for (run_id, _), renewed in zip(local, results, strict=False):
+        if not renewed:
+            host.fenced(run_id)
+    for mirror_run, mirror in list(coordinator._mirrors.items()):
+        if not mirror.log.closed:
+            mirrors.catch_up(coordinator, mirror_run, mirror.log)
+    mine = {run_id for run_id, _ in local}
+    for run_id in results[-1]:
+        if run_id in mine:
+            continue
+        attempt = coordinator._claim(
+            keys=[
+                coordinator._leases,
+                coordinator._holders,
+                coordinator._key(run_id, "attempt"),
+                coordinator._key(run_id, "closed"),
+            ],
+            args=[run_id, coordinator.worker, coordinator.lease_ms],
+        )
+        if attempt:
+            log.info("taking over run %s (attempt %d)", run_id, attempt)
+            host.take_over(run_id, int(attempt))

@@ -1,0 +1,87 @@
+"""The Lua scripts the coordinator runs in Redis: each one step that must be atomic there.
+
+Their keys are named in the docstring of :mod:`app.runs.backends.redis`.
+"""
+
+# Appends entries ARGV[6..] from seq ARGV[4] if the attempt may write; publishes them; on
+# the terminal append, releases the lease and the thread and starts the log's TTL.
+# Idempotent: entries already there (a retry after a lost reply) are skipped.
+APPEND = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+local first = tonumber(ARGV[4])
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local last_seq = 0
+if #newest > 0 then last_seq = tonumber(string.match(newest[1][1], '-(%d+)$')) end
+local n = #ARGV - 5
+local skip = last_seq - (first - 1)
+if skip < 0 or skip > n then return -2 end
+local parts = {}
+for i = skip + 1, n do
+  redis.call('XADD', KEYS[1], '0-' .. (first + i - 1), 'e', ARGV[5 + i])
+  parts[#parts + 1] = ARGV[5 + i]
+end
+if #parts > 0 or ARGV[3] == '1' then
+  redis.call('PUBLISH', KEYS[4], (first + skip) .. '\\n' .. ARGV[3] .. '\\n' .. table.concat(parts, '\\n'))
+end
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('ZREM', KEYS[5], ARGV[5])
+  redis.call('HDEL', KEYS[6], ARGV[5])
+  if redis.call('GET', KEYS[7]) == ARGV[5] then redis.call('DEL', KEYS[7]) end
+end
+return first + n - 1
+"""
+
+NOW_MS = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+
+# A fresh run: attempt 1, leased to this worker.
+BEGIN = (
+    NOW_MS
+    + """
+redis.call('SET', KEYS[3], ARGV[3])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+return 1
+"""
+)
+
+# Renew a lease we hold; re-take one that lapsed if nobody claimed it meanwhile.
+RENEW = (
+    NOW_MS
+    + """
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+local holder = redis.call('HGET', KEYS[2], ARGV[1])
+local me = ARGV[2] .. ':' .. ARGV[3]
+if holder == me or (not holder and redis.call('GET', KEYS[3]) == ARGV[3]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
+  redis.call('HSET', KEYS[2], ARGV[1], me)
+  return 1
+end
+return 0
+"""
+)
+
+# Claim a run whose lease expired: the next attempt is ours.
+CLAIM = (
+    NOW_MS
+    + """
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expiry or tonumber(expiry) > now then return 0 end
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('ZREM', KEYS[1], ARGV[1]) return 0 end
+local attempt = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. attempt)
+return attempt
+"""
+)
+
+# Let the lease lapse now, so another worker claims the run on its next tick.
+HAND_OVER = """
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  redis.call('ZADD', KEYS[1], 0, ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return 1
+"""

@@ -1,0 +1,57 @@
+"""Claiming a new run's thread: one run at a time per conversation.
+
+A room of :class:`~app.runs.manager.RunManager`: each function takes the manager, which
+stays the one door the API uses.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import gevent
+
+from app.errors import ServiceError
+from app.events import ErrorCode
+from app.runs import cancel
+
+if TYPE_CHECKING:
+    from app.runs.manager import RunManager
+
+# How long a new run on a thread waits for the end of the thread's previous run, which ended
+# in this process, to reach the shared store that frees the thread (distributed mode).
+RELEASE_WAIT_S = 2.0
+
+
+def claim_thread(manager: RunManager, thread_id: str, run_id: str) -> None:
+    """Mark ``thread_id`` busy with the new run ``run_id``, or raise ServiceError (409).
+
+    A previous run still on the thread is waited for (it ended here, its end not yet in the
+    shared store), refused (``busy_thread_policy: reject``) or cancelled and waited for."""
+    holder = manager.coordinator.claim_thread(thread_id, run_id)
+    ended_here = manager.runs.get(holder) if holder is not None else None
+    if ended_here is not None and ended_here.finished:
+        # Its clients here read `done` from memory; the shared store frees the thread when
+        # the end reaches it, a moment later. A follow-up (a resume) waits for that moment.
+        deadline = time.monotonic() + RELEASE_WAIT_S
+        while holder is not None and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+            holder = manager.coordinator.claim_thread(thread_id, run_id)
+    if holder is None:
+        return
+    if manager.settings.busy_thread_policy == "reject":
+        raise ServiceError(
+            ErrorCode.THREAD_BUSY,
+            409,
+            f"Conversation {thread_id} already has a run in progress ({holder}); "
+            "wait for it to end or cancel it.",
+        )
+    cancel.cancel_anywhere(manager, holder, "superseded")
+    deadline = time.monotonic() + cancel.CANCEL_DEADLINE_S * 2
+    while time.monotonic() < deadline:
+        gevent.sleep(0.05)
+        if manager.coordinator.claim_thread(thread_id, run_id) is None:
+            return
+    raise ServiceError(
+        ErrorCode.THREAD_BUSY, 409, f"Conversation {thread_id} is still busy with run {holder}."
+    )

@@ -1,0 +1,123 @@
+"""Taking over runs of lost workers (distributed mode), and giving runs up when fenced.
+
+A worker that claims the lease of a run whose worker was lost continues it here: an outcome
+already written ends it, too many attempts end it as interrupted, otherwise the agent plans
+a restart and the run is scheduled again. A worker whose run was taken over stops it
+without writing anything more.
+
+A room of :class:`~app.runs.manager.RunManager`: each function takes the manager, which
+stays the one door the API uses (its methods of the same names call these).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import gevent
+
+from app.agent.control import RunControl
+from app.agent.errors import RunFailure, cancellation
+from app.events import ErrorCode, EventFactory
+from app.logs import bind_log_context
+from app.runs.models import Run, RunRequest
+
+if TYPE_CHECKING:
+    from app.runs.manager import RunManager
+
+log = logging.getLogger(__name__)
+
+
+def local_runs(manager: RunManager) -> list[tuple[str, int]]:
+    """(run_id, attempt) of the unfinished runs this process executes (it holds their leases)."""
+    return [
+        (run.run_id, run.attempt)
+        for run in manager.runs.values()
+        if not run.finished and not run.relinquished and not run.released
+    ]
+
+
+def fenced(manager: RunManager, run_id: str) -> None:
+    """Another worker took ``run_id`` over: stop it here without writing anything more."""
+    run = manager.runs.get(run_id)
+    if run is not None and not run.finished and not run.released:
+        log.warning("run was taken over by another worker; stopping it here", extra={"run_id": run_id})
+        relinquish(manager, run, "fenced")
+
+
+def relinquish(manager: RunManager, run: Run, reason: str) -> None:
+    """Give ``run`` up in this process (fenced, or handed over at shutdown); another worker ends it."""
+    run.relinquished = True
+    run.control.cancel(reason)
+    manager._forget(run)
+    run.log.fail()  # its readers here reconnect and follow the run where it continues
+    if run.producer is None or run.producer.dead:
+        manager._release(run)
+
+
+def take_over(manager: RunManager, run_id: str, attempt: int) -> None:
+    """This worker claimed ``run_id`` after its worker was lost: continue it here."""
+    context = contextvars.copy_context()
+    gevent.spawn(context.run, _take_over, manager, run_id, attempt)
+
+
+def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
+    stored = manager.store.get(run_id)
+    if stored is None or stored.finished:
+        log.warning("claimed run %s has no unfinished record; ignoring it", run_id)
+        return
+    summary = stored.summary
+    entries = manager.coordinator.entries(run_id)
+    run = Run(
+        run_id=run_id,
+        thread_id=stored.thread_id,
+        trace_id=summary["trace_id"],
+        agent=summary["agent"],
+        request=RunRequest.model_validate(stored.request),
+        owner=summary.get("owner"),
+        worker=manager.worker,
+        attempt=attempt,
+        log=manager.coordinator.new_log(run_id, stored.thread_id, attempt, entries),
+        control=RunControl(manager.metrics),
+        created_at=summary["created_at"],
+        started_at=summary.get("started_at"),
+    )
+    bind_log_context(run_id=run_id, trace_id=run.trace_id)
+    manager.runs[run_id] = run
+    manager.active += 1
+    events = EventFactory(run_id, run.trace_id)
+    delivered = [json.loads(entry) for entry in entries]
+    for event in delivered:  # an outcome already written ends it
+        if event["type"] == "final":
+            run.result = event["data"]
+        elif event["type"] == "error":
+            run.error = event["data"]
+    cancel_reason = manager.coordinator.cancel_reason(run_id)
+    if run.result is not None or run.error is not None or cancel_reason:
+        if cancel_reason:
+            run.control.cancel(cancel_reason)
+            manager._fail(run, events, cancellation(cancel_reason))
+        manager._finish(run, events)
+        return
+    if attempt > manager.settings.run_max_attempts:
+        manager._fail(
+            run,
+            events,
+            RunFailure(
+                ErrorCode.INTERRUPTED,
+                "error",
+                f"The run was interrupted: its worker was lost {attempt - 1} times.",
+                True,
+            ),
+        )
+        manager._finish(run, events)
+        return
+    restart = manager.agents.get(run.agent).plan_restart(run.thread_id, run_id, delivered)
+    manager._append(run, events.restart(attempt, restart.discard_message_ids))
+    manager._record_progress(run)
+    log.info("run taken over", extra={"attempt": attempt, "discarded": restart.discard_message_ids})
+    remaining = manager.settings.run_timeout_s - (time.time() - run.created_at)
+    manager._schedule(run, max(1.0, remaining), restart)
