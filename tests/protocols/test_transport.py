@@ -1,6 +1,7 @@
 """The protocols' streams go through the native stream's transport, over real gunicorn: each
 counts in ``stagecast_open_streams`` while it is open, and a stream refused for the stream
-slots is refused before a run is started for it (it costs no run)."""
+slots is refused before a run is started for it (it costs no run). The native stream is the
+yardstick; the LangGraph Platform API's stream is checked alongside."""
 
 from __future__ import annotations
 
@@ -34,12 +35,16 @@ def _ag_ui(question: str) -> dict[str, Any]:
     return {"threadId": f"thread-{uuid.uuid4().hex[:8]}", "runId": "r", "messages": [message]}
 
 
-# The native stream is the yardstick: the protocols' streams behave as it does.
+def _langgraph(question: str) -> dict[str, Any]:
+    return {"assistant_id": "slow", "input": {"messages": [{"role": "user", "content": question}]}}
+
+
 SURFACES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     "native": ("/api/chat/stream", _native),
     "openai": ("/v1/chat/completions", _openai),
     "ai_sdk": ("/api/ai-sdk/chat", _ai_sdk),
     "ag_ui": ("/api/ag-ui/slow", _ag_ui),
+    "langgraph": ("/langgraph/runs/stream", _langgraph),
 }
 
 
