@@ -8,8 +8,8 @@ stream holds its connection for as long as the run lasts and more, so streams ma
 run or one client address may hold only so many streams, so neither can take that share
 for itself (``429``).
 
-The per-client count is kept by :func:`client_address`; streams are checked here before a
-run is started for them, so a refused stream costs no run.
+Clients are told apart by :func:`client_address`. A stream is checked before a run is
+started for it (``Transport.start``), so a refused stream costs no run.
 """
 
 from __future__ import annotations
