@@ -25,11 +25,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from app import auth, extension, metrics, ratelimit, security, web
-    from app.api import agents, chat, docs, errors, health, runs, stream_tokens, threads
+    from app import auth, extension, metrics, openapi, ratelimit, security, web
+    from app.api import agents, chat, errors, health, runs, stream_tokens, threads
     from app.api import metrics as metrics_api
-    from app.api.requests import add_trace_header, bind_trace_id
     from app.protocols import BLUEPRINTS, langgraph
+    from app.tracing import add_trace_header, bind_trace_id
 
     state = extension.init_app(app, settings)
     errors.init_app(app)
@@ -40,7 +40,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     auth.init_app(app, settings)
     ratelimit.init_app(app, settings)
     metrics.watch_admission(state.manager.admission)
-    for module in (chat, runs, threads, agents, stream_tokens, health, metrics_api, docs, web):
+    for module in (chat, runs, threads, agents, stream_tokens, health, metrics_api, openapi, web):
         app.register_blueprint(module.bp)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

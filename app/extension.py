@@ -19,11 +19,12 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from app import metrics
 from app.agent.registry import load_agents
-from app.api.connections import StreamSlots
 from app.config import Settings
 from app.runs.backends import Coordinator, worker_name
 from app.runs.manager import RunManager
 from app.runs.store import RunStore
+from app.transport.slots import StreamSlots
+from app.transport.streams import Transport
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,20 @@ class Stagecast:
     manager: RunManager
     checkpointer: BaseCheckpointSaver
     streams: StreamSlots
+    transport: Transport
 
 
 def init_app(app: Flask, settings: Settings) -> Stagecast:
     checkpointer, store, coordinator = _distributed(settings) if settings.distributed else _embedded(settings)
     agents = load_agents(settings, checkpointer)
     manager = RunManager(settings, agents, store, coordinator, metrics)
+    streams = StreamSlots(settings)
     state = Stagecast(
-        settings=settings, manager=manager, checkpointer=checkpointer, streams=StreamSlots(settings)
+        settings=settings,
+        manager=manager,
+        checkpointer=checkpointer,
+        streams=streams,
+        transport=Transport(manager, streams),
     )
     app.extensions["stagecast"] = state
     return state

@@ -5,6 +5,10 @@ what each native operation takes and answers is declared in ``OPERATIONS`` by mo
 the JSON Schemas are pydantic's. A route with no entry is listed from its docstring with
 the common error answers. SSE answers are ``text/event-stream`` strings whose ``data:`` lines
 are ``Event`` objects (JSON Schema's ``contentMediaType``/``contentSchema``).
+
+Its blueprint serves it as ``/openapi.json``, and ``/docs``, a page that renders it with this
+server's own script (no CDN, and the pages' CSP holds). It lives here, above the views it
+describes, so that nothing in ``app/api/`` imports this module.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flask import Flask
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
 from pydantic import BaseModel, TypeAdapter
 
 from app.api.requests import StreamQuery
@@ -340,3 +344,20 @@ def _schemas(models: dict[str, Any]) -> dict[str, Any]:
         if "$ref" not in schema or schema["$ref"] != _REF.format(model=name):
             schemas[name] = schema
     return schemas
+
+
+bp = Blueprint("docs", __name__)
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    document = current_app.extensions.get("stagecast_openapi")
+    if document is None:  # built once per process, on first use (every route is registered)
+        document = current_app.extensions["stagecast_openapi"] = build(current_app)
+    return jsonify(document)
+
+
+@bp.get("/docs")
+def docs() -> Response:
+    """The API reference, for people."""
+    return Response(render_template("docs.html"), mimetype="text/html")

@@ -1,4 +1,4 @@
-"""app/api/hangup.py: a client's hang-up is noticed while its stream is silent, once, and a
+"""app/transport/hangup.py: a client's hang-up is noticed while its stream is silent, once, and a
 pipelined request is not taken for one."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from gevent import socket
 
 
 def _watch(sock: socket.socket) -> tuple[object, list[int]]:
-    from app.api.hangup import HangupWatch
+    from app.transport.hangup import HangupWatch
 
     calls: list[int] = []
     return HangupWatch(sock, lambda: calls.append(1)), calls

@@ -11,25 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.client import read_stream
-from tests.support.server import REPO, Server, run_server
-
-
-def scrape(client: httpx.Client, server: Server, **kwargs: object) -> dict[tuple[str, tuple], float]:
-    answer = client.get(server.url + "/metrics", **kwargs)
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["Content-Type"].startswith("text/plain; version=")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: dict[tuple[str, tuple], float], name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+from tests.support.metrics import scrape, value
+from tests.support.server import REPO, run_server
 
 
 def stream_one(url: str, question: str) -> list[str]:

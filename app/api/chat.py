@@ -6,32 +6,22 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.ownership import check_run
-from app.api.requests import client_address, current_trace_id, run_request_from_body, run_request_from_query
+from app.api.requests import run_request_from_body, run_request_from_query
 from app.api.streaming import (
     head_response,
     last_event_id_of,
     parse_event_id,
     resume_response,
     stream_response,
-    wait_for_end,
 )
 from app.auth import current_owner
-from app.errors import ServiceError
-from app.events import ErrorCode
 from app.extension import stagecast
-from app.runs.models import Run, RunRequest
+from app.ownership import check_run
+from app.runs.models import RunRequest
+from app.tracing import current_trace_id
+from app.transport.streams import run_failure
 
 bp = Blueprint("chat", __name__, url_prefix="/api/chat")
-
-# How a run that ended without an answer is reported by the blocking endpoint.
-_FAILURE_STATUS = {
-    ErrorCode.TIMEOUT: 504,
-    ErrorCode.CANCELLED: 409,
-    ErrorCode.INTERRUPTED: 503,
-    ErrorCode.UPSTREAM_ERROR: 502,
-    ErrorCode.RATE_LIMITED: 429,
-}
 
 
 @bp.post("/stream")
@@ -54,11 +44,9 @@ def _stream(read_request: Any) -> Response:
         # An EventSource reconnecting: the id names the run, so resume it, never re-ask.
         run_id, after = parse_event_id(event_id)
         check_run(run_id)
-        return resume_response(state.manager, run_id, after, trace_id)
-    run_request = read_request()
-    state.streams.check(client_address())
-    run = state.manager.start(run_request, trace_id, owner=current_owner())
-    return stream_response(state.manager, run.run_id, run.log, run, 0, trace_id)
+        return resume_response(state.transport, run_id, after, trace_id)
+    run = state.transport.start(read_request(), trace_id, owner=current_owner())
+    return stream_response(state.transport, run.run_id, run.log, run, 0, trace_id)
 
 
 @bp.post("")
@@ -66,9 +54,8 @@ def chat() -> tuple[Response, int]:
     """Run to the end and answer one JSON document."""
     state = stagecast()
     run_request: RunRequest = run_request_from_body(request, state.settings)
-    state.streams.check(client_address())
-    run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
-    wait_for_end(state.manager, run)
+    run = state.transport.start(run_request, current_trace_id(), owner=current_owner())
+    state.transport.wait_for_end(run)
     summary = run.summary()
     if run.interrupts is not None and run.result is None and run.error is None:
         # Not a failure: the graph asks a question; answer it with a request that has ``resume``.
@@ -96,9 +83,3 @@ def chat() -> tuple[Response, int]:
             **run.result,
         }
     ), 200
-
-
-def run_failure(run: Run) -> ServiceError:
-    """Why ``run`` ended without an answer, as the error a blocking endpoint answers."""
-    error = run.error or {"error": ErrorCode.INTERNAL_ERROR, "message": "The run ended without an answer."}
-    return ServiceError(error["error"], _FAILURE_STATUS.get(error["error"], 500), error["message"])

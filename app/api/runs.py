@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.ownership import check_run, listed_owner, visible_run
-from app.api.requests import current_trace_id, run_request_from_body
+from app.api.requests import run_request_from_body
 from app.api.streaming import head_response, last_event_id_of, parse_event_id, resume_response
 from app.auth import current_owner, stream_token_for
 from app.errors import bad_request
 from app.extension import stagecast
+from app.ownership import check_run, listed_owner, visible_run
+from app.tracing import current_trace_id
 
 bp = Blueprint("runs", __name__, url_prefix="/api/runs")
 
@@ -71,7 +72,7 @@ def stream(run_id: str) -> Response:
         id_run, after = parse_event_id(event_id)
         if id_run != run_id:
             raise bad_request(f"Last-Event-ID names run {id_run}, not {run_id}.")
-    return resume_response(state.manager, run_id, after, current_trace_id())
+    return resume_response(state.transport, run_id, after, current_trace_id())
 
 
 @bp.post("/<run_id>/cancel")

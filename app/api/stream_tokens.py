@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.ownership import visible_run
-from app.api.requests import validate_body
 from app.auth import StreamTokenRequest, stream_token_for
+from app.ownership import visible_run
+from app.validation import validate_body
 
 bp = Blueprint("stream_tokens", __name__, url_prefix="/api/stream-tokens")
 

@@ -6,10 +6,10 @@ from flask import Blueprint, Response, jsonify
 from langchain_core.messages import BaseMessage
 
 from app.agent.threads import read_thread
-from app.api.ownership import check_thread
 from app.errors import not_found
 from app.events import ErrorCode
 from app.extension import stagecast
+from app.ownership import check_thread
 
 bp = Blueprint("threads", __name__, url_prefix="/api/threads")
 

@@ -3,7 +3,8 @@ its blueprint (DESIGN.md, "Adapters: one log, several encodings").
 
 An adapter starts a run with ``manager.start`` like the native API, so the run shows in
 ``/api/runs``, can be watched on the native stream and keeps its thread's history; it then
-reads the run's log, as the native stream does, and never drives the agent itself.
+streams the run's log through the same transport as the native stream (``app/transport/``),
+and never drives the agent itself. Nothing here imports the native API (``app/api/``).
 """
 
 from __future__ import annotations

@@ -52,30 +52,32 @@ from ag_ui.core import (
 from ag_ui.encoder import EventEncoder
 from flask import Blueprint, Response, request
 
-from app.api.requests import current_trace_id, validate_body, validate_run_request
-from app.api.streaming import sse_headers
 from app.auth import current_owner
 from app.config import Settings
 from app.errors import bad_request
 from app.events import ErrorCode
 from app.extension import stagecast
-from app.protocols.stream import follow_response
 from app.protocols.turns import HISTORY_ROLES, history, split_question
 from app.runs.models import RunRequest
+from app.tracing import current_trace_id
+from app.transport.encoders import Parsed
+from app.transport.streams import sse_headers
+from app.validation import validate_body, validate_run_request
 
 bp = Blueprint("ag_ui", __name__, url_prefix="/api/ag-ui")
+
 
 @bp.post("")
 @bp.post("/<agent>")
 def run(agent: str | None = None) -> Response:
     state = stagecast()
     run_input = validate_body(request, RunAgentInput)
-    started = state.manager.start(
+    started = state.transport.start(
         run_request_of(run_input, agent, state.settings), current_trace_id(), owner=current_owner()
     )
-    encoder = AgUiEncoder(run_input.thread_id, run_input.run_id)
+    encoder = Parsed(AgUiEncoder(run_input.thread_id, run_input.run_id))
     headers = sse_headers(started.run_id, started.trace_id)
-    return follow_response(state.manager, started.run_id, started.log, started, encoder, headers)
+    return state.transport.stream(started.run_id, started.log, started, 0, encoder, headers)
 
 
 def run_request_of(run_input: RunAgentInput, agent: str | None, settings: Settings) -> RunRequest:

@@ -32,17 +32,19 @@ from typing import Any, Literal
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.ownership import check_thread
-from app.api.requests import current_trace_id, validate_body, validate_run_request
-from app.api.streaming import sse_headers
 from app.auth import current_owner
 from app.config import Settings
 from app.errors import ServiceError
 from app.extension import stagecast
-from app.protocols.stream import DONE, follow_response, sse_data
+from app.ownership import check_thread
+from app.protocols.framing import DONE, sse_data
 from app.protocols.turns import history, split_question
 from app.runs.log import MemoryEventLog
 from app.runs.models import Run, RunRequest
+from app.tracing import current_trace_id
+from app.transport.encoders import Parsed
+from app.transport.streams import sse_headers
+from app.validation import validate_body, validate_run_request
 
 bp = Blueprint("ai_sdk", __name__, url_prefix="/api/ai-sdk")
 
@@ -91,7 +93,8 @@ class ChatRequest(BaseModel):
 def chat() -> Response:
     state = stagecast()
     body = validate_body(request, ChatRequest)
-    run = state.manager.start(run_request_of(body, state.settings), current_trace_id(), owner=current_owner())
+    run_request = run_request_of(body, state.settings)
+    run = state.transport.start(run_request, current_trace_id(), owner=current_owner())
     return _stream(run.run_id, run.log, run, run.trace_id)
 
 
@@ -114,8 +117,8 @@ def resume(chat_id: str) -> Response:
 
 def _stream(run_id: str, log: MemoryEventLog, run: Run | None, trace_id: str) -> Response:
     headers = {**sse_headers(run_id, trace_id), **STREAM_HEADER}
-    encoder = UIMessageEncoder(f"msg-{run_id}")
-    return follow_response(stagecast().manager, run_id, log, run, encoder, headers)
+    encoder = Parsed(UIMessageEncoder(f"msg-{run_id}"))
+    return stagecast().transport.stream(run_id, log, run, 0, encoder, headers)
 
 
 def run_request_of(body: ChatRequest, settings: Settings) -> RunRequest:

@@ -23,17 +23,18 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
-from app.api.chat import run_failure
-from app.api.requests import current_trace_id, validate_body, validate_run_request
-from app.api.streaming import sse_headers, wait_for_end
 from app.auth import current_owner
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
-from app.protocols.stream import DONE, follow_response, sse_data
+from app.protocols.framing import DONE, sse_data
 from app.protocols.turns import history, split_question
 from app.runs.models import Run, RunRequest
 from app.sse import encode_comment
+from app.tracing import current_trace_id
+from app.transport.encoders import Parsed
+from app.transport.streams import run_failure, sse_headers
+from app.validation import validate_body, validate_run_request
 
 bp = Blueprint("openai", __name__, url_prefix="/v1")
 
@@ -133,13 +134,14 @@ def chat_completions() -> Response:
     body = validate_body(request, ChatCompletionRequest)
     if body.model not in state.manager.agents.agents:
         return _unknown_model(body.model)
-    run = state.manager.start(run_request_of(body, state.settings), current_trace_id(), owner=current_owner())
+    run_request = run_request_of(body, state.settings)
+    run = state.transport.start(run_request, current_trace_id(), owner=current_owner())
     if not body.stream:
         return _completion(run)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     encoder = ChunkEncoder(f"chatcmpl-{run.run_id}", run.agent, int(run.created_at), include_usage)
     headers = sse_headers(run.run_id, run.trace_id)
-    return follow_response(state.manager, run.run_id, run.log, run, encoder, headers)
+    return state.transport.stream(run.run_id, run.log, run, 0, Parsed(encoder), headers)
 
 
 def run_request_of(body: ChatCompletionRequest, settings: Any) -> RunRequest:
@@ -166,7 +168,7 @@ def run_request_of(body: ChatCompletionRequest, settings: Any) -> RunRequest:
 
 def _completion(run: Run) -> Response:
     """The non-streaming answer: one ``chat.completion`` when the run ends."""
-    wait_for_end(stagecast().manager, run)
+    stagecast().transport.wait_for_end(run)
     if run.result is None:
         failure = run_failure(run)
         response = openai_error(failure.status, failure.message, failure.code)

@@ -18,7 +18,7 @@ __all__ = ["bp", "init_app"]
 
 def init_app(app: Flask, stagecast: Stagecast) -> LangGraphService:
     service = LangGraphService(
-        stagecast.settings, stagecast.manager, _records(stagecast.settings), time.time()
+        stagecast.settings, stagecast.manager, stagecast.transport, _records(stagecast.settings), time.time()
     )
     app.extensions["stagecast_langgraph"] = service
     app.register_blueprint(bp)

@@ -13,11 +13,9 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from app.api.ownership import visible_thread
-from app.api.requests import current_trace_id
-from app.api.streaming import event_stream, subscribe
 from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
+from app.ownership import visible_thread
 from app.protocols.langgraph import state
 from app.protocols.langgraph.inputs import unprocessable
 from app.protocols.langgraph.models import (
@@ -33,6 +31,10 @@ from app.protocols.langgraph.stream import RunStreamEncoder, parse_last_event_id
 from app.runs.log import MemoryEventLog
 from app.runs.models import Run
 from app.sse import SSE_HEADERS, encode_retry
+from app.tracing import current_trace_id
+from app.transport.encoders import Resumable
+from app.transport.loop import event_stream
+from app.transport.streams import respond
 
 bp = Blueprint("langgraph", __name__, url_prefix="/langgraph")
 
@@ -202,7 +204,7 @@ def stream_stateless() -> Response:
 def _stream_new(thread_id: str | None) -> Response:
     body = _body(RunCreate)
     svc = service()
-    run, _ = svc.start(body, thread_id, background=False, trace_id=current_trace_id())
+    run, _ = svc.start(body, thread_id, background=False, stream=True, trace_id=current_trace_id())
     return _stream(
         svc,
         run.run_id,
@@ -336,12 +338,12 @@ def _stream(
     encoder = RunStreamEncoder(modes, run_id, thread_id, steps, cursor, subgraphs=subgraphs)
     # Caps, watchers and hang-ups as the native stream: counted from here, not in the
     # generator, so a client gone before the first write still starts the disconnect grace.
-    watch = subscribe(svc.manager, run_id, run, log)
+    watch = svc.transport.subscribe(run_id, run, log)
     if log.closed and after >= log.last_seq:
         # Everything was sent: the SDKs want a stream all the same (an empty one ends the join).
         body: Any = [encode_retry(svc.settings.retry_ms), encoder.remaining(after)]
     else:
-        body = event_stream(svc.manager, log, after, encoder, watch)
+        body = event_stream(svc.manager, log, after, Resumable(encoder, svc.settings.retry_ms), watch)
     path = f"/runs/{run_id}" if stateless else _run_path(thread_id, run_id)
     headers = {
         **SSE_HEADERS,
@@ -351,7 +353,4 @@ def _stream(
     }
     if not stateless:
         headers["Location"] = path + "/stream"
-    response = Response(body, status=200, headers=headers)
-    for on_close in watch.on_close:
-        response.call_on_close(on_close)
-    return response
+    return respond(watch, body, headers)

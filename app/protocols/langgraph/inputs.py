@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.requests import validate_run_request
 from app.config import Settings
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.protocols.langgraph.models import RunCreate
 from app.protocols.turns import history, split_question
 from app.runs.models import RunRequest
+from app.validation import validate_run_request
 
 _ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant", "system": "system"}
 _OPTIONS = ("user_id", "custom_prompt", "llm_config")

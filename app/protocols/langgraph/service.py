@@ -25,11 +25,11 @@ from langgraph.pregel import Pregel
 
 from app.agent.registry import AgentRegistry
 from app.agent.threads import read_thread
-from app.api.ownership import check_claimable, check_run, check_thread
 from app.auth import current_owner
 from app.config import Settings
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode
+from app.ownership import check_claimable, check_run, check_thread
 from app.protocols.langgraph import state
 from app.protocols.langgraph.inputs import run_request, unprocessable
 from app.protocols.langgraph.models import RunCreate
@@ -38,6 +38,7 @@ from app.protocols.langgraph.stream import STREAM_MODES
 from app.protocols.langgraph.threads import LangGraphRecords, RunRecord, ThreadRecord
 from app.runs.manager import CANCEL_DEADLINE_S, RunManager
 from app.runs.models import FINISHED_STATES, Run
+from app.transport.streams import Transport
 
 # Native run states -> the SDKs' RunStatus. A cancelled run is "interrupted" there, and so is
 # a run paused by the graph's interrupt() (its thread is then "interrupted" too).
@@ -70,6 +71,7 @@ _UNSUPPORTED = (
 class LangGraphService:
     settings: Settings
     manager: RunManager
+    transport: Transport
     records: LangGraphRecords
     started_at: float
 
@@ -193,9 +195,10 @@ class LangGraphService:
     # --- runs ---
 
     def start(
-        self, body: RunCreate, thread_id: str | None, *, background: bool, trace_id: str
+        self, body: RunCreate, thread_id: str | None, *, background: bool, trace_id: str, stream: bool = False
     ) -> tuple[Run, RunRecord]:
-        """Start ``body`` on ``thread_id`` (a new stateless thread when None)."""
+        """Start ``body`` on ``thread_id`` (a new stateless thread when None); for a ``stream``
+        of this request, after the stream slots are checked (a refused stream costs no run)."""
         refused = [name for name in _UNSUPPORTED if getattr(body, name) is not None]
         if refused:
             raise unprocessable(f"Not supported by this server: {', '.join(refused)}.")
@@ -218,7 +221,8 @@ class LangGraphService:
         on_disconnect = "continue" if background else (body.on_disconnect or "cancel")
         request = run_request(body, thread_id, on_disconnect, self.settings)
         self._make_room(thread_id, body.multitask_strategy)
-        run = self.manager.start(request, trace_id, owner=current_owner())
+        start = self.transport.start if stream else self.manager.start
+        run = start(request, trace_id, owner=current_owner())
         options = {
             "stream_mode": body.modes,
             "stream_subgraphs": body.stream_subgraphs,

@@ -1,6 +1,6 @@
 """Noticing a client that left while its stream is silent.
 
-gunicorn notices a closed connection only when a write to it fails (DESIGN.md, trap 1),
+gunicorn notices a closed connection only when a write to it fails (docs/architecture.md, trap 1),
 so a client that leaves while its run's upstream is silent would be noticed at the next
 heartbeat or two (up to ``2 * heartbeat_s``) and its run would cancel a grace period after
 that: about 40 s of upstream time with the defaults, not the 10 s grace. Instead the

@@ -7,6 +7,9 @@ stream holds its connection for as long as the run lasts and more, so streams ma
 ``Retry-After`` and short requests (health checks, cancels, run status) still get in. One
 run or one client address may hold only so many streams, so neither can take that share
 for itself (``429``).
+
+Clients are told apart by :func:`client_address`. A stream is checked before a run is
+started for it (``Transport.start``), so a refused stream costs no run.
 """
 
 from __future__ import annotations
@@ -14,11 +17,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from flask import request
+
 from app.config import Settings
 from app.errors import ServiceError
 from app.events import ErrorCode
 
 RETRY_AFTER_S = 2
+
+
+def client_address() -> str:
+    """The client's address (behind ``STAGECAST_PROXY_HOPS`` proxies, the one they saw)."""
+    return request.remote_addr or ""
 
 
 class StreamSlots:
