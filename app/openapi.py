@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
 from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
 from app.api.requests import StreamQuery
 from app.api.schemas import (
@@ -337,7 +338,9 @@ def _response(answer: Answer) -> dict[str, Any]:
 
 def _schemas(models: dict[str, Any]) -> dict[str, Any]:
     """pydantic's JSON Schemas of ``models`` (and everything they use), as components."""
-    inputs = [(name, "validation", TypeAdapter(model)) for name, model in models.items()]
+    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
+        (name, "validation", TypeAdapter(model)) for name, model in models.items()
+    ]
     top, definitions = TypeAdapter.json_schemas(inputs, ref_template=_REF)
     schemas = dict(definitions.get("$defs", {}))
     for (name, _), schema in top.items():

@@ -64,7 +64,7 @@ class PlainChatCompletions(Completions):
     and ``stream``, which choose how the answer is read, go through ``create`` itself.
     """
 
-    def create(
+    def create(  # type: ignore[override]  # the few arguments langchain-openai passes
         self,
         *,
         model: str,
@@ -111,11 +111,12 @@ def make_chat_model(settings: Settings, options: LLMConfig, control: RunControl)
     transport = GuardedTransport(httpx.HTTPTransport(verify=_tls_context()), settings.llm_max_response_bytes)
     http_client = httpx.Client(transport=transport, timeout=timeout)
     control.add_closer(http_client.close)
+    # openai 3 types its client with httpx2, and accepts an httpx client as well at run time.
     client = ChunkDictOpenAI(
         api_key=_api_key(settings),
         base_url=settings.openai_base_url,
-        http_client=http_client,
-        timeout=timeout,
+        http_client=http_client,  # type: ignore[arg-type]
+        timeout=timeout,  # type: ignore[arg-type]
         max_retries=0,
     )
     shared = _shared_chat_model(
@@ -214,7 +215,7 @@ def _retry_delay(exc: Exception, attempt: int, settings: Settings) -> float | No
     if isinstance(exc, openai.APIStatusError):
         if exc.status_code != 429 and exc.status_code < 500:
             return None
-        asked = _retry_after(exc.response.headers)
+        asked = _retry_after(exc.response.headers)  # type: ignore[arg-type]  # httpx2's Headers
         if asked is not None:
             return asked if asked <= settings.llm_retry_max_wait_s else None
     elif not isinstance(exc, openai.APIConnectionError | httpx.TransportError):

@@ -165,12 +165,12 @@ class StreamMapper:
                     if call.get("id") not in self.tool_calls:
                         yield self._tool_call_started(call)
             elif isinstance(message, ToolMessage) and message.tool_call_id not in self.tool_results:
-                call = self.tool_calls.get(message.tool_call_id, {})
+                known: Mapping[str, Any] = self.tool_calls.get(message.tool_call_id, {})
                 yield self._tool_call_ended(
                     ToolCallData(
                         id=message.tool_call_id,
-                        name=message.name or call.get("name", ""),
-                        args=call.get("args") or {},
+                        name=message.name or known.get("name", ""),
+                        args=known.get("args") or {},
                         status="failed" if message.status == "error" else "completed",
                         result=message.content,
                     )

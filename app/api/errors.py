@@ -36,8 +36,9 @@ def _http_error(exc: HTTPException) -> Response:
         exc.code or 500, ErrorCode.BAD_REQUEST if (exc.code or 500) < 500 else ErrorCode.INTERNAL_ERROR
     )
     response = error_response(ServiceError(code, exc.code or 500, exc.description or exc.name))
-    if exc.code == 405 and exc.valid_methods:
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    allowed = getattr(exc, "valid_methods", None)  # set on MethodNotAllowed only
+    if exc.code == 405 and allowed:
+        response.headers["Allow"] = ", ".join(allowed)
     return response
 
 

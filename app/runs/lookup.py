@@ -28,6 +28,8 @@ class RunFinishingElsewhere(ServiceError):
     """The run lives in a worker that is shutting down (a HUP reload or SIGTERM): a client
     should come back shortly, when the run's events are on disk for any worker to replay."""
 
+    retry_after: int
+
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(ErrorCode.SHUTTING_DOWN, 503, message, retry_after=retry_after)
 

@@ -9,7 +9,7 @@ in pieces sent with ``get_stream_writer()``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -141,7 +141,7 @@ def _stream_answer(model: Runnable[Any, Any], prompt: list[BaseMessage], context
     # and merged once at the end (adding them one by one copies the answer at every chunk).
     for chunk in stream_with_retries(model, prompt, context.settings, context.control, on_retry):
         context.control.raise_if_cancelled()
-        chunks.append(chunk)
+        chunks.append(cast(AIMessageChunk, chunk))  # a chat model streams AI message chunks
     if not chunks:
         return AIMessage(content="")
     answer = add_ai_message_chunks(chunks[0], *chunks[1:]) if len(chunks) > 1 else chunks[0]
