@@ -22,12 +22,15 @@ from app import http_errors
 from app.agent import executor as greenlet_executor
 from app.config import SettingsError, load_settings
 from app.logs import close_logging
-from app.preflight import data_dir_problem
+from app.preflight import anonymous_bind_problem, data_dir_problem
 
 try:
     _settings = load_settings()
 except SettingsError as exc:
     sys.exit(f"stagecast: {exc}")  # one clear line instead of gunicorn's traceback
+_anonymous = anonymous_bind_problem(_settings.bind, _settings.auth_enabled, _settings.allow_anonymous)
+if _anonymous:
+    sys.exit(f"stagecast: {_anonymous}")
 
 bind = _settings.bind
 workers = _settings.workers

@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     )
     rate_limit: str | None = Field(None, description="run-creating requests per user, e.g. 30/minute")
     metrics_token: str | None = Field(None, min_length=16, description="bearer token for /metrics")
+    allow_anonymous: bool = Field(
+        False, description="serve without authentication on a non-loopback STAGECAST_BIND"
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
