@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -292,3 +296,62 @@ def test_settings_refuse_weak_keys(tmp_path: Path) -> None:
     assert "short" not in str(error.value)
     with pytest.raises(SettingsError, match="STAGECAST_STREAM_TOKEN_SECRET"):
         load_settings({"jwt_public_key": "-----BEGIN PUBLIC KEY-----"})
+
+
+# --- malformed JWT headers, and aud/iss nobody configured ---
+
+
+def _b64(value: Any) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def with_header(header: Any, secret: str = JWT_SECRET) -> str:
+    """An HS256-signed token whose header is ``header``, whatever it holds."""
+    signing_input = f"{_b64(header)}.{_b64(claims())}"
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": ["RS256"], "typ": "JWT"},
+        {"alg": ["HS256"]},
+        {"alg": {"HS256": 1}},
+        {"alg": 256},
+        {"alg": None},
+        {"typ": "JWT"},
+        {"alg": "HS256", "kid": ["a"]},
+        {"alg": "HS256", "typ": 5},
+        {"alg": "HS256", "crit": "exp"},
+        ["HS256"],
+        "HS256",
+        b"\xff\xfe not json",
+    ],
+    ids=str,
+)
+def test_malformed_jwt_header_is_401(secured: Server, client: httpx.Client, header: Any) -> None:
+    answer = client.get(secured.url + "/api/runs", headers={"Authorization": f"Bearer {with_header(header)}"})
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"] == "Unauthorized"
+
+
+@pytest.fixture(scope="module")
+def secret_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """JWTs with only STAGECAST_JWT_SECRET: no audience, no issuer configured."""
+    with run_server(tmp_path_factory.mktemp("secret-only"), jwt_secret=JWT_SECRET) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [({}, 200), ({"aud": "other"}, 401), ({"iss": "https://evil/"}, 401), ({"aud": ["x", "y"]}, 401)],
+    ids=["plain", "aud", "iss", "aud-list"],
+)
+def test_unconfigured_aud_and_iss_are_refused(
+    secret_only: Server, client: httpx.Client, extra: dict[str, Any], status: int
+) -> None:
+    token = hs256({"sub": "jwt-user", "exp": int(time.time()) + 60, **extra})
+    answer = client.get(secret_only.url + "/api/runs", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == status, answer.text
