@@ -299,7 +299,7 @@ def _operation(
     if protected:
         errors.add(401)
         answer["security"] = [{}, {"bearer": []}] + ([{"streamToken": []}] if op.stream_token else [])
-    if may_start_run(method, path):
+    if may_start_run(endpoint, method, path):
         errors |= {403, 429}
     for status in sorted(errors - set(op.answers)):
         answer["responses"][str(status)] = {

@@ -49,12 +49,26 @@ DATA_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 # The paths a cross-origin front-end may call (with CORS_ORIGINS set).
 _CORS_PATHS = r"^/(api|v1|langgraph)(/.*)?$"
-# Requests that start a run: what the rate limit counts and what a cross-site page must not send.
-_RUN_STARTERS = re.compile(
-    r"^/(api/chat(/stream)?|api/runs|api/ai-sdk/chat|api/ag-ui|v1/chat/completions"
-    r"|langgraph/(threads/[^/]+/)?runs(/stream|/wait)?)$"
-)
+_PROTECTED = re.compile(r"^/(api|v1|langgraph)(/|$)")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Requests that start a run (or make a thread a run goes on): what the rate limit counts and
+# what a cross-site page must not send. Derived from the route table (``run_starters``):
+# every route under the API prefixes whose method changes state counts unless it is named
+# here, so a route added later is counted until someone decides otherwise.
+_STARTS_NO_RUN = frozenset(
+    {
+        "runs.cancel",
+        "stream_tokens.create",
+        "langgraph.search_assistants",
+        "langgraph.search_threads",
+        "langgraph.history",
+        "langgraph.cancel_run",
+        "langgraph.update_thread",
+        "langgraph.delete_thread",
+    }
+)
+# The one GET that starts a run: the EventSource form.
+_GET_RUN_STARTERS = frozenset({"chat.stream_get"})
 # The names a server with no STAGECAST_ALLOWED_HOSTS answers to, besides its bind's host.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 # A Host header (or an Origin's host): a name or IPv4 address, or a bracketed IPv6 one, and a port.
@@ -97,18 +111,35 @@ def host_allowed(value: str, allowed: Iterable[str]) -> bool:
     return False
 
 
-def may_start_run(method: str, path: str) -> bool:
-    """Can a request with this method and path start a run?"""
-    if method == "POST":
-        return bool(_RUN_STARTERS.match(path))
-    return method == "GET" and path == "/api/chat/stream"
+def may_start_run(endpoint: str, method: str, path: str) -> bool:
+    """Can a request to this route (an endpoint's URL rule, and a method) start a run?"""
+    if not _PROTECTED.match(path):
+        return False
+    if method in ("GET", "HEAD"):
+        return endpoint in _GET_RUN_STARTERS
+    return method != "OPTIONS" and endpoint not in _STARTS_NO_RUN
+
+
+def run_starters(app: Flask) -> frozenset[tuple[str, str]]:
+    """``(endpoint, method)`` of every route of ``app`` that can start a run (HEAD as GET)."""
+    found = app.extensions.get("stagecast_run_starters")
+    if found is None:
+        found = frozenset(
+            (rule.endpoint, method)
+            for rule in app.url_map.iter_rules()
+            for method in rule.methods or ()
+            if may_start_run(rule.endpoint, method, rule.rule)
+        )
+        app.extensions["stagecast_run_starters"] = found
+    return found
 
 
 def starts_run(req: Request) -> bool:
     """Does this request start a run (rather than read or resume one)?"""
+    if req.url_rule is None or (req.url_rule.endpoint, req.method) not in run_starters(current_app):
+        return False
     # The EventSource form, a GET, resumes a run instead when it names a Last-Event-ID.
-    resumes = req.method == "GET" and last_event_id_of(req) is not None
-    return may_start_run(req.method, req.path) and not resumes
+    return not (req.method in ("GET", "HEAD") and last_event_id_of(req) is not None)
 
 
 def _settings() -> Settings:
