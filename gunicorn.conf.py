@@ -68,7 +68,8 @@ max_requests = 0
 # message in the URL. Beyond it gunicorn answers 414, in JSON (app.http_errors).
 limit_request_line = _settings.max_request_line_bytes
 accesslog = "-"
-# Stream tokens in URLs (?access_token=) are written as [redacted] (app/accesslog.py).
+# Stream tokens in URLs (?access_token=, in any spelling) and credential headers are written
+# as [redacted] (app/accesslog.py).
 logger_class = "app.accesslog.RedactingLogger"
 access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, "ms": %(M)s}'
 

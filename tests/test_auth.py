@@ -355,3 +355,45 @@ def test_unconfigured_aud_and_iss_are_refused(
     token = hs256({"sub": "jwt-user", "exp": int(time.time()) + 60, **extra})
     answer = client.get(secret_only.url + "/api/runs", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == status, answer.text
+
+
+@pytest.mark.parametrize("name", ["access%5Ftoken", "%61ccess_token", "access_%74oken", "ACCESS%5fTOKEN"])
+def test_access_log_redacts_every_spelling_of_the_token(
+    secured: Server, client: httpx.Client, name: str
+) -> None:
+    run = start(client, secured, "bob", message="0.1")
+    token = httpx.URL(run["stream_url"]).params["access_token"]
+    path = f"/api/runs/{run['run_id']}/stream?{name}={token}"
+    answered = client.get(secured.url + path)
+    # What the app reads as access_token, it accepts (an upper-case name it does not).
+    assert answered.status_code == (401 if name.startswith("ACCESS") else 200)
+    expected = f"{name}=[redacted]"
+    deadline = time.monotonic() + 5
+    while expected not in secured.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = secured.log()
+    assert expected in log and token not in log
+
+
+def test_credential_headers_never_reach_a_log_line() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from app.accesslog import RedactingLogger
+
+    logger = RedactingLogger(Config())
+    headers = [("Authorization", "Bearer k-1"), ("Cookie", "s=k-2"), ("Referer", "http://x/?access_token=k-3")]
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/api/runs/r/stream?access%5Ftoken=k-4",
+        "QUERY_STRING": "access%5Ftoken=k-4",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_AUTHORIZATION": "Bearer k-1",
+        "HTTP_COOKIE": "s=k-2",
+        "HTTP_REFERER": "http://x/?access_token=k-3",
+    }
+    response = SimpleNamespace(status="200 OK", headers=[("Set-Cookie", "s=k-5")], sent=0)
+    atoms = logger.atoms(response, SimpleNamespace(headers=headers), environ, timedelta(0))
+    assert not [key for key, value in atoms.items() if "k-" in str(value)]
