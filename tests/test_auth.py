@@ -384,7 +384,11 @@ def test_credential_headers_never_reach_a_log_line() -> None:
     from app.accesslog import RedactingLogger
 
     logger = RedactingLogger(Config())
-    headers = [("Authorization", "Bearer k-1"), ("Cookie", "s=k-2"), ("Referer", "http://x/?access_token=k-3")]
+    headers = [
+        ("Authorization", "Bearer k-1"),
+        ("Cookie", "s=k-2"),
+        ("Referer", "http://x/?access_token=k-3"),
+    ]
     environ = {
         "REQUEST_METHOD": "GET",
         "RAW_URI": "/api/runs/r/stream?access%5Ftoken=k-4",
