@@ -27,7 +27,9 @@ from app.api.schemas import (
     RunListQuery,
     RunSummary,
     ThreadMessages,
+    ThreadOwner,
 )
+from app.api.threads import ThreadHandOver
 from app.auth import StreamToken, StreamTokenRequest
 from app.config import Settings
 from app.events import Event
@@ -164,6 +166,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("threads.messages", "GET"): Operation(
         "The conversation history of a thread", "threads", {200: Answer("json", ThreadMessages)}, (404,)
+    ),
+    ("threads.hand_over", "POST"): Operation(
+        "Give a thread nobody owns (made while authentication was off) to a user; admins only",
+        "threads",
+        {200: Answer("json", ThreadOwner)},
+        (403, 404, 409, 413, 415),
+        body=ThreadHandOver,
     ),
     ("stream_tokens.create", "POST"): Operation(
         "A short-lived token that opens one run's stream, for EventSource",

@@ -59,6 +59,7 @@ _STARTS_NO_RUN = frozenset(
     {
         "runs.cancel",
         "stream_tokens.create",
+        "threads.hand_over",
         "langgraph.search_assistants",
         "langgraph.search_threads",
         "langgraph.history",

@@ -187,13 +187,16 @@ def test_users_cannot_see_each_others_runs_and_threads(secured: Server, client: 
         secured.url + "/api/chat/stream", headers={**bearer("bob"), "Last-Event-ID": f"{run_id}:1"}
     )
     assert resumed.status_code == 404
-    # Naming alice's conversation does not reach its history.
+    # Naming alice's conversation does not reach its history: ids are per owner, so bob's
+    # run goes on a thread of his own of that name.
     follow_up = client.post(
         secured.url + "/api/chat",
         json={"message": "what did I ask?", "conversation_id": thread},
         headers=bearer("bob"),
     )
-    assert follow_up.status_code == 404 and follow_up.json()["error"] == "ThreadNotFound"
+    assert follow_up.status_code == 200 and follow_up.json()["thread_id"] == thread
+    bobs = client.get(f"{secured.url}/api/threads/{thread}/messages", headers=bearer("bob")).json()
+    assert bobs["messages"][0]["content"] == "what did I ask?"
     token = client.post(secured.url + "/api/stream-tokens", json={"run_id": run_id}, headers=bearer("bob"))
     assert token.status_code == 404
 
@@ -207,11 +210,14 @@ def test_users_cannot_see_each_others_runs_and_threads(secured: Server, client: 
     admin_runs = client.get(secured.url + "/api/runs", headers=bearer("root")).json()["runs"]
     assert run_id in {r["run_id"] for r in admin_runs}
     assert client.get(f"{secured.url}/api/runs/{run_id}", headers=bearer("root")).json()["owner"] == "alice"
-    assert (
-        client.get(f"{secured.url}/api/threads/{thread}/messages", headers=bearer("root")).status_code == 200
+    # Thread ids are per owner: the admin names the owner of the thread to read.
+    owned = client.get(
+        f"{secured.url}/api/threads/{thread}/messages", params={"owner": "alice"}, headers=bearer("root")
     )
+    assert owned.status_code == 200 and owned.json()["messages"]
     history = client.get(f"{secured.url}/api/threads/{thread}/messages", headers=bearer("alice"))
     assert history.status_code == 200 and history.json()["messages"]
+    assert "what did I ask?" not in str(history.json())
 
 
 def test_only_the_owner_or_an_admin_cancels(secured: Server, client: httpx.Client) -> None:

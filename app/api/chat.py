@@ -21,6 +21,7 @@ from app.errors import ServiceError
 from app.events import ErrorCode
 from app.extension import stagecast
 from app.runs.models import Run, RunRequest
+from app.runs.owners import public_thread_id
 
 bp = Blueprint("chat", __name__, url_prefix="/api/chat")
 
@@ -77,7 +78,7 @@ def chat() -> tuple[Response, int]:
                 "success": True,
                 "status": "paused",
                 "run_id": run.run_id,
-                "thread_id": run.thread_id,
+                "thread_id": public_thread_id(run.thread_id),
                 "trace_id": run.trace_id,
                 "duration_ms": summary["duration_ms"],
                 "interrupts": run.interrupts,
@@ -85,12 +86,14 @@ def chat() -> tuple[Response, int]:
         ), 200
     if run.result is None:
         failure = run_failure(run)
-        return jsonify({**failure.body(), "run_id": run.run_id, "thread_id": run.thread_id}), failure.status
+        return jsonify(
+            {**failure.body(), "run_id": run.run_id, "thread_id": public_thread_id(run.thread_id)}
+        ), failure.status
     return jsonify(
         {
             "success": True,
             "run_id": run.run_id,
-            "thread_id": run.thread_id,
+            "thread_id": public_thread_id(run.thread_id),
             "trace_id": run.trace_id,
             "duration_ms": summary["duration_ms"],
             **run.result,

@@ -10,6 +10,7 @@ from app.api.streaming import head_response, last_event_id_of, parse_event_id, r
 from app.auth import current_owner, stream_token_for
 from app.errors import bad_request
 from app.extension import stagecast
+from app.runs.owners import public_thread_id
 
 bp = Blueprint("runs", __name__, url_prefix="/api/runs")
 
@@ -21,7 +22,7 @@ def create() -> tuple[Response, int]:
     run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
     body = {
         "run_id": run.run_id,
-        "thread_id": run.thread_id,
+        "thread_id": public_thread_id(run.thread_id),
         "trace_id": run.trace_id,
         # With auth on it carries a stream token, for EventSource (which sends no headers).
         "stream_url": stream_token_for(run.run_id).stream_url,

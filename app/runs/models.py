@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from app.agent.control import RunControl
 from app.agent.models import AgentInput
 from app.runs.log import MemoryEventLog
+from app.runs.owners import public_thread_id
 from app.runs.timers import Later
 
 RunState = Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "paused"]
@@ -68,7 +69,7 @@ class Run:
         ended = self.ended_at
         return {
             "run_id": self.run_id,
-            "thread_id": self.thread_id,
+            "thread_id": public_thread_id(self.thread_id),
             "trace_id": self.trace_id,
             "agent": self.agent,
             "owner": self.owner,

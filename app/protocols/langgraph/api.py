@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from app.api.ownership import visible_thread
+from app.api.ownership import addressable_thread, resolve_thread
 from app.api.requests import current_trace_id
 from app.api.streaming import event_stream, subscribe
 from app.errors import ServiceError, bad_request
@@ -32,6 +32,7 @@ from app.protocols.langgraph.service import LangGraphService
 from app.protocols.langgraph.stream import RunStreamEncoder, parse_last_event_id
 from app.runs.log import MemoryEventLog
 from app.runs.models import Run
+from app.runs.owners import public_thread_id
 from app.sse import SSE_HEADERS, encode_retry
 
 bp = Blueprint("langgraph", __name__, url_prefix="/langgraph")
@@ -41,6 +42,14 @@ Body = TypeVar("Body", bound=BaseModel)
 
 def service() -> LangGraphService:
     return current_app.extensions["stagecast_langgraph"]
+
+
+@bp.before_request
+def _own_thread_ids() -> None:
+    """A thread id in the path names a thread in the caller's namespace (app/runs/owners.py):
+    the views work with its key, and answer its public id. (Runs after authentication.)"""
+    if request.view_args and "thread_id" in request.view_args:
+        request.view_args["thread_id"] = resolve_thread(request.view_args["thread_id"])
 
 
 def _body(model: type[Body]) -> Body:
@@ -136,9 +145,9 @@ def search_threads() -> Response:
     records = [
         r
         for r in svc.records.threads()
-        if (ids is None or r.thread_id in ids)
+        if (ids is None or public_thread_id(r.thread_id) in ids)
         and _matches(r.metadata, query.metadata)
-        and visible_thread(r.thread_id)
+        and addressable_thread(r.thread_id)
     ]
     descending = query.sort_order == "desc"
     if query.status is None and query.sort_by != "status":
@@ -315,7 +324,7 @@ def join_stream(thread_id: str, run_id: str) -> Response:
 
 
 def _run_path(thread_id: str, run_id: str) -> str:
-    return f"/threads/{thread_id}/runs/{run_id}"
+    return f"/threads/{public_thread_id(thread_id)}/runs/{run_id}"
 
 
 def _stream(

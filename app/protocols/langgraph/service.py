@@ -25,7 +25,7 @@ from langgraph.pregel import Pregel
 
 from app.agent.registry import AgentRegistry
 from app.agent.threads import read_thread
-from app.api.ownership import check_claimable, check_run, check_thread
+from app.api.ownership import check_claimable, check_run, check_thread, resolve_thread
 from app.auth import current_owner
 from app.config import Settings
 from app.errors import ServiceError, not_found
@@ -38,6 +38,7 @@ from app.protocols.langgraph.stream import STREAM_MODES
 from app.protocols.langgraph.threads import LangGraphRecords, RunRecord, ThreadRecord
 from app.runs.manager import CANCEL_DEADLINE_S, RunManager
 from app.runs.models import FINISHED_STATES, Run
+from app.runs.owners import public_thread_id
 
 # Native run states -> the SDKs' RunStatus. A cancelled run is "interrupted" there, and so is
 # a run paused by the graph's interrupt() (its thread is then "interrupted" too).
@@ -135,8 +136,9 @@ class LangGraphService:
     def create_thread(
         self, thread_id: str | None, metadata: dict[str, Any], if_exists: str
     ) -> dict[str, Any]:
-        thread_id = thread_id or str(uuid.uuid4())
-        check_claimable(thread_id)  # someone else's id is not theirs to create, nor to learn of
+        # A chosen id is the caller's own (app/runs/owners.py): another user's never shows.
+        thread_id = resolve_thread(thread_id) if thread_id else str(uuid.uuid4())
+        check_claimable(thread_id)
         existing = self.thread_record(thread_id)
         if existing is not None:
             if if_exists == "raise":
@@ -179,7 +181,7 @@ class LangGraphService:
         else:
             status = "idle"
         return {
-            "thread_id": record.thread_id,
+            "thread_id": public_thread_id(record.thread_id),
             "created_at": iso(record.created_at),
             "updated_at": iso(record.updated_at),
             "metadata": record.metadata,
@@ -293,7 +295,7 @@ class LangGraphService:
         updated = summary.get("ended_at") or summary.get("started_at") or record.created_at
         return {
             "run_id": record.run_id,
-            "thread_id": record.thread_id,
+            "thread_id": public_thread_id(record.thread_id),
             "assistant_id": record.assistant_id,
             "created_at": iso(record.created_at),
             "updated_at": iso(updated),
