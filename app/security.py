@@ -116,13 +116,14 @@ def may_start_run(endpoint: str, method: str, path: str) -> bool:
     """Can a request to this route (an endpoint's URL rule, and a method) start a run?"""
     if not _PROTECTED.match(path):
         return False
-    if method in ("GET", "HEAD"):
+    if method == "GET":
         return endpoint in _GET_RUN_STARTERS
-    return method != "OPTIONS" and endpoint not in _STARTS_NO_RUN
+    # A HEAD starts nothing (app.api.streaming.head_response).
+    return method not in ("HEAD", "OPTIONS") and endpoint not in _STARTS_NO_RUN
 
 
 def run_starters(app: Flask) -> frozenset[tuple[str, str]]:
-    """``(endpoint, method)`` of every route of ``app`` that can start a run (HEAD as GET)."""
+    """``(endpoint, method)`` of every route of ``app`` that can start a run."""
     found = app.extensions.get("stagecast_run_starters")
     if found is None:
         found = frozenset(
@@ -140,7 +141,7 @@ def starts_run(req: Request) -> bool:
     if req.url_rule is None or (req.url_rule.endpoint, req.method) not in run_starters(current_app):
         return False
     # The EventSource form, a GET, resumes a run instead when it names a Last-Event-ID.
-    return not (req.method in ("GET", "HEAD") and last_event_id_of(req) is not None)
+    return not (req.method == "GET" and last_event_id_of(req) is not None)
 
 
 def _settings() -> Settings:

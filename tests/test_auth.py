@@ -407,3 +407,56 @@ def test_credential_headers_never_reach_a_log_line() -> None:
     response = SimpleNamespace(status="200 OK", headers=[("Set-Cookie", "s=k-5")], sent=0)
     atoms = logger.atoms(response, SimpleNamespace(headers=headers), environ, timedelta(0))
     assert not [key for key, value in atoms.items() if "k-" in str(value)]
+
+
+# --- admins have the rights docs/security.md lists, on every surface ---
+
+
+def test_admins_do_not_change_or_delete_other_users_langgraph_threads(
+    secured: Server, client: httpx.Client
+) -> None:
+    thread = f"lg-{uuid.uuid4().hex[:8]}"
+    made = client.post(
+        secured.url + "/langgraph/threads",
+        json={"thread_id": thread, "metadata": {"topic": "mine"}},
+        headers=bearer("alice"),
+    )
+    assert made.status_code == 200
+    path = f"{secured.url}/langgraph/threads/{thread}"
+    patched = client.patch(path, json={"metadata": {"topic": "root was here"}}, headers=bearer("root"))
+    assert patched.status_code == 404
+    assert client.delete(path, headers=bearer("root")).status_code == 404
+    kept = client.get(path, headers=bearer("alice"))
+    assert kept.status_code == 200 and kept.json()["metadata"] == {"topic": "mine"}
+    # What admins do have: every run (seen, streamed, cancelled) and every thread's history.
+    run = start(client, secured, "alice", conversation_id=thread, message="0.1")
+    assert client.get(f"{secured.url}/api/runs/{run['run_id']}", headers=bearer("root")).status_code == 200
+    streamed = read_stream(
+        client, "GET", f"{secured.url}/api/runs/{run['run_id']}/stream", headers=bearer("root")
+    )
+    assert streamed.types[-1] == "done"
+    history = client.get(
+        f"{secured.url}/api/threads/{thread}/messages", params={"owner": "alice"}, headers=bearer("root")
+    )
+    assert history.status_code == 200 and history.json()["thread_id"] == thread
+
+
+def test_head_of_a_stream_checks_ownership_like_get(secured: Server, client: httpx.Client) -> None:
+    run = start(client, secured, "alice", message="0.1")
+    path = f"{secured.url}/api/runs/{run['run_id']}/stream"
+    assert client.head(path, headers=bearer("alice")).status_code == 200
+    assert client.head(path, headers=bearer("root")).status_code == 200
+    assert client.head(path, headers=bearer("bob")).status_code == 404
+    assert (
+        client.head(f"{secured.url}/api/runs/{uuid.uuid4()}/stream", headers=bearer("alice")).status_code
+        == 404
+    )
+    assert client.head(path).status_code == 401
+
+
+def test_metrics_need_an_admin_or_the_token_when_auth_is_on(secured: Server, client: httpx.Client) -> None:
+    url = secured.url + "/metrics"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers=bearer("alice")).status_code == 401
+    scraped = client.get(url, headers=bearer("root"))
+    assert scraped.status_code == 200 and "stagecast_runs_started_total" in scraped.text

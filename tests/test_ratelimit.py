@@ -106,7 +106,7 @@ WALK_KEYS = {
     "root": "root-key-0123456789ab",
 }
 # Open by design (docs/security.md); everything else needs credentials when auth is on.
-PUBLIC = {"/", "/runs", "/docs", "/openapi.json", "/healthz", "/metrics"}
+PUBLIC = {"/", "/runs", "/docs", "/openapi.json", "/healthz"}
 
 
 def bearer(user: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from app.auth import current_principal
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode
 from app.extension import stagecast
-from app.runs.owners import public_thread_id, thread_key
+from app.runs.owners import is_key, public_thread_id, thread_key
 
 
 def _no_run(run_id: str) -> ServiceError:
@@ -41,13 +41,20 @@ def check_run(run_id: str) -> None:
         visible_run(run_id)
 
 
-def resolve_thread(thread_id: str, owner: str | None = None) -> str:
-    """The key of the caller's thread ``thread_id``; an admin may name another ``owner``'s."""
+def resolve_thread(thread_id: str, owner: str | None = None, read: bool = False) -> str:
+    """The key of the caller's thread ``thread_id``; an admin may name another ``owner``'s.
+
+    Admins read every thread: to ``read``, an id that is not theirs reaches the thread another
+    user holds under that plain id (one the server named, or one made before ids were
+    namespaced); a user's chosen id needs ``owner``. Admins run only on their own threads."""
     principal = current_principal()
     store = stagecast().manager.store
     if owner is not None and principal.admin and owner != principal.user_id:
         return thread_key(store, thread_id, owner)
-    return thread_key(store, thread_id, principal.user_id, principal.admin)
+    key = thread_key(store, thread_id, principal.user_id, principal.admin)
+    if read and principal.admin and is_key(key) and store.thread_owner(key) is None:
+        return thread_id
+    return key
 
 
 def visible_thread(key: str) -> bool:
@@ -58,15 +65,20 @@ def visible_thread(key: str) -> bool:
 
 
 def addressable_thread(key: str) -> bool:
-    """Whether the caller's own id for a thread leads to ``key`` (what a thread list shows)."""
-    return visible_thread(key) and resolve_thread(public_thread_id(key)) == key
+    """Whether the caller reads ``key`` by its public id (what a thread list shows)."""
+    return visible_thread(key) and resolve_thread(public_thread_id(key), read=True) == key
+
+
+def check_key(key: str) -> None:
+    """Raise 404 unless the caller may see the thread stored under ``key``."""
+    if not visible_thread(key):
+        raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {public_thread_id(key)}.")
 
 
 def check_thread(thread_id: str, owner: str | None = None) -> str:
-    """The key of the caller's thread ``thread_id``; 404 unless the caller may see it."""
-    key = resolve_thread(thread_id, owner)
-    if not visible_thread(key):
-        raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {public_thread_id(thread_id)}.")
+    """The key of the thread the caller reads as ``thread_id``; 404 unless they may see it."""
+    key = resolve_thread(thread_id, owner, read=True)
+    check_key(key)
     return key
 
 

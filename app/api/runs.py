@@ -62,10 +62,10 @@ def show(run_id: str) -> Response:
 
 @bp.get("/<run_id>/stream")
 def stream(run_id: str) -> Response:
+    check_run(run_id)  # HEAD too: someone else's run does not exist for a HEAD either
     if request.method == "HEAD":
         return head_response()
     state = stagecast()
-    check_run(run_id)
     after = 0
     event_id = last_event_id_of(request)
     if event_id:

@@ -44,12 +44,20 @@ def service() -> LangGraphService:
     return current_app.extensions["stagecast_langgraph"]
 
 
+# What changes a thread: an admin may do it only to their own (docs/security.md).
+_CHANGES_THREAD = frozenset(
+    {"langgraph.update_thread", "langgraph.delete_thread"}
+    | {f"langgraph.{name}" for name in ("create_run", "stream_run", "wait_run")}
+)
+
+
 @bp.before_request
 def _own_thread_ids() -> None:
     """A thread id in the path names a thread in the caller's namespace (app/runs/owners.py):
     the views work with its key, and answer its public id. (Runs after authentication.)"""
     if request.view_args and "thread_id" in request.view_args:
-        request.view_args["thread_id"] = resolve_thread(request.view_args["thread_id"])
+        read = request.endpoint not in _CHANGES_THREAD
+        request.view_args["thread_id"] = resolve_thread(request.view_args["thread_id"], read=read)
 
 
 def _body(model: type[Body]) -> Body:

@@ -25,7 +25,7 @@ from langgraph.pregel import Pregel
 
 from app.agent.registry import AgentRegistry
 from app.agent.threads import read_thread
-from app.api.ownership import check_claimable, check_run, check_thread, resolve_thread
+from app.api.ownership import check_claimable, check_key, check_run, resolve_thread
 from app.auth import current_owner
 from app.config import Settings
 from app.errors import ServiceError, not_found
@@ -127,7 +127,7 @@ class LangGraphService:
 
     def require_thread(self, thread_id: str) -> ThreadRecord:
         """The thread, if it exists and the caller may see it (404 otherwise, as for /api)."""
-        check_thread(thread_id)
+        check_key(thread_id)
         record = self.thread_record(thread_id)
         if record is None:
             raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No thread {thread_id}.")
@@ -283,7 +283,7 @@ class LangGraphService:
         return cancelled
 
     def run_record(self, thread_id: str, run_id: str) -> RunRecord:
-        check_thread(thread_id)
+        check_key(thread_id)
         check_run(run_id)
         record = self.records.get_run(run_id)
         if record is None or record.thread_id != thread_id:
