@@ -26,8 +26,9 @@ from flask_cors import CORS
 
 from app.api.streaming import last_event_id_of
 from app.config import Settings
-from app.errors import ServiceError
+from app.errors import ServiceError, not_found
 from app.events import ErrorCode
+from app.runs.owners import ID_PATTERN
 
 # Pages load everything from this origin: no CDN, no inline script or style.
 PAGE_POLICY = "; ".join(
@@ -70,6 +71,13 @@ _STARTS_NO_RUN = frozenset(
 )
 # The one GET that starts a run: the EventSource form.
 _GET_RUN_STARTERS = frozenset({"chat.stream_get"})
+_ID = re.compile(ID_PATTERN)
+# Ids a path may carry, and the error an unknown one answers.
+_PATH_IDS = {
+    "thread_id": ErrorCode.THREAD_NOT_FOUND,
+    "chat_id": ErrorCode.THREAD_NOT_FOUND,
+    "run_id": ErrorCode.RUN_NOT_FOUND,
+}
 # The names a server with no STAGECAST_ALLOWED_HOSTS answers to, besides its bind's host.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 # A Host header (or an Origin's host): a name or IPv4 address, or a bracketed IPv6 one, and a port.
@@ -197,9 +205,21 @@ def _add_headers(response: Response) -> Response:
     return response
 
 
+def check_path_ids() -> None:
+    """An id in the path outside the character set clients may use (``ID_PATTERN``: no NUL,
+    no ``#``) names nothing: the same 404 as an unknown id. (Registered after ``auth``.)"""
+    for name, code in _PATH_IDS.items():
+        value = (request.view_args or {}).get(name)
+        if value is not None and not _ID.match(value):
+            raise not_found(code, "No such id on this server.")
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Register before ``auth``: a bad Host or a cross-site request is refused before anything
     else is looked at."""
+    # "/api/runs/%2F/stream" arrives as /api/runs///stream: no route, so a JSON 404, instead
+    # of werkzeug's 308 (an HTML page) to a merged path that names another route.
+    app.url_map.merge_slashes = False
     app.extensions["stagecast_hosts"] = allowed_hosts(settings)
     app.before_request(_check_host)
     app.before_request(_check_origin)

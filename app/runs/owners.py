@@ -18,6 +18,10 @@ from __future__ import annotations
 from typing import Protocol
 
 SEPARATOR = "#"
+# The ids a client may choose or name (threads, conversations, chats, runs): letters, digits
+# and ``_ - . : @ ~ + =``, 1 to 200 of them, not starting with a punctuation mark other than
+# ``_``. No NUL, no ``/`` (it would not stay one path segment), no ``#`` (SEPARATOR).
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@~+=-]{0,199}$"
 
 
 class _Owners(Protocol):

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.api.ownership import addressable_thread, resolve_thread
-from app.api.requests import current_trace_id
+from app.api.requests import current_trace_id, unstorable_text
 from app.api.streaming import event_stream, subscribe
 from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
@@ -68,6 +68,9 @@ def _body(model: type[Body]) -> Body:
         data = json.loads(raw) if raw else {}
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}", ErrorCode.INVALID_JSON) from None
+    unstorable = unstorable_text(data)
+    if unstorable is not None:
+        raise bad_request(f"Invalid request: {unstorable}.")
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

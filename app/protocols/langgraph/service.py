@@ -218,7 +218,8 @@ class LangGraphService:
             now = time.time()
             self.records.put_thread(ThreadRecord(thread_id, now, now, {}, body.assistant_id))
         on_disconnect = "continue" if background else (body.on_disconnect or "cancel")
-        request = run_request(body, thread_id, on_disconnect, self.settings)
+        # The public id: the run's start resolves it to this same key (app/runs/owners.py).
+        request = run_request(body, public_thread_id(thread_id), on_disconnect, self.settings)
         self._make_room(thread_id, body.multitask_strategy)
         run = self.manager.start(request, trace_id, owner=current_owner())
         options = {
