@@ -148,7 +148,7 @@ def test_trickled_body_gets_408_and_the_worker_keeps_serving(strict: Server, cli
         for _ in range(10):  # more than the 20 stream slots could tell apart from normal load
             sock = stack.enter_context(socket.create_connection((host, int(port)), timeout=10))
             sock.sendall(
-                b"POST /api/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"POST /api/runs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 200\r\n\r\n{"
             )
             socks.append(sock)
