@@ -29,6 +29,8 @@ REDACTED = "[redacted]"
 # name=value in a URL, a query string or a Referer: at the start, or after ?, & or ;.
 _PARAMETER = re.compile(r"(?:(?<=[?&;])|^)([^=&;?\s\"]+)=([^&;\s\"]*)")
 
+_CREDENTIALS = re.compile(r"\b(Bearer|Basic)\s+[^\s'\",]+", re.IGNORECASE)
+
 
 def _decoded(name: str) -> str:
     for _ in range(5):
@@ -40,7 +42,9 @@ def _decoded(name: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with the value of every credential query parameter replaced by ``[redacted]``."""
+    """``text`` with the value of every credential query parameter, and any ``Bearer`` or
+    ``Basic`` credentials (a header quoted in an error message), replaced by ``[redacted]``."""
+    text = _CREDENTIALS.sub(lambda m: f"{m[1]} {REDACTED}", text)
     return _PARAMETER.sub(
         lambda m: f"{m[1]}={REDACTED}" if _decoded(m[1]) in SECRET_PARAMETERS else m[0], text
     )
@@ -56,8 +60,9 @@ class _RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "=" in message:
-            record.msg, record.args = redact(message), ()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         return True
 
 
@@ -72,6 +77,6 @@ class RedactingLogger(Logger):
         for key, value in atoms.items():
             if _secret_atom(key):
                 atoms[key] = REDACTED
-            elif isinstance(value, str) and "=" in value:
+            elif isinstance(value, str):
                 atoms[key] = redact(value)
         return atoms

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -407,6 +408,14 @@ def test_credential_headers_never_reach_a_log_line() -> None:
     response = SimpleNamespace(status="200 OK", headers=[("Set-Cookie", "s=k-5")], sent=0)
     atoms = logger.atoms(response, SimpleNamespace(headers=headers), environ, timedelta(0))
     assert not [key for key, value in atoms.items() if "k-" in str(value)]
+    # gunicorn's error log names the URL of a request it failed to handle, or quotes a header.
+    for message, args in [
+        ("Error handling request %s", ("/api/runs/r/stream?access%5Ftoken=k-6",)),
+        ("Invalid header value %r", ("Bearer k-7",)),
+    ]:
+        record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 0, message, args, None)
+        assert all(f.filter(record) for f in logger.error_log.filters)
+        assert "k-" not in record.getMessage() and "[redacted]" in record.getMessage()
 
 
 # --- admins have the rights docs/security.md lists, on every surface ---
