@@ -23,12 +23,15 @@ import gevent
 
 from app.config import SettingsError, load_settings
 from app.logs import close_logging
-from app.preflight import data_dir_problem
+from app.preflight import anonymous_bind_problem, data_dir_problem
 
 try:
     _settings = load_settings()
 except SettingsError as exc:
     sys.exit(f"stagecast: {exc}")  # one clear line instead of gunicorn's traceback
+_anonymous = anonymous_bind_problem(_settings.bind, _settings.auth_enabled, _settings.allow_anonymous)
+if _anonymous:
+    sys.exit(f"stagecast: {_anonymous}")
 
 bind = _settings.bind
 workers = _settings.workers
@@ -66,7 +69,8 @@ max_requests = 0
 # message in the URL. Beyond it gunicorn answers 414, in JSON (app.http_errors).
 limit_request_line = _settings.max_request_line_bytes
 accesslog = "-"
-# Stream tokens in URLs (?access_token=) are written as [redacted] (app/accesslog.py).
+# Stream tokens in URLs (?access_token=, in any spelling) and credential headers are written
+# as [redacted] (app/accesslog.py).
 logger_class = "app.accesslog.RedactingLogger"
 access_log_format = '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, "ms": %(M)s}'
 

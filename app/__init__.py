@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # In this order: Host and Origin first, then who is calling, then that caller's rate.
     security.init_app(app, settings)
     auth.init_app(app, settings)
+    app.before_request(security.check_path_ids)
     ratelimit.init_app(app, settings)
     metrics.watch_admission(state.manager.admission)
     for module in (chat, runs, threads, agents, stream_tokens, health, metrics_api, openapi, web):

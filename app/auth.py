@@ -119,22 +119,33 @@ class Authenticator:
 
     def _jwt_subject(self, token: str) -> str:
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
-            key = self._jwt_keys.get(algorithm or "")
+            header = jwt.get_unverified_header(token)
+            algorithm = header.get("alg")
+            # Whatever the header holds (a list, a number, nothing), only a name we hold a key for.
+            key = self._jwt_keys.get(algorithm) if isinstance(algorithm, str) else None
             if key is None:
-                raise Unauthorized(f"JWTs signed with {algorithm!r} are not accepted.")
+                raise Unauthorized("The JWT's alg is not one this server accepts.")
+            if any(not isinstance(header.get(name, ""), str) for name in ("kid", "typ", "cty")):
+                raise Unauthorized("The JWT's header is malformed.")
+            # PyJWT refuses an aud when no audience is configured; an iss when no issuer is
+            # configured is refused here, so a token made for another service never passes.
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=[algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+                options={"require": ["exp", "sub"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("The JWT has expired.") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"The JWT is not valid: {exc}.") from None
+        except (TypeError, ValueError, KeyError, AttributeError):
+            # A header or claim of an unexpected type that PyJWT does not check itself.
+            raise Unauthorized("The JWT is malformed.") from None
+        if self._issuer is None and "iss" in claims:
+            raise Unauthorized("The JWT names an issuer, and this server is configured with none.")
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise Unauthorized("The JWT's sub must name the user.")

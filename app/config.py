@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     max_subscribers_per_run: int = Field(50, ge=1, description="open streams of one run; 429 beyond")
     max_streams_per_client: int = Field(100, ge=1, description="open streams of one client address")
     proxy_hops: int = Field(
-        0, ge=0, le=5, description="trusted proxies in front (X-Forwarded-For) for the client address"
+        0,
+        ge=0,
+        le=5,
+        description="proxies in front that each append to X-Forwarded-For; only their entries are trusted",
     )
     worker_timeout_s: int = Field(30, ge=1)
     graceful_timeout_s: int = Field(20, ge=1)
@@ -152,6 +155,9 @@ class Settings(BaseSettings):
     )
     rate_limit: str | None = Field(None, description="run-creating requests per user, e.g. 30/minute")
     metrics_token: str | None = Field(None, min_length=16, description="bearer token for /metrics")
+    allow_anonymous: bool = Field(
+        False, description="serve without authentication on a non-loopback STAGECAST_BIND"
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -32,7 +32,9 @@ from app.api.schemas import (
     RunListQuery,
     RunSummary,
     ThreadMessages,
+    ThreadOwner,
 )
+from app.api.threads import ThreadHandOver
 from app.auth import StreamToken, StreamTokenRequest
 from app.config import Settings
 from app.events import Event
@@ -170,6 +172,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("threads.messages", "GET"): Operation(
         "The conversation history of a thread", "threads", {200: Answer("json", ThreadMessages)}, (404,)
     ),
+    ("threads.hand_over", "POST"): Operation(
+        "Give a thread nobody owns (made while authentication was off) to a user; admins only",
+        "threads",
+        {200: Answer("json", ThreadOwner)},
+        (403, 404, 409, 413, 415),
+        body=ThreadHandOver,
+    ),
     ("stream_tokens.create", "POST"): Operation(
         "A short-lived token that opens one run's stream, for EventSource",
         "auth",
@@ -304,7 +313,7 @@ def _operation(
     if protected:
         errors.add(401)
         answer["security"] = [{}, {"bearer": []}] + ([{"streamToken": []}] if op.stream_token else [])
-    if may_start_run(method, path):
+    if may_start_run(endpoint, method, path):
         errors |= {403, 429}
     for status in sorted(errors - set(op.answers)):
         answer["responses"][str(status)] = {

@@ -11,6 +11,7 @@ patched anything (DESIGN.md, trap 6).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from pathlib import Path
@@ -38,3 +39,29 @@ def _writable(path: Path) -> bool:
         return False
     os.close(fd)
     return True
+
+
+def anonymous_bind_problem(bind: str, auth_enabled: bool, allow_anonymous: bool) -> str | None:
+    """Why the server must not start: it would serve anyone who can reach a public address
+    without asking who they are (docs/security.md). None if it may start."""
+    if auth_enabled or allow_anonymous or _is_local(bind):
+        return None
+    return (
+        f"STAGECAST_BIND={bind} is not a loopback address and authentication is off: set "
+        "STAGECAST_API_KEYS, or STAGECAST_JWT_SECRET or STAGECAST_JWT_PUBLIC_KEY, or "
+        "STAGECAST_ALLOW_ANONYMOUS=true to serve anyone who can reach it"
+    )
+
+
+def _is_local(bind: str) -> bool:
+    """A Unix socket, an inherited descriptor, ``localhost`` or a loopback IP address."""
+    if bind.startswith(("unix:", "fd://")):
+        return True
+    host = bind.rpartition(":")[0] if bind.rpartition(":")[2].isdigit() else bind
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any address

@@ -1,7 +1,8 @@
 """``STAGECAST_RATE_LIMIT``: how many runs a user (or, with auth off, a client address) may
 start, counted by Flask-Limiter in memory, or in Redis when ``STAGECAST_REDIS_URL`` is set so
 every worker and host shares one count. Admins are exempt. Only requests that start a run
-count (``app.security.starts_run``, by URL, so adapters' routes are covered too).
+or make a thread count (``app.security.starts_run``, from the route table, so adapters' routes
+and routes added later are covered too); the count is one per caller across all of them.
 """
 
 from __future__ import annotations

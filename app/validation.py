@@ -5,6 +5,7 @@ and every protocol read their requests through these."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from flask import Request
@@ -20,6 +21,8 @@ Model = TypeVar("Model", bound=BaseModel)
 # json.loads recurses once per nesting level; a body of "[[[[…" deeper than the interpreter's
 # recursion limit (1000 arrays fit in a few KB) raises RecursionError, which is bad input.
 TOO_DEEP = "The JSON is nested too deeply."
+# Text no store keeps: NUL (PostgreSQL refuses it) and lone surrogates (every store does).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def json_object_body(request: Request) -> dict[str, Any]:
@@ -49,6 +52,9 @@ def validate_body(request: Request, model: type[Model]) -> Model:
 
 def validate_model(model: type[Model], data: dict[str, Any]) -> Model:
     """``data`` as ``model``, or the contract's 400 naming the first problems."""
+    unstorable = unstorable_text(data)
+    if unstorable is not None:
+        raise bad_request(f"Invalid request: {unstorable}.")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -74,3 +80,28 @@ def validate_run_request(data: dict[str, Any], settings: Settings) -> RunRequest
     if model and settings.llm_allowed_models and model not in settings.llm_allowed_models:
         raise bad_request(f"llm_config.model must be one of {settings.llm_allowed_models}.")
     return run_request
+
+
+def unstorable_text(value: Any, path: str = "") -> str | None:
+    """Where ``value`` (parsed JSON) holds text no store can keep, and why; None if nowhere.
+
+    JSON's ``\\ud800`` escapes decode to lone surrogates, which are not Unicode text: SQLite,
+    PostgreSQL and Redis refuse to encode them; PostgreSQL refuses ``\\u0000`` too. Such a
+    request is refused (400) rather than failed as a store outage a client would retry."""
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            return f"{path or 'body'}: the text holds NUL or a lone surrogate, which cannot be stored"
+        return None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        found = unstorable_text(key, where) if isinstance(key, str) else None
+        found = found or unstorable_text(item, where)
+        if found is not None:
+            return found
+    return None

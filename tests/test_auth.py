@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -183,13 +188,16 @@ def test_users_cannot_see_each_others_runs_and_threads(secured: Server, client: 
         secured.url + "/api/chat/stream", headers={**bearer("bob"), "Last-Event-ID": f"{run_id}:1"}
     )
     assert resumed.status_code == 404
-    # Naming alice's conversation does not reach its history.
+    # Naming alice's conversation does not reach its history: ids are per owner, so bob's
+    # run goes on a thread of his own of that name.
     follow_up = client.post(
         secured.url + "/api/chat",
         json={"message": "what did I ask?", "conversation_id": thread},
         headers=bearer("bob"),
     )
-    assert follow_up.status_code == 404 and follow_up.json()["error"] == "ThreadNotFound"
+    assert follow_up.status_code == 200 and follow_up.json()["thread_id"] == thread
+    bobs = client.get(f"{secured.url}/api/threads/{thread}/messages", headers=bearer("bob")).json()
+    assert bobs["messages"][0]["content"] == "what did I ask?"
     token = client.post(secured.url + "/api/stream-tokens", json={"run_id": run_id}, headers=bearer("bob"))
     assert token.status_code == 404
 
@@ -203,11 +211,14 @@ def test_users_cannot_see_each_others_runs_and_threads(secured: Server, client: 
     admin_runs = client.get(secured.url + "/api/runs", headers=bearer("root")).json()["runs"]
     assert run_id in {r["run_id"] for r in admin_runs}
     assert client.get(f"{secured.url}/api/runs/{run_id}", headers=bearer("root")).json()["owner"] == "alice"
-    assert (
-        client.get(f"{secured.url}/api/threads/{thread}/messages", headers=bearer("root")).status_code == 200
+    # Thread ids are per owner: the admin names the owner of the thread to read.
+    owned = client.get(
+        f"{secured.url}/api/threads/{thread}/messages", params={"owner": "alice"}, headers=bearer("root")
     )
+    assert owned.status_code == 200 and owned.json()["messages"]
     history = client.get(f"{secured.url}/api/threads/{thread}/messages", headers=bearer("alice"))
     assert history.status_code == 200 and history.json()["messages"]
+    assert "what did I ask?" not in str(history.json())
 
 
 def test_only_the_owner_or_an_admin_cancels(secured: Server, client: httpx.Client) -> None:
@@ -292,3 +303,169 @@ def test_settings_refuse_weak_keys(tmp_path: Path) -> None:
     assert "short" not in str(error.value)
     with pytest.raises(SettingsError, match="STAGECAST_STREAM_TOKEN_SECRET"):
         load_settings({"jwt_public_key": "-----BEGIN PUBLIC KEY-----"})
+
+
+# --- malformed JWT headers, and aud/iss nobody configured ---
+
+
+def _b64(value: Any) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def with_header(header: Any, secret: str = JWT_SECRET) -> str:
+    """An HS256-signed token whose header is ``header``, whatever it holds."""
+    signing_input = f"{_b64(header)}.{_b64(claims())}"
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": ["RS256"], "typ": "JWT"},
+        {"alg": ["HS256"]},
+        {"alg": {"HS256": 1}},
+        {"alg": 256},
+        {"alg": None},
+        {"typ": "JWT"},
+        {"alg": "HS256", "kid": ["a"]},
+        {"alg": "HS256", "typ": 5},
+        {"alg": "HS256", "crit": "exp"},
+        ["HS256"],
+        "HS256",
+        b"\xff\xfe not json",
+    ],
+    ids=str,
+)
+def test_malformed_jwt_header_is_401(secured: Server, client: httpx.Client, header: Any) -> None:
+    answer = client.get(secured.url + "/api/runs", headers={"Authorization": f"Bearer {with_header(header)}"})
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"] == "Unauthorized"
+
+
+@pytest.fixture(scope="module")
+def secret_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """JWTs with only STAGECAST_JWT_SECRET: no audience, no issuer configured."""
+    with run_server(tmp_path_factory.mktemp("secret-only"), jwt_secret=JWT_SECRET) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [({}, 200), ({"aud": "other"}, 401), ({"iss": "https://evil/"}, 401), ({"aud": ["x", "y"]}, 401)],
+    ids=["plain", "aud", "iss", "aud-list"],
+)
+def test_unconfigured_aud_and_iss_are_refused(
+    secret_only: Server, client: httpx.Client, extra: dict[str, Any], status: int
+) -> None:
+    token = hs256({"sub": "jwt-user", "exp": int(time.time()) + 60, **extra})
+    answer = client.get(secret_only.url + "/api/runs", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == status, answer.text
+
+
+@pytest.mark.parametrize("name", ["access%5Ftoken", "%61ccess_token", "access_%74oken", "ACCESS%5fTOKEN"])
+def test_access_log_redacts_every_spelling_of_the_token(
+    secured: Server, client: httpx.Client, name: str
+) -> None:
+    run = start(client, secured, "bob", message="0.1")
+    token = httpx.URL(run["stream_url"]).params["access_token"]
+    path = f"/api/runs/{run['run_id']}/stream?{name}={token}"
+    answered = client.get(secured.url + path)
+    # What the app reads as access_token, it accepts (an upper-case name it does not).
+    assert answered.status_code == (401 if name.startswith("ACCESS") else 200)
+    expected = f"{name}=[redacted]"
+    deadline = time.monotonic() + 5
+    while expected not in secured.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = secured.log()
+    assert expected in log and token not in log
+
+
+def test_credential_headers_never_reach_a_log_line() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from app.accesslog import RedactingLogger
+
+    logger = RedactingLogger(Config())
+    headers = [
+        ("Authorization", "Bearer k-1"),
+        ("Cookie", "s=k-2"),
+        ("Referer", "http://x/?access_token=k-3"),
+    ]
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/api/runs/r/stream?access%5Ftoken=k-4",
+        "QUERY_STRING": "access%5Ftoken=k-4",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_AUTHORIZATION": "Bearer k-1",
+        "HTTP_COOKIE": "s=k-2",
+        "HTTP_REFERER": "http://x/?access_token=k-3",
+    }
+    response = SimpleNamespace(status="200 OK", headers=[("Set-Cookie", "s=k-5")], sent=0)
+    atoms = logger.atoms(response, SimpleNamespace(headers=headers), environ, timedelta(0))
+    assert not [key for key, value in atoms.items() if "k-" in str(value)]
+    # gunicorn's error log names the URL of a request it failed to handle, or quotes a header.
+    for message, args in [
+        ("Error handling request %s", ("/api/runs/r/stream?access%5Ftoken=k-6",)),
+        ("Invalid header value %r", ("Bearer k-7",)),
+    ]:
+        record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 0, message, args, None)
+        assert all(f.filter(record) for f in logger.error_log.filters)
+        assert "k-" not in record.getMessage() and "[redacted]" in record.getMessage()
+
+
+# --- admins have the rights docs/security.md lists, on every surface ---
+
+
+def test_admins_do_not_change_or_delete_other_users_langgraph_threads(
+    secured: Server, client: httpx.Client
+) -> None:
+    thread = f"lg-{uuid.uuid4().hex[:8]}"
+    made = client.post(
+        secured.url + "/langgraph/threads",
+        json={"thread_id": thread, "metadata": {"topic": "mine"}},
+        headers=bearer("alice"),
+    )
+    assert made.status_code == 200
+    path = f"{secured.url}/langgraph/threads/{thread}"
+    patched = client.patch(path, json={"metadata": {"topic": "root was here"}}, headers=bearer("root"))
+    assert patched.status_code == 404
+    assert client.delete(path, headers=bearer("root")).status_code == 404
+    kept = client.get(path, headers=bearer("alice"))
+    assert kept.status_code == 200 and kept.json()["metadata"] == {"topic": "mine"}
+    # What admins do have: every run (seen, streamed, cancelled) and every thread's history.
+    run = start(client, secured, "alice", conversation_id=thread, message="0.1")
+    assert client.get(f"{secured.url}/api/runs/{run['run_id']}", headers=bearer("root")).status_code == 200
+    streamed = read_stream(
+        client, "GET", f"{secured.url}/api/runs/{run['run_id']}/stream", headers=bearer("root")
+    )
+    assert streamed.types[-1] == "done"
+    history = client.get(
+        f"{secured.url}/api/threads/{thread}/messages", params={"owner": "alice"}, headers=bearer("root")
+    )
+    assert history.status_code == 200 and history.json()["thread_id"] == thread
+
+
+def test_head_of_a_stream_checks_ownership_like_get(secured: Server, client: httpx.Client) -> None:
+    run = start(client, secured, "alice", message="0.1")
+    path = f"{secured.url}/api/runs/{run['run_id']}/stream"
+    assert client.head(path, headers=bearer("alice")).status_code == 200
+    assert client.head(path, headers=bearer("root")).status_code == 200
+    assert client.head(path, headers=bearer("bob")).status_code == 404
+    assert (
+        client.head(f"{secured.url}/api/runs/{uuid.uuid4()}/stream", headers=bearer("alice")).status_code
+        == 404
+    )
+    assert client.head(path).status_code == 401
+
+
+def test_metrics_need_an_admin_or_the_token_when_auth_is_on(secured: Server, client: httpx.Client) -> None:
+    url = secured.url + "/metrics"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers=bearer("alice")).status_code == 401
+    scraped = client.get(url, headers=bearer("root"))
+    assert scraped.status_code == 200 and "stagecast_runs_started_total" in scraped.text

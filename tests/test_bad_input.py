@@ -18,6 +18,10 @@ def _json(body: Any) -> dict[str, Any]:
     return {"content": json.dumps(body), "headers": {"Content-Type": "application/json"}}
 
 
+JSON = {"Content-Type": "application/json"}
+LONE_SURROGATE = '{"message": "hi", "history": [{"role": "user", "content": "a\\ud800b"}]}'
+NUL_IN_MESSAGE = '{"message": "a\\u0000b"}'
+
 CASES = [
     (
         "POST",
@@ -67,6 +71,20 @@ CASES = [
     ("GET", "/api/runs/does-not-exist", {}, 404, "RunNotFound"),
     ("POST", "/api/runs/does-not-exist/cancel", {}, 404, "RunNotFound"),
     ("GET", "/api/threads/does-not-exist/messages", {}, 404, "ThreadNotFound"),
+    # Text no store can keep (a lone surrogate, NUL): 400, never a 503 a client retries.
+    ("POST", STREAM, {"content": LONE_SURROGATE, "headers": JSON}, 400, "ValidationError"),
+    ("POST", STREAM, {"content": NUL_IN_MESSAGE, "headers": JSON}, 400, "ValidationError"),
+    # Ids outside the documented character set (app/runs/owners.py ID_PATTERN).
+    ("POST", STREAM, _json({"message": "hi", "conversation_id": "a\u0000b"}), 400, "ValidationError"),
+    ("POST", STREAM, _json({"message": "hi", "conversation_id": "a#b"}), 400, "ValidationError"),
+    ("POST", STREAM, _json({"message": "hi", "conversation_id": "../x"}), 400, "ValidationError"),
+    ("GET", "/api/threads/a%00b/messages", {}, 404, "ThreadNotFound"),
+    ("GET", "/api/threads/a%23b", {}, 404, "ThreadNotFound"),
+    ("GET", "/api/runs/a%00b/stream", {}, 404, "RunNotFound"),
+    # A %2F is a slash in the path: no route, and a JSON 404 rather than an HTML redirect.
+    ("GET", "/api/runs/%2F/stream", {}, 404, "NotFound"),
+    ("GET", "/api/threads/%2F/messages", {}, 404, "NotFound"),
+    ("GET", "/api/runs//stream", {}, 404, "NotFound"),
 ]
 
 
@@ -107,3 +125,9 @@ def test_concurrency_limit_answers_429_with_retry_after(tmp_path, client: httpx.
         assert refused.json()["error"] == "TooManyRuns"
         assert int(refused.headers["Retry-After"]) >= 1
         client.post(limited.url + f"/api/runs/{run['run_id']}/cancel")
+
+
+def test_unstorable_text_names_its_field(strict_server: Server, client: httpx.Client) -> None:
+    answer = client.post(strict_server.url + STREAM, content=LONE_SURROGATE, headers=JSON)
+    assert answer.status_code == 400 and "Retry-After" not in answer.headers
+    assert answer.json()["message"].startswith("Invalid request: history.0.content: ")

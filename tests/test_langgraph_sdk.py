@@ -367,11 +367,15 @@ def test_users_cannot_reach_each_others_threads_and_runs(tmp_path: Path) -> None
                 lambda: bob.runs.list(thread["thread_id"]),
                 lambda: bob.runs.cancel(thread["thread_id"], run_id),
                 lambda: bob.runs.wait(thread["thread_id"], "chat", input=human("hi")),
-                lambda: bob.threads.create(thread_id=thread["thread_id"], if_exists="do_nothing"),
             ):
                 with pytest.raises(httpx.HTTPStatusError) as refused:
                     attempt()
                 assert refused.value.response.status_code == 404
+            # Thread ids are per owner: bob creating alice's id makes a thread of his own.
+            own = bob.threads.create(thread_id=thread["thread_id"], if_exists="raise")
+            assert own["thread_id"] == thread["thread_id"] and own["values"] is None
+            assert alice.threads.get(thread["thread_id"])["values"]["messages"]
+            bob.threads.delete(thread["thread_id"])
             assert thread["thread_id"] not in [t["thread_id"] for t in bob.threads.search()]
             assert thread["thread_id"] in [t["thread_id"] for t in root.threads.search()]
             assert root.runs.get(thread["thread_id"], run_id)["run_id"] == run_id

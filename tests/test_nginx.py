@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
@@ -101,3 +102,29 @@ def test_trickled_bodies_cost_stagecast_nothing(proxied: str, client: httpx.Clie
             answer = sock.recv(4096)  # nothing more was sent: nginx gives up on the body
             assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
         assert time.monotonic() - started < 14
+
+
+def test_forged_x_forwarded_for_is_not_the_counted_address(tmp_path: Path, client: httpx.Client) -> None:
+    """STAGECAST_PROXY_HOPS=1 trusts only the address nginx appends to X-Forwarded-For: what a
+    client wrote there itself stays to the left, so it cannot reset its rate limit."""
+    with (
+        run_server(tmp_path / "data", proxy_hops=1, rate_limit="2/minute") as server,
+        run_nginx(server, tmp_path / "nginx") as url,
+    ):
+        statuses = [
+            client.post(
+                url + "/api/runs",
+                json={"message": "0", "agent": "slow"},
+                headers={"X-Forwarded-For": forged},
+            ).status_code
+            for forged in ("203.0.113.1", "203.0.113.2, 198.51.100.7", "198.51.100.8")
+        ]
+        assert statuses == [202, 202, 429]
+        # Without nginx in front (the setting's misuse), the same header would be believed:
+        # the limit counts whatever address the client claims.
+        direct = client.post(
+            server.url + "/api/runs",
+            json={"message": "0", "agent": "slow"},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+        assert direct.status_code == 202

@@ -18,6 +18,7 @@ from app.auth import current_owner
 from app.extension import stagecast
 from app.ownership import check_run
 from app.runs.models import RunRequest
+from app.runs.owners import public_thread_id
 from app.tracing import current_trace_id
 from app.transport.streams import run_failure
 
@@ -64,7 +65,7 @@ def chat() -> tuple[Response, int]:
                 "success": True,
                 "status": "paused",
                 "run_id": run.run_id,
-                "thread_id": run.thread_id,
+                "thread_id": public_thread_id(run.thread_id),
                 "trace_id": run.trace_id,
                 "duration_ms": summary["duration_ms"],
                 "interrupts": run.interrupts,
@@ -72,12 +73,14 @@ def chat() -> tuple[Response, int]:
         ), 200
     if run.result is None:
         failure = run_failure(run)
-        return jsonify({**failure.body(), "run_id": run.run_id, "thread_id": run.thread_id}), failure.status
+        return jsonify(
+            {**failure.body(), "run_id": run.run_id, "thread_id": public_thread_id(run.thread_id)}
+        ), failure.status
     return jsonify(
         {
             "success": True,
             "run_id": run.run_id,
-            "thread_id": run.thread_id,
+            "thread_id": public_thread_id(run.thread_id),
             "trace_id": run.trace_id,
             "duration_ms": summary["duration_ms"],
             **run.result,

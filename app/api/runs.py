@@ -10,6 +10,7 @@ from app.auth import current_owner, stream_token_for
 from app.errors import bad_request
 from app.extension import stagecast
 from app.ownership import check_run, listed_owner, visible_run
+from app.runs.owners import public_thread_id
 from app.tracing import current_trace_id
 
 bp = Blueprint("runs", __name__, url_prefix="/api/runs")
@@ -22,7 +23,7 @@ def create() -> tuple[Response, int]:
     run = state.manager.start(run_request, current_trace_id(), owner=current_owner())
     body = {
         "run_id": run.run_id,
-        "thread_id": run.thread_id,
+        "thread_id": public_thread_id(run.thread_id),
         "trace_id": run.trace_id,
         # With auth on it carries a stream token, for EventSource (which sends no headers).
         "stream_url": stream_token_for(run.run_id).stream_url,
@@ -62,10 +63,10 @@ def show(run_id: str) -> Response:
 
 @bp.get("/<run_id>/stream")
 def stream(run_id: str) -> Response:
+    check_run(run_id)  # HEAD too: someone else's run does not exist for a HEAD either
     if request.method == "HEAD":
         return head_response()
     state = stagecast()
-    check_run(run_id)
     after = 0
     event_id = last_event_id_of(request)
     if event_id:

@@ -93,6 +93,11 @@ class ThreadMessages(_Answer):
     messages: list[ThreadMessage]
 
 
+class ThreadOwner(_Answer):
+    thread_id: str
+    owner: str
+
+
 class ChatResult(FinalData):
     """``POST /api/chat``: the run's ``final`` data, with its ids."""
 

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.agent.threads import read_thread
-from app.errors import not_found
+from app.auth import current_principal
+from app.errors import ServiceError, not_found
 from app.events import ErrorCode
 from app.extension import stagecast
 from app.ownership import check_thread
+from app.runs.owners import SEPARATOR
+from app.validation import validate_body
 
 bp = Blueprint("threads", __name__, url_prefix="/api/threads")
+
+
+class ThreadHandOver(BaseModel):
+    """The body of ``POST /api/threads/<thread_id>/owner``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str = Field(min_length=1, max_length=200, description="the user id that gets the thread")
+
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 
 @bp.get("/<thread_id>")
 def show(thread_id: str) -> Response:
-    """``busy`` while a run executes on it, ``paused`` while an ``interrupt()`` waits, else ``idle``."""
-    check_thread(thread_id)
+    """``busy`` while a run executes on it, ``paused`` while an ``interrupt()`` waits, else ``idle``.
+    An admin reads another user's thread with ``?owner=<user>``."""
+    key = check_thread(thread_id, request.args.get("owner"))
     state = stagecast()
-    run_id = state.manager.thread_run(thread_id)
-    saved = read_thread(state.checkpointer, thread_id)
+    run_id = state.manager.thread_run(key)
+    saved = read_thread(state.checkpointer, key)
     if saved is None and run_id is None:
         raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
     # While a resumed run executes, the checkpoint still lists what it is answering.
@@ -42,8 +56,9 @@ def show(thread_id: str) -> Response:
 
 @bp.get("/<thread_id>/messages")
 def messages(thread_id: str) -> Response:
-    check_thread(thread_id)
-    checkpoint = stagecast().checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
+    """The thread's messages; an admin reads another user's thread with ``?owner=<user>``."""
+    key = check_thread(thread_id, request.args.get("owner"))
+    checkpoint = stagecast().checkpointer.get_tuple({"configurable": {"thread_id": key}})
     if checkpoint is None:
         raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
     history: list[BaseMessage] = checkpoint.checkpoint["channel_values"].get("messages", [])
@@ -55,3 +70,24 @@ def messages(thread_id: str) -> Response:
             ],
         }
     )
+
+
+@bp.post("/<thread_id>/owner")
+def hand_over(thread_id: str) -> Response:
+    """Give a thread nobody owns (one used while authentication was off) to a user; admins only
+    (with authentication off, anyone: e.g. before turning it on).
+
+    Until then only admins read or continue it; afterwards it is the user's like any other."""
+    principal = current_principal()
+    if not (principal.admin or principal.open):
+        raise ServiceError(ErrorCode.FORBIDDEN, 403, "Only an admin hands a thread to a user.")
+    owner = validate_body(request, ThreadHandOver).owner
+    state = stagecast()
+    store = state.manager.store
+    if store.thread_owner(thread_id) is not None or read_thread(state.checkpointer, thread_id) is None:
+        raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id} without an owner.")
+    if store.thread_owner(f"{thread_id}{SEPARATOR}{owner}") is not None:
+        # The plain id would hide the thread the user already has under that id.
+        raise ServiceError(ErrorCode.THREAD_BUSY, 409, f"{owner} already has a conversation {thread_id}.")
+    store.claim_thread(thread_id, owner)
+    return jsonify({"thread_id": thread_id, "owner": owner})

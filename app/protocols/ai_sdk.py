@@ -100,9 +100,9 @@ def chat() -> Response:
 
 @bp.get("/chat/<chat_id>/stream")
 def resume(chat_id: str) -> Response:
-    check_thread(chat_id)
+    key = check_thread(chat_id)
     manager = stagecast().manager
-    run_id = manager.thread_run(chat_id)
+    run_id = manager.thread_run(key)
     if run_id is None:
         return Response(status=204)
     try:

@@ -46,6 +46,7 @@ from app.runs.cancel import CANCEL_DEADLINE_S
 from app.runs.log import MemoryEventLog
 from app.runs.lookup import RunFinishingElsewhere
 from app.runs.models import Run, RunRequest
+from app.runs.owners import public_thread_id, thread_key
 from app.runs.store import RunPage, RunStore
 from app.runs.timers import Later
 
@@ -100,7 +101,10 @@ class RunManager:
                 retry_after=2,
             )
         agent = self._agent(request.agent)
-        thread_id = request.conversation_id or str(uuid.uuid4())
+        # A chosen id names a thread in the owner's namespace (app/runs/owners.py).
+        admin = owner in self.settings.admins
+        chosen = request.conversation_id
+        thread_id = thread_key(self.store, chosen, owner, admin) if chosen else str(uuid.uuid4())
         if owner is not None and self.store.claim_thread(thread_id, owner) != owner:
             raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
         run_id = str(uuid.uuid4())
@@ -136,7 +140,8 @@ class RunManager:
         self.metrics.run_started(run.agent)
         # The start event goes in now, from the request's own greenlet: the stream's first
         # read finds it at once instead of waiting for the producer's first turn on a busy hub.
-        self._append(run, EventFactory(run.run_id, run.trace_id).start(run.thread_id, run.agent))
+        start = EventFactory(run.run_id, run.trace_id).start(public_thread_id(run.thread_id), run.agent)
+        self._append(run, start)
         self._schedule(run, self.settings.run_timeout_s)
         return run
 

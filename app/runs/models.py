@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from app.agent.control import RunControl
 from app.agent.models import AgentInput
 from app.runs.log import MemoryEventLog
+from app.runs.owners import ID_PATTERN, public_thread_id
 from app.runs.timers import Later
 
 RunState = Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "paused"]
@@ -21,7 +22,7 @@ FINISHED_STATES = frozenset({"success", "error", "cancelled", "timeout", "interr
 class RunRequest(AgentInput):
     """The body of ``POST /api/chat/stream``, ``/api/chat`` and ``/api/runs``."""
 
-    conversation_id: str | None = Field(None, min_length=1, max_length=200)
+    conversation_id: str | None = Field(None, min_length=1, max_length=200, pattern=ID_PATTERN)
     agent: str | None = Field(None, min_length=1, max_length=100)
     on_disconnect: Literal["cancel", "continue"] = "cancel"
 
@@ -68,7 +69,7 @@ class Run:
         ended = self.ended_at
         return {
             "run_id": self.run_id,
-            "thread_id": self.thread_id,
+            "thread_id": public_thread_id(self.thread_id),
             "trace_id": self.trace_id,
             "agent": self.agent,
             "owner": self.owner,

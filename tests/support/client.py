@@ -95,7 +95,7 @@ def trickling_bodies(
     for _ in range(count):
         sock = stack.enter_context(socket.create_connection((host, int(port)), timeout=timeout))
         sock.sendall(
-            b"POST /api/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/runs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n{" % declared_length
         )
         socks.append(sock)

@@ -107,8 +107,9 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 10) ->
 
 @contextmanager
 def run_server(data_dir: Path, **settings: object) -> Iterator[Server]:
-    """Run gunicorn with ``STAGECAST_<NAME>=value`` for each setting; stop it afterwards."""
-    port = free_port()
+    """Run gunicorn with ``STAGECAST_<NAME>=value`` for each setting; stop it afterwards.
+    A ``bind`` setting (e.g. ``0.0.0.0:<port>``) replaces the loopback one; it needs a port."""
+    port = int(str(settings["bind"]).rpartition(":")[2]) if "bind" in settings else free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STAGECAST_", "OPENAI_"))}
     env.update(
         {

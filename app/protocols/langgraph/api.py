@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.errors import ServiceError, bad_request
 from app.events import ErrorCode
-from app.ownership import visible_thread
+from app.ownership import addressable_thread, resolve_thread
 from app.protocols.langgraph import state
 from app.protocols.langgraph.inputs import unprocessable
 from app.protocols.langgraph.models import (
@@ -30,11 +30,13 @@ from app.protocols.langgraph.service import LangGraphService
 from app.protocols.langgraph.stream import RunStreamEncoder, parse_last_event_id
 from app.runs.log import MemoryEventLog
 from app.runs.models import Run
+from app.runs.owners import public_thread_id
 from app.sse import SSE_HEADERS, encode_retry
 from app.tracing import current_trace_id
 from app.transport.encoders import Resumable
 from app.transport.loop import event_stream
 from app.transport.streams import respond
+from app.validation import unstorable_text
 
 bp = Blueprint("langgraph", __name__, url_prefix="/langgraph")
 
@@ -45,6 +47,22 @@ def service() -> LangGraphService:
     return current_app.extensions["stagecast_langgraph"]
 
 
+# What changes a thread: an admin may do it only to their own (docs/security.md).
+_CHANGES_THREAD = frozenset(
+    {"langgraph.update_thread", "langgraph.delete_thread"}
+    | {f"langgraph.{name}" for name in ("create_run", "stream_run", "wait_run")}
+)
+
+
+@bp.before_request
+def _own_thread_ids() -> None:
+    """A thread id in the path names a thread in the caller's namespace (app/runs/owners.py):
+    the views work with its key, and answer its public id. (Runs after authentication.)"""
+    if request.view_args and "thread_id" in request.view_args:
+        read = request.endpoint not in _CHANGES_THREAD
+        request.view_args["thread_id"] = resolve_thread(request.view_args["thread_id"], read=read)
+
+
 def _body(model: type[Body]) -> Body:
     raw = request.get_data(cache=True)
     if raw and not request.is_json:
@@ -53,6 +71,9 @@ def _body(model: type[Body]) -> Body:
         data = json.loads(raw) if raw else {}
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}", ErrorCode.INVALID_JSON) from None
+    unstorable = unstorable_text(data)
+    if unstorable is not None:
+        raise bad_request(f"Invalid request: {unstorable}.")
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
@@ -138,9 +159,9 @@ def search_threads() -> Response:
     records = [
         r
         for r in svc.records.threads()
-        if (ids is None or r.thread_id in ids)
+        if (ids is None or public_thread_id(r.thread_id) in ids)
         and _matches(r.metadata, query.metadata)
-        and visible_thread(r.thread_id)
+        and addressable_thread(r.thread_id)
     ]
     descending = query.sort_order == "desc"
     if query.status is None and query.sort_by != "status":
@@ -317,7 +338,7 @@ def join_stream(thread_id: str, run_id: str) -> Response:
 
 
 def _run_path(thread_id: str, run_id: str) -> str:
-    return f"/threads/{thread_id}/runs/{run_id}"
+    return f"/threads/{public_thread_id(thread_id)}/runs/{run_id}"
 
 
 def _stream(

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.runs.owners import ID_PATTERN
+
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 SortOrder = Literal["asc", "desc"]
 
@@ -53,7 +55,7 @@ class RunCreate(_Body):
 
 
 class ThreadCreate(_Body):
-    thread_id: str | None = Field(None, min_length=1, max_length=200)
+    thread_id: str | None = Field(None, min_length=1, max_length=200, pattern=ID_PATTERN)
     metadata: dict[str, Any] = Field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
 

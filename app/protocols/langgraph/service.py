@@ -29,7 +29,7 @@ from app.auth import current_owner
 from app.config import Settings
 from app.errors import ServiceError, not_found
 from app.events import ErrorCode
-from app.ownership import check_claimable, check_run, check_thread
+from app.ownership import check_claimable, check_key, check_run, resolve_thread
 from app.protocols.langgraph import state
 from app.protocols.langgraph.inputs import run_request, unprocessable
 from app.protocols.langgraph.models import RunCreate
@@ -38,6 +38,7 @@ from app.protocols.langgraph.stream import STREAM_MODES
 from app.protocols.langgraph.threads import LangGraphRecords, RunRecord, ThreadRecord
 from app.runs.manager import CANCEL_DEADLINE_S, RunManager
 from app.runs.models import FINISHED_STATES, Run
+from app.runs.owners import public_thread_id
 from app.transport.streams import Transport
 
 # Native run states -> the SDKs' RunStatus. A cancelled run is "interrupted" there, and so is
@@ -128,7 +129,7 @@ class LangGraphService:
 
     def require_thread(self, thread_id: str) -> ThreadRecord:
         """The thread, if it exists and the caller may see it (404 otherwise, as for /api)."""
-        check_thread(thread_id)
+        check_key(thread_id)
         record = self.thread_record(thread_id)
         if record is None:
             raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No thread {thread_id}.")
@@ -137,8 +138,9 @@ class LangGraphService:
     def create_thread(
         self, thread_id: str | None, metadata: dict[str, Any], if_exists: str
     ) -> dict[str, Any]:
-        thread_id = thread_id or str(uuid.uuid4())
-        check_claimable(thread_id)  # someone else's id is not theirs to create, nor to learn of
+        # A chosen id is the caller's own (app/runs/owners.py): another user's never shows.
+        thread_id = resolve_thread(thread_id) if thread_id else str(uuid.uuid4())
+        check_claimable(thread_id)
         existing = self.thread_record(thread_id)
         if existing is not None:
             if if_exists == "raise":
@@ -181,7 +183,7 @@ class LangGraphService:
         else:
             status = "idle"
         return {
-            "thread_id": record.thread_id,
+            "thread_id": public_thread_id(record.thread_id),
             "created_at": iso(record.created_at),
             "updated_at": iso(record.updated_at),
             "metadata": record.metadata,
@@ -219,7 +221,8 @@ class LangGraphService:
             now = time.time()
             self.records.put_thread(ThreadRecord(thread_id, now, now, {}, body.assistant_id))
         on_disconnect = "continue" if background else (body.on_disconnect or "cancel")
-        request = run_request(body, thread_id, on_disconnect, self.settings)
+        # The public id: the run's start resolves it to this same key (app/runs/owners.py).
+        request = run_request(body, public_thread_id(thread_id), on_disconnect, self.settings)
         self._make_room(thread_id, body.multitask_strategy)
         start = self.transport.start if stream else self.manager.start
         run = start(request, trace_id, owner=current_owner())
@@ -285,7 +288,7 @@ class LangGraphService:
         return cancelled
 
     def run_record(self, thread_id: str, run_id: str) -> RunRecord:
-        check_thread(thread_id)
+        check_key(thread_id)
         check_run(run_id)
         record = self.records.get_run(run_id)
         if record is None or record.thread_id != thread_id:
@@ -297,7 +300,7 @@ class LangGraphService:
         updated = summary.get("ended_at") or summary.get("started_at") or record.created_at
         return {
             "run_id": record.run_id,
-            "thread_id": record.thread_id,
+            "thread_id": public_thread_id(record.thread_id),
             "assistant_id": record.assistant_id,
             "created_at": iso(record.created_at),
             "updated_at": iso(updated),

@@ -17,6 +17,7 @@ from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
 from app.protocols.langgraph.serialize import jsonable
+from app.runs.owners import public_thread_id
 
 # The config metadata key the agent stamps on its runs (app/agent/chatbot.py).
 RUN_ID_KEY = "stagecast_run_id"
@@ -83,7 +84,7 @@ def checkpoint(config: Any) -> dict[str, Any] | None:
         return None
     configurable = config.get("configurable", {})
     return {
-        "thread_id": configurable.get("thread_id"),
+        "thread_id": public_thread_id(configurable["thread_id"]) if "thread_id" in configurable else None,
         "checkpoint_ns": configurable.get("checkpoint_ns", ""),
         "checkpoint_id": configurable.get("checkpoint_id"),
         "checkpoint_map": configurable.get("checkpoint_map"),

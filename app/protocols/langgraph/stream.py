@@ -35,6 +35,7 @@ from app.errors import bad_request
 from app.events import ErrorCode
 from app.protocols.langgraph.serialize import dumps, jsonable
 from app.protocols.langgraph.state import Step, thread_state
+from app.runs.owners import public_thread_id
 from app.sse import encode_message
 
 STREAM_MODES = frozenset(
@@ -125,7 +126,11 @@ class RunStreamEncoder:
             "tool_call_chunks": [],
             "usage_metadata": None,
         }
-        metadata = {"run_id": self.run_id, "thread_id": self.thread_id, "langgraph_node": data["node"]}
+        metadata = {
+            "run_id": self.run_id,
+            "thread_id": public_thread_id(self.thread_id),
+            "langgraph_node": data["node"],
+        }
         if "messages-tuple" in self.modes:
             yield self._part("messages", [chunk, metadata], event_id)
         if "events" in self.modes:
