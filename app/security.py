@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, request
 from flask_cors import CORS
 from werkzeug.sansio.utils import host_is_trusted
 
@@ -64,7 +64,8 @@ def starts_run(req: Request) -> bool:
     """Does this request start a run (rather than read or resume one)?"""
     # The EventSource form, a GET, resumes a run instead when it names a Last-Event-ID.
     resumes = req.method == "GET" and last_event_id_of(req) is not None
-    return may_start_run(req.method, req.path) and not resumes
+    path = current_app.extensions["stagecast"].service_path(req.path)  # mounted elsewhere: as /api
+    return may_start_run(req.method, path) and not resumes
 
 
 def _settings() -> Settings:
@@ -106,16 +107,19 @@ def _add_headers(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(
+    app: Flask, settings: Settings, scope: Blueprint | None = None, cors_paths: str = _CORS_PATHS
+) -> None:
     """Register before ``auth``: a bad Host or a cross-site request is refused before anything
-    else is looked at."""
-    app.before_request(_check_host)
-    app.before_request(_check_origin)
-    app.after_request(_add_headers)
+    else is looked at. With ``scope`` (the extension's blueprint in a host app), only its
+    routes are checked and given these headers, and CORS covers ``cors_paths``."""
+    (scope or app).before_request(_check_host)
+    (scope or app).before_request(_check_origin)
+    (scope or app).after_request(_add_headers)
     if settings.cors_origins:
         CORS(
             app,
-            resources={_CORS_PATHS: {}},
+            resources={cors_paths: {}},
             origins=settings.cors_origins,
             allow_headers=["Content-Type", "Authorization", "Last-Event-ID"],
             expose_headers=["X-Run-ID", "X-Trace-ID"],

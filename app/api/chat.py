@@ -22,7 +22,7 @@ from app.events import ErrorCode
 from app.extension import stagecast
 from app.runs.models import Run, RunRequest
 
-bp = Blueprint("chat", __name__, url_prefix="/api/chat")
+bp = Blueprint("chat", __name__, url_prefix="/chat")
 
 # How a run that ended without an answer is reported by the blocking endpoint.
 _FAILURE_STATUS = {

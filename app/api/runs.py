@@ -11,7 +11,7 @@ from app.auth import current_owner, stream_token_for
 from app.errors import bad_request
 from app.extension import stagecast
 
-bp = Blueprint("runs", __name__, url_prefix="/api/runs")
+bp = Blueprint("runs", __name__, url_prefix="/runs")
 
 
 @bp.post("")

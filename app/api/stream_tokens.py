@@ -9,7 +9,7 @@ from app.api.ownership import visible_run
 from app.api.requests import validate_body
 from app.auth import StreamTokenRequest, stream_token_for
 
-bp = Blueprint("stream_tokens", __name__, url_prefix="/api/stream-tokens")
+bp = Blueprint("stream_tokens", __name__, url_prefix="/stream-tokens")
 
 
 @bp.post("")

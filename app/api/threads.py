@@ -11,7 +11,7 @@ from app.errors import not_found
 from app.events import ErrorCode
 from app.extension import stagecast
 
-bp = Blueprint("threads", __name__, url_prefix="/api/threads")
+bp = Blueprint("threads", __name__, url_prefix="/threads")
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 

@@ -63,7 +63,7 @@ from app.protocols.stream import follow_response
 from app.protocols.turns import HISTORY_ROLES, history, split_question
 from app.runs.models import RunRequest
 
-bp = Blueprint("ag_ui", __name__, url_prefix="/api/ag-ui")
+bp = Blueprint("ag_ui", __name__, url_prefix="/ag-ui")
 
 @bp.post("")
 @bp.post("/<agent>")

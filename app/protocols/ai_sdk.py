@@ -44,7 +44,7 @@ from app.protocols.turns import history, split_question
 from app.runs.log import MemoryEventLog
 from app.runs.models import Run, RunRequest
 
-bp = Blueprint("ai_sdk", __name__, url_prefix="/api/ai-sdk")
+bp = Blueprint("ai_sdk", __name__, url_prefix="/ai-sdk")
 
 # What the SDK's own servers send with a UI message stream (UI_MESSAGE_STREAM_HEADERS).
 STREAM_HEADER = {"x-vercel-ai-ui-message-stream": "v1"}
