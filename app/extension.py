@@ -284,7 +284,9 @@ def _mount(
     if "langgraph" in protocols:
         langgraph.init_app(app, state, parent=scope)
     if options["dashboard"]:
+        # At <prefix>/dashboard/: <prefix>/runs is the runs API, not the runs monitor.
         scope.register_blueprint(web.bp, url_prefix="/dashboard")
+        scope.register_blueprint(web.assets, url_prefix="/dashboard")
     app.register_blueprint(scope)
     return state
 

@@ -162,3 +162,24 @@ def test_config_names_any_case_and_wins_over_the_environment(
     assert state.settings.heartbeat_s == 3 and state.settings.retry_ms == 1234
     with pytest.raises(SettingsError, match="NO_SUCH_SETTING"):
         Stagecast(Flask("bad"), config={"no_such_setting": 1})
+
+
+def test_dashboard_under_the_prefix_with_its_files_beside_it(tmp_path: Path) -> None:
+    app = _host("host")
+    Stagecast(app, url_prefix="/ai", dashboard=True, config={"data_dir": str(tmp_path)})
+    client = app.test_client()
+    page = client.get("/ai/dashboard/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert 'data-api="/ai"' in html
+    assert 'href="/ai/dashboard/static/dashboard/dashboard.css"' in html
+    assert 'src="/ai/dashboard/static/dashboard/dashboard.js"' in html
+    assert 'href="/ai/dashboard/runs"' in html
+    for path in ("dashboard/dashboard.js", "dashboard/auth.js", "stagecast.js", "sse.js", "state.js"):
+        served = client.get(f"/ai/dashboard/static/{path}")
+        assert served.status_code == 200, path
+    # The dashboard's script finds the client one folder up, as under the service's /static/.
+    assert "from '../stagecast.js'" in client.get("/ai/dashboard/static/dashboard/dashboard.js").text
+    assert client.get("/ai/dashboard/runs").mimetype == "text/html"
+    assert client.get("/ai/runs").json == {"runs": [], "next_cursor": None}  # the API, not the page
+    assert client.get("/static/stagecast.js").status_code == 404  # the host's static route: its own
