@@ -181,6 +181,8 @@ class Stagecast:
         unknown = set(options) - set(self._options)
         if unknown:
             raise TypeError(f"init_app() got unexpected keywords: {sorted(unknown)}")
+        if "stagecast" in app.extensions:
+            raise RuntimeError(f"Stagecast is already mounted on {app.name!r}: one per app")
         chosen = {**self._options, **options}
         protocols = tuple(chosen["protocols"])
         if set(protocols) - set(PROTOCOLS):

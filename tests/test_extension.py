@@ -162,6 +162,8 @@ def test_config_names_any_case_and_wins_over_the_environment(
     assert state.settings.heartbeat_s == 3 and state.settings.retry_ms == 1234
     with pytest.raises(SettingsError, match="NO_SUCH_SETTING"):
         Stagecast(Flask("bad"), config={"no_such_setting": 1})
+    with pytest.raises(RuntimeError, match="already mounted"):
+        Stagecast(app, url_prefix="/again", config={"data_dir": str(tmp_path)})
 
 
 def test_dashboard_under_the_prefix_with_its_files_beside_it(tmp_path: Path) -> None:
