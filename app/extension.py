@@ -50,10 +50,8 @@ class StagecastState:
         """``path`` as the service would spell it: under ``/api`` for the native routes and the
         AI SDK and AG-UI adapters, at the root for ``/v1`` and ``/langgraph`` (what the
         security module's path rules are written against)."""
-        if self.url_prefix == "/api" and not self.endpoint_prefix:
-            return path
-        if not path.startswith(self.url_prefix + "/"):
-            return path
+        if not self.endpoint_prefix or not path.startswith(self.url_prefix + "/"):
+            return path  # the service's own paths, or not one of Stagecast's
         rest = path[len(self.url_prefix) :]
         at_root = rest.partition("/")[2].partition("/")[0] in ("v1", "langgraph")
         return rest if at_root else "/api" + rest

@@ -185,3 +185,19 @@ def test_dashboard_under_the_prefix_with_its_files_beside_it(tmp_path: Path) -> 
     assert client.get("/ai/dashboard/runs").mimetype == "text/html"
     assert client.get("/ai/runs").json == {"runs": [], "next_cursor": None}  # the API, not the page
     assert client.get("/static/stagecast.js").status_code == 404  # the host's static route: its own
+
+
+def test_cross_site_rules_know_the_prefix(tmp_path: Path) -> None:
+    app = _host("host")
+    stagecast = Stagecast(app, url_prefix="/ai", protocols=["openai"], config={"data_dir": str(tmp_path)})
+    state = stagecast.init_app(_host("other"), url_prefix="/x/y")
+    assert state.service_path("/x/y/chat/stream") == "/api/chat/stream"
+    assert state.service_path("/x/y/v1/chat/completions") == "/v1/chat/completions"
+    assert state.service_path("/hello") == "/hello"
+    client = app.test_client()
+    cross_site = {"Sec-Fetch-Site": "cross-site"}
+    # The EventSource form starts a run, so another site may not send it; reading may.
+    assert client.get("/ai/chat/stream?message=hi", headers=cross_site).status_code == 403
+    evil = {"Origin": "https://evil.test"}
+    assert client.post("/ai/v1/chat/completions", json={}, headers=evil).status_code == 403
+    assert client.get("/ai/agents", headers=cross_site).status_code == 200
