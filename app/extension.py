@@ -174,11 +174,29 @@ class Stagecast:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, **options: Any) -> StagecastState:
-        """Mount Stagecast on ``app``; ``options`` are the constructor's keywords."""
-        unknown = set(options) - set(self._options)
-        if unknown:
-            raise TypeError(f"init_app() got unexpected keywords: {sorted(unknown)}")
+    def init_app(
+        self,
+        app: Flask,
+        *,
+        url_prefix: str | None = None,
+        agents: Mapping[str, object] | None = None,
+        authenticate: Callable[[Request], str | None] | None = None,
+        config: Mapping[str, object] | None = None,
+        protocols: Iterable[str] | None = None,
+        dashboard: bool | None = None,
+        standalone: bool | None = None,
+    ) -> StagecastState:
+        """Mount Stagecast on ``app``; each keyword left out (None) is the constructor's."""
+        given = {
+            "url_prefix": url_prefix,
+            "agents": agents,
+            "authenticate": authenticate,
+            "config": config,
+            "protocols": protocols,
+            "dashboard": dashboard,
+            "standalone": standalone,
+        }
+        options = {name: value for name, value in given.items() if value is not None}
         if "stagecast" in app.extensions:
             raise RuntimeError(f"Stagecast is already mounted on {app.name!r}: one per app")
         chosen = {**self._options, **options}
