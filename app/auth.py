@@ -17,13 +17,14 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from flask import Flask, Response, current_app, g, request, url_for
+from flask import Blueprint, Flask, Request, Response, current_app, g, request, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import Settings
@@ -33,7 +34,6 @@ from app.events import ErrorCode
 # Everything a client calls to run agents or read their output; /healthz, /metrics (its own
 # token), the pages and /openapi.json stay outside.
 _PROTECTED = re.compile(r"^/(api|v1|langgraph)(/|$)")
-_RUN_STREAM = re.compile(r"^/api/runs/(?P<run_id>[^/]+)/stream$")
 _STREAM_AUDIENCE = "stagecast:stream"
 _REALM = 'Bearer realm="stagecast"'
 
@@ -80,11 +80,22 @@ class StreamToken(BaseModel):
     stream_url: str
 
 
+HostAuthenticate = Callable[[Request], str | None]
+"""The host app's ``authenticate(request)``: the user's id, or None (401)."""
+
+
 class Authenticator:
     """Checks bearer credentials and signs and checks stream tokens, from the settings."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.enabled = settings.auth_enabled
+    def __init__(self, settings: Settings, host: HostAuthenticate | None = None) -> None:
+        # The host app's own login (the extension's ``authenticate=``) turns authentication on.
+        self.host = host
+        self.enabled = settings.auth_enabled or host is not None
+        # Without a secret of Stagecast's own, a stream token's key would be derived from
+        # nothing, so none is made: the host's session cookie opens the stream instead.
+        self.signs_stream_tokens = bool(
+            settings.stream_token_secret or settings.jwt_secret or settings.api_keys or host is None
+        )
         self._keys = [(key.encode(), user) for user, key in settings.api_keys.items()]
         self._admins = frozenset(settings.admins)
         # The algorithm a token names picks the key, and each key serves only its own kind:
@@ -209,15 +220,29 @@ def current_owner() -> str | None:
 
 def _identify() -> None:
     """Before each request: who is calling; a 401 for the API paths when nobody is."""
+    if _PROTECTED.match(request.path) or not authenticator().enabled:
+        _identify_caller()
+    else:
+        g.principal = NOBODY
+
+
+def _identify_caller() -> None:
+    """Who is calling a Stagecast route (all of them are protected); a 401 when nobody is."""
     auth = authenticator()
     if not auth.enabled:
         g.principal = OPEN
         return
     g.principal = NOBODY
     # A CORS preflight carries no credentials by design; flask-cors answers it.
-    if request.method == "OPTIONS" or not _PROTECTED.match(request.path):
+    if request.method == "OPTIONS":
         return
-    header = request.headers.get("Authorization")
+    if auth.host is not None:
+        user = auth.host(request)
+        if user is not None:
+            g.principal = auth.principal(str(user))
+            return
+    # With the host's login, Stagecast's own keys are not consulted.
+    header = request.headers.get("Authorization") if auth.host is None else None
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -225,10 +250,13 @@ def _identify() -> None:
         g.principal = auth.authenticate(token.strip())
         return
     token = request.args.get("access_token")
-    stream = _RUN_STREAM.match(request.path)
-    if token and stream and request.method in ("GET", "HEAD"):
-        g.principal = auth.stream_principal(token, stream["run_id"])
+    run_id = (request.view_args or {}).get("run_id")
+    stream = request.endpoint == current_app.extensions["stagecast"].endpoint("runs.stream")
+    if token and stream and run_id and auth.signs_stream_tokens and request.method in ("GET", "HEAD"):
+        g.principal = auth.stream_principal(token, run_id)
         return
+    if auth.host is not None:
+        raise Unauthorized("Authentication required: sign in first.", False)
     raise Unauthorized("Authentication required: send Authorization: Bearer <API key or JWT>.", False)
 
 
@@ -242,19 +270,27 @@ def stream_token_for(run_id: str) -> StreamToken:
     """How the caller opens ``run_id``'s stream without headers: with auth on, a URL carrying a
     stream token made for the caller and that run."""
     user = current_principal().user_id
-    if user is None:
-        url = url_for("runs.stream", run_id=run_id)
+    endpoint = current_app.extensions["stagecast"].endpoint("runs.stream")
+    if user is None or not authenticator().signs_stream_tokens:
+        url = url_for(endpoint, run_id=run_id)
         return StreamToken(access_token=None, expires_in=None, stream_url=url)
     token, ttl = authenticator().stream_token(user, run_id)
-    url = url_for("runs.stream", run_id=run_id, access_token=token)
+    url = url_for(endpoint, run_id=run_id, access_token=token)
     return StreamToken(access_token=token, expires_in=ttl, stream_url=url)
 
 
-def init_app(app: Flask, settings: Settings) -> Authenticator:
-    auth = Authenticator(settings)
+def init_app(
+    app: Flask,
+    settings: Settings,
+    scope: Blueprint | None = None,
+    authenticate: HostAuthenticate | None = None,
+) -> Authenticator:
+    """Check callers before each request: of the API paths of ``app``, or, with ``scope`` (the
+    extension's blueprint in a host app), of every route of ``scope`` and none of the host's."""
+    auth = Authenticator(settings, authenticate)
     app.extensions["stagecast_auth"] = auth
-    app.before_request(_identify)
-    app.after_request(_challenge)
+    (scope or app).before_request(_identify if scope is None else _identify_caller)
+    (scope or app).after_request(_challenge)
     return auth
 
 

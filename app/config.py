@@ -14,7 +14,12 @@ from limits import parse_many  # light: imports no network client
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_GRAPHS = {"chat": "app.agent.graphs.chat:graph", "review": "app.agent.graphs.review:graph"}
+# Named from this package's own name: ``app`` in the repository, ``stagecast`` once installed.
+_PACKAGE = __name__.rpartition(".")[0]
+DEFAULT_GRAPHS = {
+    "chat": f"{_PACKAGE}.agent.graphs.chat:graph",
+    "review": f"{_PACKAGE}.agent.graphs.review:graph",
+}
 
 
 class SettingsError(ValueError):

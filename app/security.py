@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, request
 from flask_cors import CORS
 
 from app.api.streaming import last_event_id_of
@@ -134,11 +134,17 @@ def run_starters(app: Flask) -> frozenset[tuple[str, str]]:
     """``(endpoint, method)`` of every route of ``app`` that can start a run."""
     found = app.extensions.get("stagecast_run_starters")
     if found is None:
+        # Mounted in a host app, the routes are Stagecast's blueprint's, under its prefix:
+        # judged by the names and paths the service gives them.
+        state = app.extensions["stagecast"]
         found = frozenset(
             (rule.endpoint, method)
             for rule in app.url_map.iter_rules()
+            if rule.endpoint.startswith(state.endpoint_prefix)
             for method in rule.methods or ()
-            if may_start_run(rule.endpoint, method, rule.rule)
+            if may_start_run(
+                rule.endpoint.removeprefix(state.endpoint_prefix), method, state.service_path(rule.rule)
+            )
         )
         app.extensions["stagecast_run_starters"] = found
     return found
@@ -214,20 +220,25 @@ def check_path_ids() -> None:
             raise not_found(code, "No such id on this server.")
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(
+    app: Flask, settings: Settings, scope: Blueprint | None = None, cors_paths: str = _CORS_PATHS
+) -> None:
     """Register before ``auth``: a bad Host or a cross-site request is refused before anything
-    else is looked at."""
-    # "/api/runs/%2F/stream" arrives as /api/runs///stream: no route, so a JSON 404, instead
-    # of werkzeug's 308 (an HTML page) to a merged path that names another route.
-    app.url_map.merge_slashes = False
+    else is looked at. With ``scope`` (the extension's blueprint in a host app), only its
+    routes are checked and given these headers, and CORS covers ``cors_paths``."""
+    if scope is None:
+        # "/api/runs/%2F/stream" arrives as /api/runs///stream: no route, so a JSON 404, instead
+        # of werkzeug's 308 (an HTML page) to a merged path that names another route. (A host
+        # app's URL map is its own.)
+        app.url_map.merge_slashes = False
     app.extensions["stagecast_hosts"] = allowed_hosts(settings)
-    app.before_request(_check_host)
-    app.before_request(_check_origin)
-    app.after_request(_add_headers)
+    (scope or app).before_request(_check_host)
+    (scope or app).before_request(_check_origin)
+    (scope or app).after_request(_add_headers)
     if settings.cors_origins:
         CORS(
             app,
-            resources={_CORS_PATHS: {}},
+            resources={cors_paths: {}},
             origins=settings.cors_origins,
             allow_headers=["Content-Type", "Authorization", "Last-Event-ID"],
             expose_headers=["X-Run-ID", "X-Trace-ID"],

@@ -357,13 +357,13 @@ def test_live_display_shows_the_resumed_notice_and_the_answer_once() -> None:
 # --- serve ---
 
 
-def test_serve_runs_gunicorn_with_the_repo_config(tmp_path: Path) -> None:
+def test_serve_runs_gunicorn_with_the_package_config(tmp_path: Path) -> None:
     port = free_port()
     env = {**_env(), "STAGECAST_DATA_DIR": str(tmp_path)}
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-        cwd=tmp_path,  # serve finds gunicorn.conf.py and wsgi.py itself
+        cwd=tmp_path,  # the gunicorn settings and the wsgi app ship in the package
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,4 +1,5 @@
-"""The agents this service serves, loaded from ``STAGECAST_GRAPHS`` (``name=module:attribute``).
+"""The agents this service serves, loaded from ``STAGECAST_GRAPHS`` (``name=module:attribute``),
+or given to the extension as ``agents=`` (a compiled graph or ``module:attribute`` per name).
 
 A graph module may also define ``DESCRIPTION`` (one sentence for ``GET /api/agents``; the
 module's docstring otherwise), ``STAGE_MESSAGES`` (node -> (started, completed) text) and
@@ -9,7 +10,9 @@ A graph compiled without a checkpointer gets the service's, so threads keep hist
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from functools import partial
+from types import ModuleType
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
@@ -40,28 +43,41 @@ class AgentRegistry:
             raise UnknownAgentError(name) from None
 
 
-def load_agents(settings: Settings, checkpointer: BaseCheckpointSaver) -> AgentRegistry:
-    agents = {
-        name: _load_agent(name, target, settings, checkpointer) for name, target in settings.graphs.items()
-    }
-    return AgentRegistry(agents, settings.default_agent, checkpointer)
+def load_agents(
+    settings: Settings, checkpointer: BaseCheckpointSaver, given: Mapping[str, object] | None = None
+) -> AgentRegistry:
+    """The agents of ``settings.graphs``, or, when ``given`` (the extension's ``agents=``), those
+    instead: each a compiled graph or a ``module:attribute`` string. The default agent is
+    ``settings.default_agent`` when it is among them, else the first."""
+    targets: Mapping[str, object] = settings.graphs if given is None else given
+    agents = {name: _load_agent(name, target, settings, checkpointer) for name, target in targets.items()}
+    default = settings.default_agent
+    if given is not None and default not in agents and agents:
+        default = next(iter(agents))
+    return AgentRegistry(agents, default, checkpointer)
 
 
 def _load_agent(
-    name: str, target: str, settings: Settings, checkpointer: BaseCheckpointSaver
+    name: str, target: object, settings: Settings, checkpointer: BaseCheckpointSaver
 ) -> ChatbotAgent:
-    module_name, _, attribute = target.partition(":")
-    module = importlib.import_module(module_name)
-    graph = getattr(module, attribute, None)
+    if isinstance(target, str):
+        module_name, _, attribute = target.partition(":")
+        module: ModuleType | None = importlib.import_module(module_name)
+        graph = getattr(module, attribute, None)
+    else:
+        # A graph object: there is no module to read DESCRIPTION, STAGE_MESSAGES or
+        # make_context from, so it is listed with an empty description.
+        module, graph = None, target
     if not isinstance(graph, Pregel):
-        raise TypeError(f"STAGECAST_GRAPHS: {target} is not a compiled LangGraph graph")
+        raise TypeError(f"agent {name!r}: {target!r} is not a compiled LangGraph graph")
     if graph.checkpointer is None:
         graph = graph.copy({"checkpointer": checkpointer})
     make_context = getattr(module, "make_context", None)
+    docstring = (module.__doc__ if module is not None else None) or ""
     return ChatbotAgent(
         name,
         graph,
-        description=getattr(module, "DESCRIPTION", None) or (module.__doc__ or "").strip().split("\n\n")[0],
+        description=getattr(module, "DESCRIPTION", None) or docstring.strip().split("\n\n")[0],
         stage_messages=getattr(module, "STAGE_MESSAGES", None),
         context_factory=partial(make_context, settings) if make_context else None,
     )

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.extension import stagecast
 
-bp = Blueprint("agents", __name__, url_prefix="/api/agents")
+bp = Blueprint("agents", __name__, url_prefix="/agents")
 
 
 @bp.get("")

@@ -22,7 +22,7 @@ from app.runs.owners import public_thread_id
 from app.tracing import current_trace_id
 from app.transport.streams import run_failure
 
-bp = Blueprint("chat", __name__, url_prefix="/api/chat")
+bp = Blueprint("chat", __name__, url_prefix="/chat")
 
 
 @bp.post("/stream")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ServiceError
@@ -58,7 +58,8 @@ def _store_unavailable(exc: StoreUnavailableError) -> Response:
     )
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask | Blueprint) -> None:
+    """Answer errors in JSON: every error of ``app``, or the errors of a blueprint's routes."""
     app.register_error_handler(ServiceError, error_response)
     app.register_error_handler(StoreUnavailableError, _store_unavailable)
     app.register_error_handler(HTTPException, _http_error)

@@ -13,7 +13,7 @@ from app.ownership import check_run, listed_owner, visible_run
 from app.runs.owners import public_thread_id
 from app.tracing import current_trace_id
 
-bp = Blueprint("runs", __name__, url_prefix="/api/runs")
+bp = Blueprint("runs", __name__, url_prefix="/runs")
 
 
 @bp.post("")

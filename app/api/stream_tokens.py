@@ -9,7 +9,7 @@ from app.auth import StreamTokenRequest, stream_token_for
 from app.ownership import visible_run
 from app.validation import validate_body
 
-bp = Blueprint("stream_tokens", __name__, url_prefix="/api/stream-tokens")
+bp = Blueprint("stream_tokens", __name__, url_prefix="/stream-tokens")
 
 
 @bp.post("")

@@ -15,7 +15,7 @@ from app.ownership import check_thread
 from app.runs.owners import SEPARATOR
 from app.validation import validate_body
 
-bp = Blueprint("threads", __name__, url_prefix="/api/threads")
+bp = Blueprint("threads", __name__, url_prefix="/threads")
 
 
 class ThreadHandOver(BaseModel):

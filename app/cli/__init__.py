@@ -68,9 +68,9 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 
     serve = commands.add_parser(
         "serve",
-        help="run the server (gunicorn with gevent workers, from the repo's gunicorn.conf.py)",
-        description="Run gunicorn -c gunicorn.conf.py wsgi:app. Settings come from STAGECAST_* "
-        "variables; extra arguments after -- go to gunicorn.",
+        help="run the server (gunicorn with gevent workers, with the package's gunicorn settings)",
+        description="Run gunicorn -c python:stagecast.gunicorn_conf stagecast.wsgi:app. Settings "
+        "come from STAGECAST_* variables; extra arguments after -- go to gunicorn.",
     )
     serve.add_argument("--bind", help="HOST:PORT (sets STAGECAST_BIND; default 127.0.0.1:8000)")
     serve.add_argument("--workers", type=int, help="worker processes (sets STAGECAST_WORKERS)")

@@ -64,7 +64,7 @@ from app.transport.encoders import Parsed
 from app.transport.streams import sse_headers
 from app.validation import validate_body, validate_run_request
 
-bp = Blueprint("ag_ui", __name__, url_prefix="/api/ag-ui")
+bp = Blueprint("ag_ui", __name__, url_prefix="/ag-ui")
 
 
 @bp.post("")

@@ -46,7 +46,7 @@ from app.transport.encoders import Parsed
 from app.transport.streams import sse_headers
 from app.validation import validate_body, validate_run_request
 
-bp = Blueprint("ai_sdk", __name__, url_prefix="/api/ai-sdk")
+bp = Blueprint("ai_sdk", __name__, url_prefix="/ai-sdk")
 
 # What the SDK's own servers send with a UI message stream (UI_MESSAGE_STREAM_HEADERS).
 STREAM_HEADER = {"x-vercel-ai-ui-message-stream": "v1"}

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, current_app, send_from_directory
+from flask import Response, send_from_directory
 
 from app.web import bp
 
 CLIENT_MODULES = ("stagecast.js", "stagecast.d.ts", "state.js", "sse.js")
 
 
+_PACKAGED = Path(__file__).resolve().parent / "client"
+_CHECKOUT = Path(__file__).resolve().parents[2] / "clients" / "js"
+
+
 def client_dir() -> Path:
-    """``clients/js`` next to the ``app`` package, i.e. at the repository root."""
-    return Path(current_app.root_path).parent / "clients" / "js"
+    """The client's files: copied into the package when a wheel is built (``web/client``, by
+    setup.py), else ``clients/js`` of the checkout the package is in."""
+    return _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 
 
 @bp.get(f"/static/<any({', '.join(CLIENT_MODULES)}):filename>")

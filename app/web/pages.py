@@ -32,10 +32,14 @@ def runs_monitor() -> Response:
 
 
 def _page(template: str, **context: object) -> Response:
-    settings = stagecast().settings
+    state = stagecast()
+    settings = state.settings
     response = make_response(
         render_template(
             template,
+            # The service's own static route, or the assets beside the pages in a host app.
+            static_endpoint=state.endpoint("web_assets.static") if state.endpoint_prefix else "static",
+            api_path=state.url_prefix,
             default_agent=settings.default_agent,
             writer="openai-compatible" if settings.llm_enabled else "offline",
             auth_required=settings.auth_enabled,

@@ -299,9 +299,14 @@ export interface StreamHandlers {
 export interface StreamOptions {
   /**
    * Origin and path prefix of the server's API, for the rejoin and cancel endpoints.
-   * stream(): derived from the url (everything before /api/chat/stream). watchRun(): '' (same origin).
+   * stream(): derived from the url (everything before <apiPath>/chat/stream). watchRun(): '' (same origin).
    */
   baseUrl?: string;
+  /**
+   * The path the native routes are mounted at, after baseUrl: '/api' (the default, the service's),
+   * or the host app's `url_prefix` when Stagecast is a Flask extension in it (e.g. '/ai').
+   */
+  apiPath?: string;
   /** Extra request headers (e.g. Authorization) for every request: the POST, rejoins, cancel. */
   headers?: Record<string, string>;
   /** fetch credentials mode (e.g. 'include' for cookies across origins). */

@@ -52,7 +52,7 @@ export function stream(url, body, handlers = {}, options = {}) {
     headers: { 'Content-Type': 'application/json' },
   };
   return new RunStream(
-    { baseUrl: options.baseUrl ?? baseUrlOf(url), first, runId: null, ownsRun: true },
+    { baseUrl: options.baseUrl ?? baseUrlOf(url, options.apiPath ?? '/api'), first, runId: null, ownsRun: true },
     handlers,
     options,
   );
@@ -96,6 +96,8 @@ class RunStream {
   #options;
   #rawOptions;
   #baseUrl;
+  /** Where the native routes are: the base URL and the API's path (options.apiPath, '/api'). */
+  #api;
   #ownsRun;
   #runId;
   #state = initialState();
@@ -112,6 +114,7 @@ class RunStream {
     this.#rawOptions = options;
     this.#options = { ...DEFAULTS, ...definedOnly(options) };
     this.#baseUrl = baseUrl;
+    this.#api = `${baseUrl}${options.apiPath ?? '/api'}`;
     this.#ownsRun = ownsRun;
     this.#runId = runId;
     this.#retryMs = this.#options.retryDelay;
@@ -162,7 +165,7 @@ class RunStream {
       throw new Error('resume() needs a run that ended paused (after an interrupt event)');
     }
     const options = { ...this.#rawOptions, baseUrl: this.#baseUrl };
-    return resume(`${this.#baseUrl}/api/chat/stream`, threadId, value, handlers, options);
+    return resume(`${this.#api}/chat/stream`, threadId, value, handlers, options);
   }
 
   /**
@@ -388,7 +391,7 @@ class RunStream {
 
   async #requestCancel(runId) {
     try {
-      const response = await this.#fetch(`${this.#baseUrl}/api/runs/${encodeURIComponent(runId)}/cancel`, {
+      const response = await this.#fetch(`${this.#api}/runs/${encodeURIComponent(runId)}/cancel`, {
         method: 'POST',
         headers: { ...this.#options.headers },
       });
@@ -401,7 +404,7 @@ class RunStream {
 
   #resumeRequest() {
     return {
-      url: `${this.#baseUrl}/api/runs/${encodeURIComponent(this.#runId)}/stream`,
+      url: `${this.#api}/runs/${encodeURIComponent(this.#runId)}/stream`,
       method: 'GET',
       headers: this.#lastEventId === null ? {} : { 'Last-Event-ID': this.#lastEventId },
     };
@@ -429,10 +432,10 @@ function definedOnly(options) {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
 
-function baseUrlOf(url) {
+function baseUrlOf(url, apiPath) {
   const text = String(url);
-  const at = text.lastIndexOf('/api/chat/stream');
-  if (at === -1) throw new TypeError('options.baseUrl is required when the url is not .../api/chat/stream');
+  const at = text.lastIndexOf(`${apiPath}/chat/stream`);
+  if (at === -1) throw new TypeError(`options.baseUrl is required when the url is not ...${apiPath}/chat/stream`);
   return text.slice(0, at);
 }
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from app.config import Settings
-from app.extension import Stagecast
+from app.extension import StagecastState
 from app.protocols.langgraph.api import bp
 from app.protocols.langgraph.service import LangGraphService
 from app.protocols.langgraph.threads import LangGraphRecords, PostgresRecords, SqliteRecords
@@ -16,12 +16,15 @@ from app.runs.store.sqlite import connect
 __all__ = ["bp", "init_app"]
 
 
-def init_app(app: Flask, stagecast: Stagecast) -> LangGraphService:
+def init_app(
+    app: Flask, stagecast: StagecastState, parent: Blueprint | None = None, url_prefix: str = "/langgraph"
+) -> LangGraphService:
+    """Serve the API at ``url_prefix`` of ``app``, or of ``parent`` (the extension's blueprint)."""
     service = LangGraphService(
         stagecast.settings, stagecast.manager, stagecast.transport, _records(stagecast.settings), time.time()
     )
     app.extensions["stagecast_langgraph"] = service
-    app.register_blueprint(bp)
+    (parent or app).register_blueprint(bp, url_prefix=url_prefix)
     return service
 
 

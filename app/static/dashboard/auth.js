@@ -4,6 +4,8 @@
 // need no cookie, and a cross-site page has nothing to ride on.
 const STORAGE_KEY = 'stagecast.token';
 const required = document.body.dataset.auth === 'on';
+/** Where the API is: /api for the service, the url_prefix of a host app that mounts Stagecast. */
+export const API = document.body.dataset.api || '/api';
 const dialog = document.getElementById('auth-dialog');
 
 export function authHeaders() {

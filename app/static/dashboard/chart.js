@@ -12,7 +12,7 @@ const monthName = new Intl.DateTimeFormat(undefined, { month: 'short', timeZone:
 const COLORS = ['#2f6fed', '#e8590c', '#2b8a3e', '#ae3ec9', '#f59f00', '#0c8599'];
 
 /**
- * @param {import('/static/stagecast.js').ChartData} chart
+ * @param {import('../stagecast.js').ChartData} chart
  * @returns {SVGSVGElement}
  */
 export function renderChart(chart) {

@@ -3,8 +3,8 @@
 // chart; answer the question of a paused run (an `interrupt`). The run is followed by the shared JS client (/static/stagecast.js), which
 // rejoins after a network drop with Last-Event-ID; this module only draws its state.
 // Text from the model or the server is always set as text (textContent), never as HTML.
-import { initialState, isTerminal, stream, watchRun } from '/static/stagecast.js';
-import { authHeaders, ensureToken, forgetToken } from './auth.js';
+import { initialState, isTerminal, stream, watchRun } from '../stagecast.js';
+import { API, authHeaders, ensureToken, forgetToken } from './auth.js';
 import { renderChart } from './chart.js';
 import { $, el, formatMs, formatValue, languageOf, replace, stageLabel } from './dom.js';
 import { Typewriter } from './typewriter.js';
@@ -93,7 +93,7 @@ async function ask(message) {
   await ensureToken();
   const body = { message, agent: ui.agent.value };
   if (threadId) body.conversation_id = threadId;
-  begin((handlers) => stream('/api/chat/stream', body, handlers, { headers: authHeaders() }), false);
+  begin((handlers) => stream(`${API}/chat/stream`, body, handlers, { headers: authHeaders(), apiPath: API }), false);
 }
 
 /** Answers the paused run's question; the run that continues the thread takes the screen. */
@@ -105,7 +105,7 @@ function answer(value) {
 
 async function watch(runId) {
   await ensureToken();
-  begin((handlers) => watchRun(runId, handlers, { headers: authHeaders() }), true);
+  begin((handlers) => watchRun(runId, handlers, { headers: authHeaders(), apiPath: API }), true);
 }
 
 function begin(open, watching, resuming = false) {

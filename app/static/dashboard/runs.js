@@ -1,8 +1,8 @@
 // The runs monitor: polls GET /api/runs, and follows runs' streams (the shared JS client's
 // watchRun) for their stage timelines: live runs as they happen, finished runs replayed once.
 // Server text is only ever set with textContent.
-import { isTerminal, watchRun } from '/static/stagecast.js';
-import { authFetch, authHeaders } from './auth.js';
+import { isTerminal, watchRun } from '../stagecast.js';
+import { API, authFetch, authHeaders } from './auth.js';
 import { $, ago, el, formatMs, languageOf, replace, stageLabel } from './dom.js';
 
 const POLL_MS = 1000;
@@ -30,7 +30,7 @@ let timer = 0;
 async function poll() {
   clearTimeout(timer);
   try {
-    const response = await authFetch('/api/runs', { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    const response = await authFetch(`${API}/runs`, { headers: { Accept: 'application/json' }, cache: 'no-store' });
     const body = await response.json().catch(() => null);
     if (!response.ok) throw new Error(body?.message ?? `HTTP ${response.status}`);
     runs = Array.isArray(body?.runs) ? body.runs : [];
@@ -64,7 +64,7 @@ function followTimelines() {
         entry.state = state;
         schedule();
       },
-    }, { maxRetries: 2, headers: authHeaders() });
+    }, { maxRetries: 2, headers: authHeaders(), apiPath: API });
     entry.handle.done.then(() => {
       // The next timeline can load at once. One that could not be read (e.g. the run is on
       // another worker) is not retried.
@@ -156,7 +156,7 @@ function result(run, state) {
 
 async function cancel(runId) {
   try {
-    await authFetch(`/api/runs/${encodeURIComponent(runId)}/cancel`, { method: 'POST' });
+    await authFetch(`${API}/runs/${encodeURIComponent(runId)}/cancel`, { method: 'POST' });
   } finally {
     poll();
   }

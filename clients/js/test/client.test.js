@@ -457,6 +457,22 @@ describe('answers that are not a stream', () => {
     ]);
     assert.throws(() => stream('/chat', QUESTION), TypeError);
   });
+
+  test('apiPath: the routes of a Flask extension mounted at another prefix', async () => {
+    const urls = [];
+    const fetch = async (url, init) => {
+      urls.push(`${init.method} ${url}`);
+      if (init.method === 'POST' && url.endsWith('/cancel')) return new Response(null, { status: 202 });
+      return new Response(
+        'retry: 1\n\nid: run_1:1\ndata: {"type":"token","data":{"content":"a"},"run_id":"run_1"}\n\n',
+        { headers: { 'Content-Type': 'text/event-stream' } },
+      );
+    };
+    const handle = stream('/ai/chat/stream', QUESTION, { onToken: () => handle.cancel() }, { fetch, apiPath: '/ai' });
+    await handle.done;
+    assert.deepEqual(urls, ['POST /ai/chat/stream', 'POST /ai/runs/run_1/cancel']);
+    assert.throws(() => stream('/ai/chat/stream', QUESTION), TypeError);
+  });
 });
 
 describe('a run resumed on another worker (a restart event)', () => {
