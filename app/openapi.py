@@ -22,10 +22,13 @@ from app.api.schemas import (
     ChatResult,
     ErrorBody,
     Health,
+    HistoryQuery,
+    MessagesQuery,
     RunCreated,
     RunList,
     RunListQuery,
     RunSummary,
+    ThreadHistory,
     ThreadMessages,
 )
 from app.auth import StreamToken, StreamTokenRequest
@@ -163,7 +166,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (403, 404, 409, 410),
     ),
     ("threads.messages", "GET"): Operation(
-        "The conversation history of a thread", "threads", {200: Answer("json", ThreadMessages)}, (404,)
+        "The conversation history of a thread, or of one of its branches",
+        "threads",
+        {200: Answer("json", ThreadMessages)},
+        (404,),
+        query=MessagesQuery,
+    ),
+    ("threads.checkpoints", "GET"): Operation(
+        "A thread's checkpoints, newest first: the points to fork from (docs/branches.md)",
+        "threads",
+        {200: Answer("json", ThreadHistory)},
+        (400, 404),
+        query=HistoryQuery,
     ),
     ("stream_tokens.create", "POST"): Operation(
         "A short-lived token that opens one run's stream, for EventSource",

@@ -42,7 +42,7 @@ from langchain_core.messages import (
 )
 from langgraph.pregel import Pregel
 from langgraph.pregel._messages import StreamMessagesHandler
-from langgraph.types import Command
+from langgraph.types import Command, Send
 
 from app.agent.control import RunControl
 from app.agent.errors import classify
@@ -164,10 +164,11 @@ class ChatbotAgent:
                 graph_input = None  # LangGraph continues from the checkpoint; done nodes stay done
                 mapper.answer = list(restart.kept_answer)
                 mapper.values = self.graph.get_state(config).values
-            elif request.resuming:
-                graph_input = Command(resume=request.resume)
             else:
-                graph_input = {"messages": self._input_messages(request, config), "question": request.message}
+                if request.checkpoint_id:
+                    # A fork: the run's first checkpoint is a child of this one (app/agent/branches.py).
+                    config["configurable"]["checkpoint_id"] = request.checkpoint_id
+                graph_input = self._graph_input(request, config)
             # "sync": each step is checkpointed before the next starts, so a run taken over
             # after its worker died re-runs only the step that was cut off.
             for _ in self.graph.stream(
@@ -176,9 +177,18 @@ class ChatbotAgent:
                 stream_mode=[],
                 context=context,
                 durability="sync",
+                interrupt_before=request.interrupt_before,
+                interrupt_after=request.interrupt_after,
             ):
                 pass  # every item went to on_item as it happened
             control.raise_if_cancelled()
+            if not mapper.interrupts and (request.interrupt_before or request.interrupt_after):
+                thread = {"configurable": {"thread_id": thread_id}}
+                if self.graph.get_state(thread).next:
+                    # Stopped at a breakpoint: paused, with no question; a run that
+                    # ``proceed``s continues it.
+                    emit(events.interrupt([]))
+                    return
             emit(mapper.outcome())
         except Exception as exc:
             failure = classify(exc, control)
@@ -218,6 +228,19 @@ class ChatbotAgent:
         kept = [t["content"] for _, t in tokens if t["message_id"] not in discard]
         return Restart(True, list(dict.fromkeys(discard)), kept)
 
+    def _graph_input(self, request: AgentInput, config: dict[str, Any]) -> Any:
+        """What the graph is given: a ``Command``, nothing (continue), or the new message."""
+        if request.command is not None or request.resuming:
+            command = request.command
+            return Command(
+                resume=request.resume,
+                update=command.update if command else None,
+                goto=_goto(command.goto) if command and command.goto is not None else (),
+            )
+        if request.proceed:
+            return None  # LangGraph continues from the checkpoint with the nodes it names
+        return {"messages": self._input_messages(request, config), "question": request.message}
+
     def _input_messages(self, request: AgentInput, config: dict[str, Any]) -> list[BaseMessage]:
         """The new question, after the client's ``history`` if the thread has none of its own."""
         question = HumanMessage(request.message or "")
@@ -227,6 +250,13 @@ class ChatbotAgent:
             return [question]  # the server's own history of this thread wins
         prior = [_HISTORY_TYPES[item.role](item.content) for item in request.history]
         return [*prior, question]
+
+
+def _goto(goto: Any) -> Any:
+    """``command.goto`` as LangGraph takes it: ``{"node", "arg"}`` objects become ``Send``."""
+    items = goto if isinstance(goto, list) else [goto]
+    sends = [Send(item["node"], item.get("arg")) if isinstance(item, dict) else item for item in items]
+    return sends if isinstance(goto, list) else sends[0]
 
 
 Namespace = tuple[str, ...]

@@ -24,6 +24,7 @@ from typing import Any
 import gevent
 
 from app import metrics
+from app.agent.branches import has_checkpoint
 from app.agent.chatbot import ChatbotAgent, Restart
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
@@ -102,6 +103,12 @@ class RunManager:
         thread_id = request.conversation_id or str(uuid.uuid4())
         if owner is not None and self.store.claim_thread(thread_id, owner) != owner:
             raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
+        if request.checkpoint_id and not has_checkpoint(
+            self.agents.checkpointer, thread_id, request.checkpoint_id
+        ):
+            raise not_found(
+                ErrorCode.CHECKPOINT_NOT_FOUND, f"No checkpoint {request.checkpoint_id} in {thread_id}."
+            )
         run_id = str(uuid.uuid4())
         self._claim_thread(thread_id, run_id)
         if request.resuming:
