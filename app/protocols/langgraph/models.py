@@ -2,8 +2,7 @@
 
 Fields the SDKs always send but Stagecast has no use for (``durability``, ``feedback_keys``,
 ``langsmith_tracer``, ...) are ignored; fields asking for something Stagecast does not do
-(``webhook``, ``interrupt_before``, time travel with ``checkpoint``) are refused with 422 by
-the views rather than silently dropped.
+(``webhook``, ``after_seconds``) are refused with 422 by the views rather than silently dropped.
 """
 
 from __future__ import annotations
@@ -39,13 +38,13 @@ class RunCreate(_Body):
     on_disconnect: Literal["cancel", "continue"] | None = None
     multitask_strategy: MultitaskStrategy = "enqueue"
     if_not_exists: Literal["create", "reject"] = "reject"
+    interrupt_before: list[str] | Literal["*"] | None = None
+    interrupt_after: list[str] | Literal["*"] | None = None
     # Asked for, not offered: refused when set (see the module docstring).
     webhook: str | None = None
-    interrupt_before: Any = None
-    interrupt_after: Any = None
+    after_seconds: float | None = None
     checkpoint: dict[str, Any] | None = None
     checkpoint_id: str | None = None
-    after_seconds: float | None = None
 
     @property
     def modes(self) -> list[str]:

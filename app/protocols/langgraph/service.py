@@ -22,6 +22,7 @@ from typing import Any
 
 import gevent
 from langgraph.pregel import Pregel
+from langgraph.types import StateSnapshot
 
 from app.agent.registry import AgentRegistry
 from app.agent.threads import read_thread
@@ -56,14 +57,7 @@ THREAD_EXISTS = "ThreadExists"
 # How often a request waiting for a busy thread looks again (the thread's run may be on
 # another worker, so there is no log to wait on).
 _BUSY_POLL_S = 0.05
-_UNSUPPORTED = (
-    "webhook",
-    "interrupt_before",
-    "interrupt_after",
-    "checkpoint",
-    "checkpoint_id",
-    "after_seconds",
-)
+_UNSUPPORTED = ("webhook", "after_seconds")
 
 
 @dataclass(frozen=True)
@@ -174,7 +168,7 @@ class LangGraphService:
                     interrupts[task.id] = [{"value": jsonable(i.value), "id": i.id} for i in task.interrupts]
         if self.manager.thread_run(record.thread_id) is not None:
             status = "busy"
-        elif interrupts:
+        elif interrupts or (snapshot is not None and self._at_breakpoint(snapshot)):
             status = "interrupted"
         else:
             status = "idle"
@@ -189,6 +183,17 @@ class LangGraphService:
             "config": {},
             "error": None,
         }
+
+    def _at_breakpoint(self, snapshot: StateSnapshot) -> bool:
+        """Whether the run that wrote the checkpoint stopped at an ``interrupt_before`` or
+        ``interrupt_after`` (``input: null`` continues it); a cancelled run leaves nodes to run too."""
+        run_id = (snapshot.metadata or {}).get(state.RUN_ID_KEY)
+        if not snapshot.next or not isinstance(run_id, str):
+            return False
+        try:
+            return self.manager.describe(run_id)["status"] == "paused"
+        except ServiceError:
+            return False  # a run forgotten since
 
     # --- runs ---
 
@@ -229,10 +234,12 @@ class LangGraphService:
             run.run_id, thread_id, body.assistant_id, run.created_at, body.metadata or {}, options
         )
         if not stateless:
-            if self.records.get_thread(thread_id) is None:
-                self.records.put_thread(
-                    ThreadRecord(thread_id, run.created_at, run.created_at, {}, body.assistant_id)
-                )
+            thread = self.records.get_thread(thread_id) or ThreadRecord(
+                thread_id, run.created_at, run.created_at, {}, body.assistant_id
+            )
+            # As LangGraph Server does: UIs list a graph's threads by this metadata.
+            graph = {"graph_id": body.assistant_id, "assistant_id": body.assistant_id}
+            self.records.put_thread(replace(thread, metadata={**thread.metadata, **graph}))
             self.records.add_run(record)
         return run, record
 
