@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
-from langgraph_sdk.errors import NotFoundError
+from langgraph_sdk.errors import ConflictError, NotFoundError
 from langgraph_sdk.schema import StreamPart
 
 from tests.support.server import Server, run_server
@@ -155,3 +156,141 @@ def test_a_run_gives_its_thread_graph_id_and_assistant_id(lg: SyncLangGraphClien
     assert "made-by-a-run" in chats
     with pytest.raises(NotFoundError):
         lg.threads.get("never-made")
+
+
+# --- threads: update state, copy, count, prune, join ---
+
+
+def test_update_state_then_continue(lg: SyncLangGraphClient, lg_server: Server) -> None:
+    tid = lg.threads.create()["thread_id"]
+    lg.runs.wait(tid, "chat", input=human(FIRST), interrupt_before=["response_generation"])
+    # A person writes the answer instead of the node: the graph goes on after that node (to END).
+    written = {"messages": [{"type": "ai", "content": "Written by a person."}]}
+    answer = lg.threads.update_state(tid, written, as_node="response_generation")
+    assert answer["checkpoint"]["checkpoint_id"]
+    state = lg.threads.get_state(tid)
+    assert state["next"] == [] and state["checkpoint"] == answer["checkpoint"]
+    assert contents(state["values"])[-1] == ("ai", "Written by a person.")
+    assert lg.threads.get(tid)["status"] == "idle"
+    # The native API sees the update, and the thread's agent is still the chat agent.
+    native = httpx.get(f"{lg_server.url}/api/threads/{tid}").json()
+    assert native["agent"] == "chat" and native["message_count"] == 2
+    done = lg.runs.wait(tid, "chat", input=human(FIRST))
+    assert [m["type"] for m in done["messages"]] == ["human", "ai", "human", "ai"]
+    # With a checkpoint: a fork of an older state.
+    first_turn = answer["checkpoint"]["checkpoint_id"]
+    forked = lg.threads.update_state(
+        tid, {"question": "rewritten"}, as_node="response_generation", checkpoint_id=first_turn
+    )
+    values = lg.threads.get_state(tid)["values"]
+    assert values["question"] == "rewritten" and len(values["messages"]) == 2
+    assert lg.threads.get_state(tid)["parent_checkpoint"]["checkpoint_id"] == first_turn
+    assert forked["checkpoint"]["checkpoint_id"] != first_turn
+    with pytest.raises(NotFoundError):
+        lg.threads.update_state(tid, {"question": "x"}, as_node="query_analysis", checkpoint_id="nope")
+    with pytest.raises(NotFoundError):
+        lg.threads.update_state("no-such-thread", {"question": "x"})
+
+
+def test_threads_copy_count_and_prune(lg: SyncLangGraphClient) -> None:
+    tag = {"suite": f"copy-{id(lg)}"}
+    tid = lg.threads.create(metadata=tag)["thread_id"]
+    lg.runs.wait(tid, "chat", input=human(FIRST))
+    copied = lg.threads.copy(tid)
+    assert isinstance(copied, dict) and copied["thread_id"] != tid
+    copy_id = copied["thread_id"]
+    assert lg.threads.get_state(copy_id)["values"] == lg.threads.get_state(tid)["values"]
+    original = [h["checkpoint"]["checkpoint_id"] for h in lg.threads.get_history(tid, limit=50)]
+    assert [h["checkpoint"]["checkpoint_id"] for h in lg.threads.get_history(copy_id, limit=50)] == original
+    # The copy goes its own way.
+    lg.runs.wait(copy_id, "chat", input=human(EDITED))
+    assert len(lg.threads.get_state(copy_id)["values"]["messages"]) == 4
+    assert len(lg.threads.get_state(tid)["values"]["messages"]) == 2
+    assert lg.threads.count(metadata=tag) == 2
+    assert lg.threads.count(metadata=tag, status="idle") == 2
+    assert lg.threads.count(metadata={**tag, "graph_id": "nope"}) == 0
+    # keep_latest: one checkpoint left, the same state; delete: gone.
+    assert lg.threads.prune([copy_id], strategy="keep_latest") == {"pruned_count": 1}
+    assert len(lg.threads.get_history(copy_id, limit=50)) == 1
+    assert len(lg.threads.get_state(copy_id)["values"]["messages"]) == 4
+    lg.runs.wait(copy_id, "chat", input=human(FIRST))  # and it goes on
+    assert lg.threads.prune([tid, "never-made"]) == {"pruned_count": 1}
+    with pytest.raises(NotFoundError):
+        lg.threads.get(tid)
+    assert lg.threads.count(metadata=tag) == 1
+
+
+def test_join_the_threads_current_run(lg: SyncLangGraphClient) -> None:
+    tid = lg.threads.create()["thread_id"]
+    assert list(lg.threads.join_stream(tid)) == []  # nothing in progress
+    run = lg.runs.create(tid, "slow", input={"question": "1"}, stream_mode=["values", "custom"])
+    parts = list(lg.threads.join_stream(tid))
+    assert parts[0].event == "metadata" and parts[0].data["run_id"] == run["run_id"]
+    assert by_event(parts, "values")[-1]["messages"][-1]["content"] == "slept 1.0s"
+    assert any(c.get("message") == "sleeping 1.0s" for c in by_event(parts, "custom"))
+    with pytest.raises(NotFoundError):
+        list(lg.threads.join_stream("no-such-thread"))
+
+
+# --- runs: stateless, batch, delete ---
+
+
+def test_stateless_background_run_batch_and_delete(lg: SyncLangGraphClient) -> None:
+    stateless = lg.runs.create(None, "tools", input=human("stock?"))
+    assert stateless["status"] in ("pending", "running", "success")
+    tid = lg.threads.create()["thread_id"]
+    batch = lg.runs.create_batch(
+        [
+            {"assistant_id": "tools", "input": human("stock?"), "thread_id": tid},
+            {"assistant_id": "tools", "input": human("stock?")},
+        ]
+    )
+    assert len(batch) == 2 and batch[0]["thread_id"] == tid
+    done = lg.runs.join(tid, batch[0]["run_id"])
+    assert done["messages"][-1]["content"] == "There are 1234 in stock."
+    assert [r["run_id"] for r in lg.runs.list(tid)] == [batch[0]["run_id"]]
+    lg.runs.delete(tid, batch[0]["run_id"])
+    assert lg.runs.list(tid) == []
+    assert lg.threads.get_state(tid)["values"]["messages"][-1]["content"] == "There are 1234 in stock."
+    with pytest.raises(NotFoundError):
+        lg.runs.delete(tid, batch[0]["run_id"])
+    busy = lg.runs.create(tid, "slow", input={"question": "5"})
+    with pytest.raises(ConflictError):
+        lg.runs.delete(tid, busy["run_id"])
+    lg.runs.cancel(tid, busy["run_id"], wait=True)
+    lg.runs.delete(tid, busy["run_id"])
+
+
+def test_the_new_routes_keep_ownership(tmp_path: Path) -> None:
+    """Another user's thread or run answers 404 on every new route; prune and count skip it."""
+    keys = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789abc"}
+    with run_server(tmp_path, api_keys=",".join(f"{u}={k}" for u, k in keys.items())) as server:
+        url = server.url + "/langgraph"
+        alice, bob = (
+            get_sync_client(url=url, api_key=None, headers={"Authorization": f"Bearer {key}"})
+            for key in keys.values()
+        )
+        try:
+            tid = alice.threads.create(metadata={"who": "alice"})["thread_id"]
+            alice.runs.wait(tid, "chat", input=human(FIRST))
+            run_id = alice.runs.list(tid)[0]["run_id"]
+            tip = alice.threads.get_state(tid)["checkpoint"]
+            copy_id = alice.threads.copy(tid)["thread_id"]
+            for attempt in (
+                lambda: bob.threads.update_state(tid, {"question": "x"}, as_node="query_analysis"),
+                lambda: bob.threads.copy(tid),
+                lambda: list(bob.threads.join_stream(tid)),
+                lambda: bob.runs.delete(tid, run_id),
+                lambda: bob.runs.wait(tid, "chat", input=human(FIRST), checkpoint=tip),
+                lambda: bob.threads.get(copy_id),
+            ):
+                with pytest.raises(httpx.HTTPStatusError) as refused:
+                    attempt()
+                assert refused.value.response.status_code == 404
+            assert bob.threads.count(metadata={"who": "alice"}) == 0
+            assert alice.threads.count(metadata={"who": "alice"}) == 2
+            assert bob.threads.prune([tid, copy_id]) == {"pruned_count": 0}
+            assert alice.threads.get(tid)["thread_id"] == tid
+        finally:
+            alice.http.client.close()
+            bob.http.client.close()

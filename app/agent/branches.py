@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import BaseMessage
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
@@ -98,3 +98,37 @@ def _summary(snapshot: StateSnapshot) -> CheckpointSummary:
 
 def _checkpoint_id(config: Any) -> str | None:
     return (config or {}).get("configurable", {}).get("checkpoint_id")
+
+
+def copy_thread(checkpointer: BaseCheckpointSaver, source: str, target: str) -> None:
+    """Every checkpoint of ``source`` (all namespaces, with pending writes) into ``target``,
+    under the same ids, oldest first: ``target`` has the same history and branches."""
+    saved = list(checkpointer.list({"configurable": {"thread_id": source}}))
+    for item in reversed(saved):
+        _put(checkpointer, item, target, keep_parent=True)
+
+
+def keep_latest(checkpointer: BaseCheckpointSaver, thread_id: str) -> None:
+    """Drop every checkpoint of the thread but its latest (which keeps its pending writes)."""
+    latest = checkpointer.get_tuple(checkpoint_config(thread_id))
+    if latest is None:
+        return
+    checkpointer.delete_thread(thread_id)
+    _put(checkpointer, latest, thread_id, keep_parent=False)
+
+
+def _put(
+    checkpointer: BaseCheckpointSaver, item: CheckpointTuple, thread_id: str, *, keep_parent: bool
+) -> None:
+    namespace = item.config["configurable"].get("checkpoint_ns", "")
+    parent = _checkpoint_id(item.parent_config) if keep_parent else None
+    config: dict[str, Any] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": namespace}}
+    if parent:
+        config["configurable"]["checkpoint_id"] = parent
+    checkpoint = item.checkpoint
+    written = checkpointer.put(config, checkpoint, item.metadata, dict(checkpoint["channel_versions"]))
+    by_task: dict[str, list[tuple[str, Any]]] = {}
+    for task_id, channel, value in item.pending_writes or ():
+        by_task.setdefault(task_id, []).append((channel, value))
+    for task_id, writes in by_task.items():
+        checkpointer.put_writes(written, writes, task_id)

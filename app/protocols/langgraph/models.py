@@ -84,3 +84,29 @@ class AssistantSearch(_Body):
     metadata: dict[str, Any] | None = None
     limit: int = Field(10, ge=1, le=1000)
     offset: int = Field(0, ge=0)
+
+
+class StateUpdate(_Body):
+    """``POST /threads/<id>/state``: write ``values`` as if ``as_node`` had returned them."""
+
+    values: dict[str, Any] | list[dict[str, Any]] | None = None
+    as_node: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
+
+
+class ThreadCount(_Body):
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+
+
+class ThreadPrune(_Body):
+    thread_ids: list[str] = Field(min_length=1, max_length=1000)
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+class BatchRunCreate(RunCreate):
+    """One run of ``POST /runs/batch``: on ``thread_id``, or stateless without one."""
+
+    thread_id: str | None = None

@@ -100,12 +100,16 @@ class LangGraphService:
 
     def graph_of(self, thread_id: str) -> Pregel:
         """The graph of the agent that ran the thread (the default agent for a new one)."""
+        return self.agents.get(self.agent_of(thread_id)).graph
+
+    def agent_of(self, thread_id: str) -> str:
+        """The name of the agent that ran the thread (the default agent for a new one)."""
         record = self.records.get_thread(thread_id)
         name = record.assistant_id if record else None
         if name is None:
             written = read_thread(self.agents.checkpointer, thread_id)
             name = written.agent if written else None
-        return self.agents.get(name if name in self.agents.agents else None).graph
+        return name if name in self.agents.agents else self.agents.default
 
     def thread_record(self, thread_id: str) -> ThreadRecord | None:
         """The thread's record; a thread only the native API wrote gets one made from its state."""

@@ -121,6 +121,9 @@ class LangGraphRecords(ABC):
             (time.time(), record.assistant_id, record.thread_id),
         )
 
+    def delete_run(self, run_id: str) -> None:
+        self._execute("DELETE FROM langgraph_runs WHERE run_id = ?", (run_id,))
+
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._execute(f"SELECT {_RUN} FROM langgraph_runs WHERE run_id = ?", (run_id,))
         return _run(rows[0]) if rows else None

@@ -1,0 +1,66 @@
+"""``/langgraph`` runs beyond one thread's stream, wait and join: a stateless background run
+(``POST /runs``), several runs at once (``POST /runs/batch``), and deleting a run's record.
+
+Routes of the same blueprint as app/protocols/langgraph/api.py; a run is started by
+:meth:`LangGraphService.start`, as every other run of the API.
+"""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+from pydantic import TypeAdapter, ValidationError
+
+from app.api.requests import current_trace_id
+from app.errors import ServiceError
+from app.events import ErrorCode
+from app.protocols.langgraph.api import _body, bp, service
+from app.protocols.langgraph.inputs import unprocessable
+from app.protocols.langgraph.models import BatchRunCreate, RunCreate
+from app.runs.models import FINISHED_STATES
+
+_BATCH = TypeAdapter(list[BatchRunCreate])
+_MAX_BATCH = 100
+
+
+@bp.post("/runs")
+def create_stateless() -> Response:
+    """A background run on a thread of its own (not kept in the thread list)."""
+    svc = service()
+    run, record = svc.start(_body(RunCreate), None, background=True, trace_id=current_trace_id())
+    response = jsonify(svc.run_json(record))
+    response.headers["Content-Location"] = f"/runs/{run.run_id}"
+    return response
+
+
+@bp.post("/runs/batch")
+def create_batch() -> Response:
+    """Start each run (in the background), in order; the first refused one stops the batch."""
+    data = request.get_json(silent=True)
+    try:
+        bodies = _BATCH.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise unprocessable(f"Send a JSON array of run bodies: {problems}.") from None
+    if not 1 <= len(bodies) <= _MAX_BATCH:
+        raise unprocessable(f"A batch holds 1 to {_MAX_BATCH} runs.")
+    svc = service()
+    started = []
+    for body in bodies:
+        _, record = svc.start(body, body.thread_id, background=True, trace_id=current_trace_id())
+        started.append(svc.run_json(record))
+    return jsonify(started)
+
+
+@bp.delete("/threads/<thread_id>/runs/<run_id>")
+def delete_run(thread_id: str, run_id: str) -> tuple[str, int]:
+    """Forget a run that has ended (its checkpoints stay in the thread); 409 while it runs."""
+    svc = service()
+    svc.run_record(thread_id, run_id)
+    try:
+        running = svc.manager.describe(run_id)["status"] not in FINISHED_STATES
+    except ServiceError:
+        running = False  # the run store forgot it; the record is all there is
+    if running:
+        raise ServiceError(ErrorCode.THREAD_BUSY, 409, f"Run {run_id} is in progress; cancel it first.")
+    svc.records.delete_run(run_id)
+    return "", 204
