@@ -366,11 +366,29 @@ def test_dashboard_approves_a_paused_review(session: Session, web_server: Server
     assert first["agent"] == "review"
     assert second == {
         "conversation_id": first.get("conversation_id") or second["conversation_id"],
-        "resume": "approve",
+        "resume": {"decisions": [{"type": "approve"}]},  # LangChain's human-in-the-loop answer
     }
     summary = run_summary(web_server, page.text_content("#run-id") or "")
     assert summary["status"] == "success" and summary["agent"] == "review"
     page.screenshot(path=artifact("dashboard-review-approved.png"), full_page=True)
+
+
+def test_dashboard_rejects_a_paused_review_with_a_reason(session: Session, web_server: Server) -> None:
+    page = open_dashboard(session, web_server.url)
+    page.select_option("#agent", "review")
+    page.fill("#question", "Request 120 x ABC-12345 for the line 3 pump overhaul")
+    page.click("#ask")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "paused", timeout=30_000)
+    card = page.locator("#question-card")
+    # LangChain's human-in-the-loop question: its decisions as buttons, a reason to reject with.
+    expect(card.locator(".interrupt-input")).to_have_attribute("placeholder", "A reason, to reject with it")
+    card.locator(".interrupt-input").fill("budget is frozen")
+    card.locator(".interrupt-form button").click()
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    wait_until(lambda: "do not place the order" in answer_text(page), what="the rejection")
+    assert "budget is frozen" in answer_text(page)
+    resume = session.api_requests("POST", r"/api/chat/stream$")[-1].post_data_json
+    assert resume["resume"] == {"decisions": [{"type": "reject", "message": "budget is frozen"}]}
 
 
 def test_dashboard_shows_nested_stages_and_takes_a_typed_answer(session: Session, web_server: Server) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
-from langgraph_sdk.errors import ConflictError, NotFoundError
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 from langgraph_sdk.schema import StreamPart
 
 from tests.support.server import Server, run_server
@@ -294,3 +294,32 @@ def test_the_new_routes_keep_ownership(tmp_path: Path) -> None:
         finally:
             alice.http.client.close()
             bob.http.client.close()
+
+
+# --- human approval in LangChain's format ---
+
+BIG_ORDER = "Request 120 x ABC-12345 for the line 3 pump overhaul"  # above the approval limit
+
+
+@pytest.mark.parametrize(
+    ("decision", "approved"),
+    [({"type": "approve"}, True), ({"type": "reject", "message": "budget is frozen"}, False)],
+)
+def test_review_approval_with_decisions(
+    lg: SyncLangGraphClient, decision: dict[str, Any], approved: bool
+) -> None:
+    tid = lg.threads.create()["thread_id"]
+    paused = lg.runs.wait(tid, "review", input=human(BIG_ORDER))
+    (pending,) = paused["__interrupt__"]
+    assert {"action_requests", "review_configs"} <= set(pending["value"])
+    assert pending["value"]["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject"]
+    thread = lg.threads.get(tid)
+    assert thread["status"] == "interrupted"
+    assert thread["metadata"] == {"graph_id": "review", "assistant_id": "review"}
+    # An answer the agent cannot read is refused, not taken as a rejection.
+    with pytest.raises(UnprocessableEntityError, match="decisions"):
+        list(lg.runs.stream(tid, "review", command={"resume": {"decisions": [{"type": "ok"}]}}))
+    done = lg.runs.wait(tid, "review", command={"resume": {"decisions": [decision]}})
+    assert done["decision"] == {"by": "human", "approved": approved, "note": decision.get("message")}
+    assert ("do not place the order" in done["messages"][-1]["content"]) is not approved
+    assert lg.threads.get(tid)["status"] == "idle"

@@ -49,7 +49,9 @@ from app.agent.errors import classify
 from app.agent.inline import StreamItem, with_inline_stream
 from app.agent.models import AgentInput
 from app.agent.threads import AGENT_KEY, pending_interrupt
+from app.errors import ServiceError
 from app.events import (
+    ErrorCode,
     Event,
     EventFactory,
     FinalData,
@@ -68,6 +70,7 @@ _HISTORY_TYPES: dict[str, type[BaseMessage]] = {
 }
 
 ContextFactory = Callable[[AgentInput, RunControl], Any]
+ResumeCheck = Callable[[Any, Any], None]  # (answer, interrupt value); raises ValueError
 Emit = Callable[[Event], None]
 
 
@@ -96,6 +99,7 @@ class ChatbotAgent:
         stage_messages: Mapping[str, tuple[str, str]] | None = None,
         context_factory: ContextFactory | None = None,
         recursion_limit: int = 25,
+        resume_check: ResumeCheck | None = None,
     ) -> None:
         self.name = name
         self.graph = graph
@@ -103,6 +107,23 @@ class ChatbotAgent:
         self.stage_messages = dict(stage_messages or {})
         self.context_factory = context_factory
         self.recursion_limit = recursion_limit
+        self.resume_check = resume_check
+
+    def check_resume(self, resume: Any, interrupts: list[PendingInterrupt]) -> None:
+        """Raise 422 for an answer the graph says it cannot read (before a run starts on it).
+
+        ``resume`` answers every pending question, or is ``{interrupt id: answer}``, as
+        LangGraph's ``Command(resume=...)`` takes it."""
+        if self.resume_check is None:
+            return
+        keyed = isinstance(resume, dict) and bool(resume) and set(resume) <= {i.id for i in interrupts}
+        for pending in interrupts:
+            if keyed and pending.id not in resume:
+                continue
+            try:
+                self.resume_check(resume[pending.id] if keyed else resume, pending.value)
+            except ValueError as exc:
+                raise ServiceError(ErrorCode.VALIDATION_ERROR, 422, str(exc)) from None
 
     def describe(self) -> dict[str, Any]:
         """Name, description and stages (the declared ones, else the top graph's nodes)."""

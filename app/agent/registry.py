@@ -2,7 +2,8 @@
 
 A graph module may also define ``DESCRIPTION`` (one sentence for ``GET /api/agents``; the
 module's docstring otherwise), ``STAGE_MESSAGES`` (node -> (started, completed) text) and
-``make_context(settings, request, control)`` (the LangGraph runtime context of one run).
+``make_context(settings, request, control)`` (the LangGraph runtime context of one run) and
+``check_resume(answer, question)`` (raises ValueError for an answer the graph cannot read).
 A graph compiled without a checkpointer gets the service's, so threads keep history.
 """
 
@@ -64,4 +65,5 @@ def _load_agent(
         description=getattr(module, "DESCRIPTION", None) or (module.__doc__ or "").strip().split("\n\n")[0],
         stage_messages=getattr(module, "STAGE_MESSAGES", None),
         context_factory=partial(make_context, settings) if make_context else None,
+        resume_check=getattr(module, "check_resume", None),
     )

@@ -113,7 +113,7 @@ class RunManager:
         self._claim_thread(thread_id, run_id)
         if request.resuming:
             try:
-                agent = self._paused_agent(thread_id, request.agent)
+                agent = self._paused_agent(thread_id, request.agent, request.resume)
             except ServiceError:
                 self.coordinator.release_thread(thread_id, run_id)
                 raise
@@ -155,8 +155,9 @@ class RunManager:
     def _launch(self, run: Run, context: contextvars.Context, restart: Restart | None) -> None:
         run.producer = gevent.spawn(context.run, self._produce, run, restart)
 
-    def _paused_agent(self, thread_id: str, named: str | None) -> ChatbotAgent:
-        """The agent that paused ``thread_id`` (a resume continues its graph), or 409."""
+    def _paused_agent(self, thread_id: str, named: str | None, resume: Any) -> ChatbotAgent:
+        """The agent that paused ``thread_id`` (a resume continues its graph), or 409; 422 for
+        an answer that agent cannot read."""
         paused = read_thread(self.agents.checkpointer, thread_id)
         if paused is None or not paused.interrupts:
             raise ServiceError(
@@ -164,7 +165,9 @@ class RunManager:
                 409,
                 f"Conversation {thread_id} is not waiting for an answer; send a message instead.",
             )
-        return self._agent(named or paused.agent)
+        agent = self._agent(named or paused.agent)
+        agent.check_resume(resume, paused.interrupts)
+        return agent
 
     def _agent(self, name: str | None) -> ChatbotAgent:
         try:

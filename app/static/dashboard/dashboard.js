@@ -422,6 +422,26 @@ function drawToolCalls(calls) {
   );
 }
 
+/**
+ * A question in LangChain's human-in-the-loop format (`action_requests` + `review_configs`): its
+ * text, the decisions it allows as buttons, and how a button or the text box answers it
+ * (`{"decisions": [{"type": ...}]}`; the text box rejects with that message). Null otherwise.
+ */
+function hitlQuestion(fields) {
+  const [action] = Array.isArray(fields.action_requests) ? fields.action_requests : [];
+  const [config] = Array.isArray(fields.review_configs) ? fields.review_configs : [];
+  if (!action || !config) return null;
+  const allowed = Array.isArray(config.allowed_decisions) ? config.allowed_decisions : [];
+  return {
+    text: fields.question ?? action.description ?? action.name,
+    // An edit needs the action's arguments changed: the buttons offer the plain decisions.
+    options: allowed.filter((type) => type === 'approve' || type === 'reject'),
+    decide: (type) => ({ decisions: [{ type }] }),
+    typed: (text) => ({ decisions: [{ type: 'reject', message: text }] }),
+    placeholder: allowed.includes('reject') ? 'A reason, to reject with it' : null,
+  };
+}
+
 /** The questions of a paused run, each with its options as buttons and a free-text answer. */
 function drawInterrupts(interrupts) {
   ui.questionCard.hidden = !interrupts.length;
@@ -432,16 +452,20 @@ function drawInterrupts(interrupts) {
     interrupts.map((item) => {
       const value = item.value;
       const fields = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
-      const question = typeof value === 'string' ? value : fields.question ?? JSON.stringify(value);
-      const options = Array.isArray(fields.options) ? fields.options : [];
+      const hitl = hitlQuestion(fields);
+      const question = hitl ? hitl.text : typeof value === 'string' ? value : fields.question ?? JSON.stringify(value);
+      const options = hitl ? hitl.options : Array.isArray(fields.options) ? fields.options : [];
       const details = Object.entries(fields).filter(([k, v]) => k !== 'question' && k !== 'options' && typeof v !== 'object');
       const send = reply(item);
-      const input = el('input', { class: 'interrupt-input', attrs: { type: 'text', 'aria-label': 'Your answer', placeholder: 'Your answer' } });
-      const form = el('form', { class: 'interrupt-form' }, input, el('button', { class: 'btn', attrs: { type: 'submit' }, text: 'Send answer' }));
+      const placeholder = hitl?.placeholder ?? 'Your answer';
+      const input = el('input', { class: 'interrupt-input', attrs: { type: 'text', 'aria-label': placeholder, placeholder } });
+      const form = el('form', { class: 'interrupt-form' }, input, el('button', { class: 'btn', attrs: { type: 'submit' }, text: hitl ? 'Reject with reason' : 'Send answer' }));
       form.addEventListener('submit', (event) => {
         event.preventDefault();
-        if (input.value.trim()) send(input.value.trim());
+        const text = input.value.trim();
+        if (text) send(hitl ? hitl.typed(text) : text);
       });
+      if (hitl && !hitl.placeholder) form.hidden = true;
       return el(
         'div',
         { class: 'interrupt', dataset: { interruptId: item.id } },
@@ -450,7 +474,7 @@ function drawInterrupts(interrupts) {
         options.length
           ? el('div', { class: 'interrupt-options' }, options.map((option) => {
               const button = el('button', { class: 'btn primary', attrs: { type: 'button' }, dataset: { answer: String(option) }, text: stageLabel(String(option)) });
-              button.addEventListener('click', () => send(option));
+              button.addEventListener('click', () => send(hitl ? hitl.decide(option) : option));
               return button;
             }))
           : null,
