@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from app.agent.registry import load_agents
+from app.agent.store import open_store
 from app.api.connections import StreamSlots
 from app.config import Settings
 from app.runs.backends import Coordinator, worker_name
@@ -35,7 +36,7 @@ class Stagecast:
 
 def init_app(app: Flask, settings: Settings) -> Stagecast:
     checkpointer, store, coordinator = _distributed(settings) if settings.distributed else _embedded(settings)
-    agents = load_agents(settings, checkpointer)
+    agents = load_agents(settings, checkpointer, open_store(settings, checkpointer))
     manager = RunManager(settings, agents, store, coordinator)
     state = Stagecast(
         settings=settings, manager=manager, checkpointer=checkpointer, streams=StreamSlots(settings)

@@ -291,6 +291,20 @@ def test_the_new_routes_keep_ownership(tmp_path: Path) -> None:
             assert alice.threads.count(metadata={"who": "alice"}) == 2
             assert bob.threads.prune([tid, copy_id]) == {"pruned_count": 0}
             assert alice.threads.get(tid)["thread_id"] == tid
+            # The store: a user's namespaces are their own, in the API and in their runs' nodes.
+            alice.store.put_item(["notes"], "k", {"text": "alice's"})
+            with pytest.raises(NotFoundError):
+                bob.store.get_item(["notes"], "k")
+            assert bob.store.search_items(["notes"])["items"] == []
+            assert bob.store.list_namespaces()["namespaces"] == []
+            bob.store.put_item(["notes"], "k", {"text": "bob's"})
+            assert alice.store.get_item(["notes"], "k")["value"] == {"text": "alice's"}
+            alice.runs.wait(None, "remember", input={"question": "alice remembers"})
+            assert bob.runs.wait(None, "remember", input={"question": "bob"})["messages"][-1]["content"] == (
+                "before: None"
+            )
+            assert alice.store.get_item(["memories"], "last")["value"] == {"text": "alice remembers"}
+            assert alice.store.list_namespaces()["namespaces"] == [["memories"], ["notes"]]
         finally:
             alice.http.client.close()
             bob.http.client.close()
@@ -323,3 +337,28 @@ def test_review_approval_with_decisions(
     assert done["decision"] == {"by": "human", "approved": approved, "note": decision.get("message")}
     assert ("do not place the order" in done["messages"][-1]["content"]) is not approved
     assert lg.threads.get(tid)["status"] == "idle"
+
+
+# --- store ---
+
+
+def test_store_round_trip_and_get_store_in_a_node(lg: SyncLangGraphClient) -> None:
+    lg.store.put_item(["prefs", "ana"], "theme", {"color": "teal"})
+    lg.store.put_item(["prefs", "ana"], "lang", {"code": "ko"})
+    lg.store.put_item(["prefs", "bo"], "theme", {"color": "red"})
+    item = lg.store.get_item(["prefs", "ana"], "theme")
+    assert item["value"] == {"color": "teal"} and item["namespace"] == ["prefs", "ana"]
+    found = lg.store.search_items(["prefs"], filter={"color": "teal"})
+    assert [(i["namespace"], i["key"]) for i in found["items"]] == [(["prefs", "ana"], "theme")]
+    assert len(lg.store.search_items(["prefs", "ana"])["items"]) == 2
+    namespaces = lg.store.list_namespaces(prefix=["prefs"])["namespaces"]
+    assert sorted(namespaces) == [["prefs", "ana"], ["prefs", "bo"]]
+    lg.store.delete_item(["prefs", "ana"], "theme")
+    with pytest.raises(NotFoundError):
+        lg.store.get_item(["prefs", "ana"], "theme")
+    # A node's get_store() is the same store.
+    first = lg.runs.wait(None, "remember", input={"question": "blue"})
+    assert first["messages"][-1]["content"] in ("before: None", "before: green")
+    second = lg.runs.wait(None, "remember", input={"question": "green"})
+    assert second["messages"][-1]["content"] == "before: blue"
+    assert lg.store.get_item(["memories"], "last")["value"] == {"text": "green"}

@@ -194,7 +194,7 @@ class ChatbotAgent:
             # after its worker died re-runs only the step that was cut off.
             for _ in self.graph.stream(
                 graph_input,
-                with_inline_stream(config, on_item),
+                with_inline_stream(config, on_item, self.graph.store),
                 stream_mode=[],
                 context=context,
                 durability="sync",

@@ -4,7 +4,8 @@ A graph module may also define ``DESCRIPTION`` (one sentence for ``GET /api/agen
 module's docstring otherwise), ``STAGE_MESSAGES`` (node -> (started, completed) text) and
 ``make_context(settings, request, control)`` (the LangGraph runtime context of one run) and
 ``check_resume(answer, question)`` (raises ValueError for an answer the graph cannot read).
-A graph compiled without a checkpointer gets the service's, so threads keep history.
+A graph compiled without a checkpointer gets the service's, so threads keep history, and one
+without a store gets the service's (``get_store()`` in nodes).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import partial
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
+from langgraph.store.base import BaseStore
 
 from app.agent.chatbot import ChatbotAgent
 from app.config import Settings
@@ -25,7 +27,11 @@ class UnknownAgentError(LookupError):
 
 class AgentRegistry:
     def __init__(
-        self, agents: dict[str, ChatbotAgent], default: str, checkpointer: BaseCheckpointSaver
+        self,
+        agents: dict[str, ChatbotAgent],
+        default: str,
+        checkpointer: BaseCheckpointSaver,
+        store: BaseStore | None = None,
     ) -> None:
         if default not in agents:
             raise ValueError(f"default agent {default!r} is not among {sorted(agents)}")
@@ -33,6 +39,8 @@ class AgentRegistry:
         self.default = default
         self.checkpointer = checkpointer
         """Where threads live (the graphs compiled without one of their own share it)."""
+        self.store = store
+        """LangGraph's long-term memory (app/agent/store.py), likewise shared."""
 
     def get(self, name: str | None) -> ChatbotAgent:
         try:
@@ -41,15 +49,18 @@ class AgentRegistry:
             raise UnknownAgentError(name) from None
 
 
-def load_agents(settings: Settings, checkpointer: BaseCheckpointSaver) -> AgentRegistry:
+def load_agents(
+    settings: Settings, checkpointer: BaseCheckpointSaver, store: BaseStore | None = None
+) -> AgentRegistry:
     agents = {
-        name: _load_agent(name, target, settings, checkpointer) for name, target in settings.graphs.items()
+        name: _load_agent(name, target, settings, checkpointer, store)
+        for name, target in settings.graphs.items()
     }
-    return AgentRegistry(agents, settings.default_agent, checkpointer)
+    return AgentRegistry(agents, settings.default_agent, checkpointer, store)
 
 
 def _load_agent(
-    name: str, target: str, settings: Settings, checkpointer: BaseCheckpointSaver
+    name: str, target: str, settings: Settings, checkpointer: BaseCheckpointSaver, store: BaseStore | None
 ) -> ChatbotAgent:
     module_name, _, attribute = target.partition(":")
     module = importlib.import_module(module_name)
@@ -58,6 +69,8 @@ def _load_agent(
         raise TypeError(f"STAGECAST_GRAPHS: {target} is not a compiled LangGraph graph")
     if graph.checkpointer is None:
         graph = graph.copy({"checkpointer": checkpointer})
+    if graph.store is None and store is not None:
+        graph = graph.copy({"store": store})
     make_context = getattr(module, "make_context", None)
     return ChatbotAgent(
         name,

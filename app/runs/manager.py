@@ -28,6 +28,7 @@ from app.agent.branches import has_checkpoint
 from app.agent.chatbot import ChatbotAgent, Restart
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
+from app.agent.store import set_scope, user_scope
 from app.agent.threads import read_thread
 from app.config import Settings
 from app.errors import ServiceError, not_found
@@ -210,6 +211,7 @@ class RunManager:
 
     def _produce(self, run: Run, restart: Restart | None) -> None:
         bind_log_context(run_id=run.run_id, trace_id=run.trace_id)
+        set_scope(user_scope(run.owner, sees_all=False))  # its nodes' store is its owner's
         events = EventFactory(run.run_id, run.trace_id)
         run.state = "running"
         run.started_at = run.started_at or time.time()

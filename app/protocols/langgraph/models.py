@@ -110,3 +110,35 @@ class BatchRunCreate(RunCreate):
     """One run of ``POST /runs/batch``: on ``thread_id``, or stateless without one."""
 
     thread_id: str | None = None
+
+
+Namespace = list[str]
+
+
+class StorePut(_Body):
+    namespace: Namespace
+    key: str = Field(min_length=1, max_length=1000)
+    value: dict[str, Any]
+    index: Any = None
+    ttl: float | None = None
+
+
+class StoreDelete(_Body):
+    namespace: Namespace
+    key: str = Field(min_length=1, max_length=1000)
+
+
+class StoreSearch(_Body):
+    namespace_prefix: Namespace = Field(default_factory=list)
+    filter: dict[str, Any] | None = None
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    query: str | None = None
+
+
+class StoreNamespaces(_Body):
+    prefix: Namespace | None = None
+    suffix: Namespace | None = None
+    max_depth: int | None = Field(None, ge=1)
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
