@@ -5,8 +5,12 @@ and ``command.update``, breakpoints (``interrupt_before``/``interrupt_after``) c
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +42,9 @@ def _distributed() -> Iterator[dict[str, Any]]:
 def lg_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     with (
         backend(request.param) as settings,
-        run_server(tmp_path_factory.mktemp(request.param), heartbeat_s=0.5, **settings) as running,
+        run_server(
+            tmp_path_factory.mktemp(request.param), heartbeat_s=0.5, webhook_hosts="127.0.0.1", **settings
+        ) as running,
     ):
         yield running
 
@@ -362,3 +368,79 @@ def test_store_round_trip_and_get_store_in_a_node(lg: SyncLangGraphClient) -> No
     second = lg.runs.wait(None, "remember", input={"question": "green"})
     assert second["messages"][-1]["content"] == "before: blue"
     assert lg.store.get_item(["memories"], "last")["value"] == {"text": "green"}
+
+
+# --- webhooks ---
+
+
+class Hooks:
+    """A local HTTP server that records the webhooks it is sent; ``/flaky`` fails once with 500."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.failed: set[str] = set()
+        hooks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path.startswith("/flaky") and self.path not in hooks.failed:
+                    hooks.failed.add(self.path)
+                    self.send_response(500)
+                else:
+                    hooks.received.append((self.path, body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, path: str, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for got, body in self.received:
+                if got == path:
+                    return body
+            time.sleep(0.05)
+        raise AssertionError(f"no webhook at {path}; got {[p for p, _ in self.received]}")
+
+
+@pytest.fixture(scope="module")
+def hooks() -> Iterator[Hooks]:
+    running = Hooks()
+    yield running
+    running.server.shutdown()
+
+
+def test_a_webhook_gets_the_final_state(lg: SyncLangGraphClient, hooks: Hooks) -> None:
+    tid = lg.threads.create()["thread_id"]
+    path = f"/done/{tid}"
+    run = lg.runs.create(tid, "tools", input=human("stock?"), webhook=hooks.url + path)
+    body = hooks.wait_for(path)
+    assert body["run_id"] == run["run_id"] and body["thread_id"] == tid
+    assert body["status"] == "success" and body["webhook_sent_at"]
+    assert body["values"]["messages"][-1]["content"] == "There are 1234 in stock."
+    # A 500 is tried again (with backoff); a stateless run sends one too.
+    flaky = f"/flaky/{tid}"
+    lg.runs.wait(None, "tools", input=human("stock?"), webhook=hooks.url + flaky)
+    assert hooks.wait_for(flaky)["values"]["messages"][-1]["type"] == "ai"
+    assert flaky in hooks.failed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:9/hook",  # not on the allowlist (only 127.0.0.1 is)
+        "http://example.com/hook",
+        "ftp://127.0.0.1/hook",
+        "file:///etc/passwd",
+        "http://127.0.0.1:notaport/hook",
+    ],
+)
+def test_a_webhook_to_a_host_not_allowed_is_refused(lg: SyncLangGraphClient, url: str) -> None:
+    with pytest.raises(UnprocessableEntityError, match="webhook"):
+        list(lg.runs.stream(None, "tools", input=human("stock?"), webhook=url))

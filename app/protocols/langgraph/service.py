@@ -37,6 +37,7 @@ from app.protocols.langgraph.models import RunCreate
 from app.protocols.langgraph.serialize import iso, jsonable
 from app.protocols.langgraph.stream import STREAM_MODES
 from app.protocols.langgraph.threads import LangGraphRecords, RunRecord, ThreadRecord
+from app.protocols.langgraph.webhooks import check_webhook, deliver_when_done
 from app.runs.manager import CANCEL_DEADLINE_S, RunManager
 from app.runs.models import FINISHED_STATES, Run
 
@@ -57,7 +58,7 @@ THREAD_EXISTS = "ThreadExists"
 # How often a request waiting for a busy thread looks again (the thread's run may be on
 # another worker, so there is no log to wait on).
 _BUSY_POLL_S = 0.05
-_UNSUPPORTED = ("webhook", "after_seconds")
+_UNSUPPORTED = ("after_seconds",)
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,8 @@ class LangGraphService:
         refused = [name for name in _UNSUPPORTED if getattr(body, name) is not None]
         if refused:
             raise unprocessable(f"Not supported by this server: {', '.join(refused)}.")
+        if body.webhook is not None:
+            check_webhook(body.webhook, self.settings)
         unknown = [mode for mode in body.modes if mode not in STREAM_MODES]
         if unknown:
             raise unprocessable(f"Unknown stream_mode: {', '.join(unknown)}.")
@@ -245,6 +248,15 @@ class LangGraphService:
             graph = {"graph_id": body.assistant_id, "assistant_id": body.assistant_id}
             self.records.put_thread(replace(thread, metadata={**thread.metadata, **graph}))
             self.records.add_run(record)
+        if body.webhook is not None:
+            run_id = run.run_id
+            deliver_when_done(
+                self.manager,
+                run_id,
+                body.webhook,
+                lambda: {**self.run_json(record), "values": self.output(run_id, thread_id)},
+                self.settings,
+            )
         return run, record
 
     def _make_room(self, thread_id: str, strategy: str) -> None:
