@@ -5,11 +5,14 @@ and ``command.update``, breakpoints (``interrupt_before``/``interrupt_after``) c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -311,6 +314,20 @@ def test_the_new_routes_keep_ownership(tmp_path: Path) -> None:
             )
             assert alice.store.get_item(["memories"], "last")["value"] == {"text": "alice remembers"}
             assert alice.store.list_namespaces()["namespaces"] == [["memories"], ["notes"]]
+            # Crons: another user's is not found, not listed, not deletable; a thread cron needs
+            # a thread the caller may see.
+            cron = alice.crons.create_for_thread(tid, "chat", schedule="0 0 1 1 *", input=human(FIRST))
+            assert bob.crons.search() == [] and [c["cron_id"] for c in alice.crons.search()] == [
+                cron["cron_id"]
+            ]
+            for attempt in (
+                lambda: bob.crons.delete(cron["cron_id"]),
+                lambda: bob.crons.create_for_thread(tid, "chat", schedule="0 0 1 1 *", input=human(FIRST)),
+            ):
+                with pytest.raises(httpx.HTTPStatusError) as refused:
+                    attempt()
+                assert refused.value.response.status_code == 404
+            alice.crons.delete(cron["cron_id"])
         finally:
             alice.http.client.close()
             bob.http.client.close()
@@ -444,3 +461,60 @@ def test_a_webhook_gets_the_final_state(lg: SyncLangGraphClient, hooks: Hooks) -
 def test_a_webhook_to_a_host_not_allowed_is_refused(lg: SyncLangGraphClient, url: str) -> None:
     with pytest.raises(UnprocessableEntityError, match="webhook"):
         list(lg.runs.stream(None, "tools", input=human("stock?"), webhook=url))
+
+
+# --- crons ---
+
+
+def wait_for_runs(lg: SyncLangGraphClient, tid: str, count: int, timeout: float = 15) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = lg.runs.list(tid, limit=100)
+        if len(runs) >= count:
+            return runs
+        time.sleep(0.2)
+    raise AssertionError(f"{count} runs did not start on {tid}")
+
+
+def test_a_cron_runs_once_then_ends(lg: SyncLangGraphClient) -> None:
+    tid = lg.threads.create()["thread_id"]
+    cron = lg.crons.create_for_thread(tid, "tools", schedule="* * * * * */5", input=human("stock?"))
+    # It ends a second after its first tick: exactly one run.
+    first = datetime.fromisoformat(cron["next_run_date"])
+    lg.crons.delete(cron["cron_id"])
+    cron = lg.crons.create_for_thread(
+        tid,
+        "tools",
+        schedule="* * * * * */5",
+        input=human("stock?"),
+        end_time=first + timedelta(seconds=1),
+    )
+    assert cron["schedule"] == "* * * * * */5" and cron["thread_id"] == tid
+    assert [c["cron_id"] for c in lg.crons.search(thread_id=tid)] == [cron["cron_id"]]
+    (run,) = wait_for_runs(lg, tid, 1)
+    lg.runs.join(tid, run["run_id"])
+    assert lg.threads.get_state(tid)["values"]["messages"][-1]["content"] == "There are 1234 in stock."
+    time.sleep(max(0.0, first.timestamp() + 6.5 - time.time()))
+    assert len(lg.runs.list(tid, limit=100)) == 1
+    assert lg.crons.search(thread_id=tid) == []  # past its end: gone
+
+
+def test_a_stateless_cron_and_deleting_it(lg: SyncLangGraphClient) -> None:
+    marker = f"cron-{uuid.uuid4().hex[:8]}"
+    cron = lg.crons.create("remember", schedule="* * * * * */2", input={"question": marker})
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with contextlib.suppress(NotFoundError):
+            if lg.store.get_item(["memories"], "last")["value"] == {"text": marker}:
+                break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the stateless cron did not run")
+    assert cron["cron_id"] in {c["cron_id"] for c in lg.crons.search(assistant_id="remember")}
+    lg.crons.delete(cron["cron_id"])
+    with pytest.raises(NotFoundError):
+        lg.crons.delete(cron["cron_id"])
+    with pytest.raises(UnprocessableEntityError, match="schedule"):
+        lg.crons.create("tools", schedule="every minute", input=human("x"))
+    with pytest.raises(NotFoundError):
+        lg.crons.create("nope", schedule="* * * * *", input=human("x"))

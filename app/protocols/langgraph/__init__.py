@@ -8,14 +8,14 @@ from flask import Flask
 
 from app.config import Settings
 from app.extension import Stagecast
-from app.protocols.langgraph import run_routes, store_routes, thread_routes
+from app.protocols.langgraph import crons, run_routes, store_routes, thread_routes
 from app.protocols.langgraph.api import bp
 from app.protocols.langgraph.service import LangGraphService
 from app.protocols.langgraph.threads import LangGraphRecords, PostgresRecords, SqliteRecords
 from app.runs.store.sqlite import connect
 
 __all__ = ["bp", "init_app"]
-_ROUTES = (run_routes, store_routes, thread_routes)  # imported for the routes they add to ``bp``
+_ROUTES = (crons, run_routes, store_routes, thread_routes)  # imported for the routes they add to ``bp``
 
 
 def init_app(app: Flask, stagecast: Stagecast) -> LangGraphService:
@@ -24,6 +24,7 @@ def init_app(app: Flask, stagecast: Stagecast) -> LangGraphService:
     )
     app.extensions["stagecast_langgraph"] = service
     app.register_blueprint(bp)
+    crons.start_scheduler(app, service)
     return service
 
 

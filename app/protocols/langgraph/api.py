@@ -74,7 +74,7 @@ def _matches(metadata: dict[str, Any], wanted: dict[str, Any] | None) -> bool:
 @bp.get("/info")
 def info() -> Response:
     return jsonify(
-        {"version": "stagecast", "langgraph_py_version": None, "flags": {"assistants": True, "crons": False}}
+        {"version": "stagecast", "langgraph_py_version": None, "flags": {"assistants": True, "crons": True}}
     )
 
 

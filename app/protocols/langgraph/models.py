@@ -7,6 +7,7 @@ Fields the SDKs always send but Stagecast has no use for (``durability``, ``feed
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -141,4 +142,20 @@ class StoreNamespaces(_Body):
     suffix: Namespace | None = None
     max_depth: int | None = Field(None, ge=1)
     limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class CronCreate(RunCreate):
+    """A cron: a run body, and when to start it."""
+
+    schedule: str = Field(min_length=1, max_length=200)
+    end_time: datetime | None = None
+    timezone: str | None = None
+    """Schedules are read in UTC: any other zone is refused."""
+
+
+class CronSearch(_Body):
+    assistant_id: str | None = None
+    thread_id: str | None = None
+    limit: int = Field(10, ge=1, le=1000)
     offset: int = Field(0, ge=0)
