@@ -518,3 +518,26 @@ def test_a_stateless_cron_and_deleting_it(lg: SyncLangGraphClient) -> None:
         lg.crons.create("tools", schedule="every minute", input=human("x"))
     with pytest.raises(NotFoundError):
         lg.crons.create("nope", schedule="* * * * *", input=human("x"))
+
+
+def test_after_seconds_delays_a_background_run(lg: SyncLangGraphClient) -> None:
+    tid = lg.threads.create()["thread_id"]
+    asked = time.time()
+    run = lg.runs.create(tid, "tools", input=human("stock?"), after_seconds=2)
+    assert run["status"] == "pending" and run["thread_id"] == tid
+    assert lg.runs.get(tid, run["run_id"])["status"] == "pending"
+    assert not lg.threads.get_state(tid)["values"]  # nothing ran yet
+    done = lg.runs.join(tid, run["run_id"])  # waits for the start, then for the end
+    assert time.time() - asked >= 1.5
+    assert done["messages"][-1]["content"] == "There are 1234 in stock."
+    assert lg.runs.get(tid, run["run_id"])["status"] == "success"
+    # Called off before it starts: it never runs.
+    later = lg.runs.create(tid, "tools", input=human("again?"), after_seconds=2)
+    lg.runs.cancel(tid, later["run_id"])
+    assert lg.runs.get(tid, later["run_id"])["status"] == "interrupted"
+    time.sleep(3)
+    assert len(lg.threads.get_state(tid)["values"]["messages"]) == 4  # one turn: no second one
+    stateless = lg.runs.create(None, "tools", input=human("stock?"), after_seconds=1)
+    assert stateless["status"] == "pending"
+    with pytest.raises(UnprocessableEntityError, match="after_seconds"):
+        list(lg.runs.stream(tid, "tools", input=human("x"), after_seconds=1))

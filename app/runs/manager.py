@@ -86,7 +86,9 @@ class RunManager:
 
     # --- starting ---
 
-    def start(self, request: RunRequest, trace_id: str, owner: str | None = None) -> Run:
+    def start(
+        self, request: RunRequest, trace_id: str, owner: str | None = None, run_id: str | None = None
+    ) -> Run:
         """Start a run now, or raise ServiceError (unknown agent, busy thread, limits).
 
         ``owner`` (the authenticated user) owns the run, and the thread unless another
@@ -110,7 +112,7 @@ class RunManager:
             raise not_found(
                 ErrorCode.CHECKPOINT_NOT_FOUND, f"No checkpoint {request.checkpoint_id} in {thread_id}."
             )
-        run_id = str(uuid.uuid4())
+        run_id = run_id or str(uuid.uuid4())  # given: the id a delayed start promised
         self._claim_thread(thread_id, run_id)
         if request.resuming:
             try:

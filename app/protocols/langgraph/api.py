@@ -220,9 +220,9 @@ def _stream_new(thread_id: str | None) -> Response:
 @bp.post("/threads/<thread_id>/runs")
 def create_run(thread_id: str) -> Response:
     svc = service()
-    run, record = svc.start(_body(RunCreate), thread_id, background=True, trace_id=current_trace_id())
+    thread_id, record = svc.create(_body(RunCreate), thread_id, trace_id=current_trace_id())
     response = jsonify(svc.run_json(record))
-    response.headers["Content-Location"] = _run_path(run.thread_id, run.run_id)
+    response.headers["Content-Location"] = _run_path(thread_id, record.run_id)
     return response
 
 
@@ -290,7 +290,7 @@ def cancel_run(thread_id: str, run_id: str) -> tuple[Response, int]:
 @bp.get("/threads/<thread_id>/runs/<run_id>/join")
 def join_run(thread_id: str, run_id: str) -> Response:
     svc = service()
-    svc.run_record(thread_id, run_id)
+    svc.wait_started(svc.run_record(thread_id, run_id))
     _wait(svc, run_id)
     return jsonify(svc.output(run_id, thread_id))
 
@@ -299,6 +299,7 @@ def join_run(thread_id: str, run_id: str) -> Response:
 def join_stream(thread_id: str, run_id: str) -> Response:
     svc = service()
     record = svc.run_record(thread_id, run_id)
+    svc.wait_started(record)  # a delayed run (after_seconds) is joined once it starts
     after, cursor = parse_last_event_id(request.headers.get("Last-Event-ID"))
     # The Python SDK sends ``stream_mode=`` (empty) when none is given: the run's own modes.
     modes = (

@@ -13,12 +13,8 @@ scheduled from now. The run is started as the cron's owner, like any run of the 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
-import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -29,117 +25,16 @@ from app.auth import OPEN, Principal, current_owner, current_principal
 from app.errors import not_found
 from app.events import ErrorCode
 from app.protocols.langgraph.api import _body, bp, service
+from app.protocols.langgraph.cron_table import RUN_ID_KEY, CronRecord, Crons
 from app.protocols.langgraph.inputs import run_request, unprocessable
 from app.protocols.langgraph.models import CronCreate, CronSearch, RunCreate
 from app.protocols.langgraph.schedule import ScheduleError, parse
-from app.protocols.langgraph.serialize import iso
 from app.protocols.langgraph.service import LangGraphService
-from app.protocols.langgraph.threads import LangGraphRecords, PostgresRecords
 
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 CRON_NOT_FOUND = "CronNotFound"
-_COLUMNS = (
-    "cron_id, thread_id, assistant_id, schedule, payload, metadata, owner, created_at, updated_at,"
-    " next_run_at, end_time"
-)
-
-
-@dataclass(frozen=True)
-class CronRecord:
-    cron_id: str
-    thread_id: str | None
-    assistant_id: str
-    schedule: str
-    payload: dict[str, Any]
-    metadata: dict[str, Any]
-    owner: str | None
-    created_at: float
-    updated_at: float
-    next_run_at: float
-    end_time: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cron_id": self.cron_id,
-            "thread_id": self.thread_id,
-            "assistant_id": self.assistant_id,
-            "schedule": self.schedule,
-            "payload": self.payload,
-            "metadata": self.metadata,
-            "user_id": self.owner,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
-            "next_run_date": iso(self.next_run_at),
-            "end_time": iso(self.end_time) if self.end_time is not None else None,
-        }
-
-
-class Crons:
-    """The cron rows, on the engine of the API's records."""
-
-    def __init__(self, records: LangGraphRecords) -> None:
-        self._records = records
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._records._execute(sql, params)
-
-    def now(self) -> float:
-        """The database's clock in the distributed mode (one clock for every host), else this one."""
-        if isinstance(self._records, PostgresRecords):
-            return float(self._execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")[0][0])
-        return time.time()
-
-    def add(self, cron: CronRecord) -> None:
-        self._execute(
-            f"INSERT INTO langgraph_crons ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                cron.cron_id,
-                cron.thread_id,
-                cron.assistant_id,
-                cron.schedule,
-                json.dumps(cron.payload, ensure_ascii=False),
-                json.dumps(cron.metadata, ensure_ascii=False),
-                cron.owner,
-                cron.created_at,
-                cron.updated_at,
-                cron.next_run_at,
-                cron.end_time,
-            ),
-        )
-
-    def get(self, cron_id: str) -> CronRecord | None:
-        rows = self._execute(f"SELECT {_COLUMNS} FROM langgraph_crons WHERE cron_id = ?", (cron_id,))
-        return _cron(rows[0]) if rows else None
-
-    def all(self) -> list[CronRecord]:
-        rows = self._execute(f"SELECT {_COLUMNS} FROM langgraph_crons ORDER BY created_at")
-        return [_cron(row) for row in rows]
-
-    def due(self, now: float) -> list[CronRecord]:
-        rows = self._execute(f"SELECT {_COLUMNS} FROM langgraph_crons WHERE next_run_at <= ?", (now,))
-        return [_cron(row) for row in rows]
-
-    def claim(self, cron: CronRecord, next_run_at: float, now: float) -> bool:
-        """Move the cron from its due time to ``next_run_at``; True for the one caller that did."""
-        rows = self._execute(
-            "UPDATE langgraph_crons SET next_run_at = ?, updated_at = ?"
-            " WHERE cron_id = ? AND next_run_at = ? RETURNING cron_id",
-            (next_run_at, now, cron.cron_id, cron.next_run_at),
-        )
-        return bool(rows)
-
-    def delete(self, cron_id: str) -> None:
-        self._execute("DELETE FROM langgraph_crons WHERE cron_id = ?", (cron_id,))
-
-
-def _cron(row: Sequence[Any]) -> CronRecord:
-    return CronRecord(
-        row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]), row[6], *row[7:11]
-    )
-
-
 # --- the scheduler ---
 
 
@@ -161,6 +56,10 @@ def _loop(app: Flask, svc: LangGraphService, crons: Crons) -> None:
 def _tick(app: Flask, svc: LangGraphService, crons: Crons) -> None:
     now = crons.now()
     for cron in crons.due(now):
+        if not cron.schedule:  # a run's delayed start (after_seconds)
+            if crons.take(cron):
+                gevent.spawn(contextvars.copy_context().run, _fire, app, svc, cron)
+            continue
         if cron.end_time is not None and now >= cron.end_time:
             crons.delete(cron.cron_id)
             continue
@@ -174,7 +73,10 @@ def _fire(app: Flask, svc: LangGraphService, cron: CronRecord) -> None:
         g.principal = OPEN if cron.owner is None else Principal(user_id=cron.owner)
         try:
             body = RunCreate.model_validate(cron.payload)
-            run, _ = svc.start(body, cron.thread_id, background=True, trace_id=uuid.uuid4().hex)
+            run_id = cron.payload.get(RUN_ID_KEY)
+            run, _ = svc.start(
+                body, cron.thread_id, background=True, trace_id=uuid.uuid4().hex, delayed_run_id=run_id
+            )
             log.info("cron started a run", extra={"cron_id": cron.cron_id, "run_id": run.run_id})
         except Exception as exc:
             log.warning("cron %s could not start its run: %s", cron.cron_id, exc)

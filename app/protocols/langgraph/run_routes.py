@@ -26,9 +26,9 @@ _MAX_BATCH = 100
 def create_stateless() -> Response:
     """A background run on a thread of its own (not kept in the thread list)."""
     svc = service()
-    run, record = svc.start(_body(RunCreate), None, background=True, trace_id=current_trace_id())
+    _, record = svc.create(_body(RunCreate), None, trace_id=current_trace_id())
     response = jsonify(svc.run_json(record))
-    response.headers["Content-Location"] = f"/runs/{run.run_id}"
+    response.headers["Content-Location"] = f"/runs/{record.run_id}"
     return response
 
 
@@ -46,7 +46,7 @@ def create_batch() -> Response:
     svc = service()
     started = []
     for body in bodies:
-        _, record = svc.start(body, body.thread_id, background=True, trace_id=current_trace_id())
+        _, record = svc.create(body, body.thread_id, trace_id=current_trace_id())
         started.append(svc.run_json(record))
     return jsonify(started)
 
