@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
@@ -24,11 +25,11 @@ from app.agent.threads import pending_interrupt
 RUN_ID_KEY = "stagecast_run_id"
 
 
-def checkpoint_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+def checkpoint_config(thread_id: str, checkpoint_id: str | None = None) -> RunnableConfig:
     configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
     if checkpoint_id:
         configurable["checkpoint_id"] = checkpoint_id
-    return {"configurable": configurable}
+    return RunnableConfig(configurable=configurable)
 
 
 def has_checkpoint(checkpointer: BaseCheckpointSaver, thread_id: str, checkpoint_id: str) -> bool:
@@ -103,7 +104,7 @@ def _checkpoint_id(config: Any) -> str | None:
 def copy_thread(checkpointer: BaseCheckpointSaver, source: str, target: str) -> None:
     """Every checkpoint of ``source`` (all namespaces, with pending writes) into ``target``,
     under the same ids, oldest first: ``target`` has the same history and branches."""
-    saved = list(checkpointer.list({"configurable": {"thread_id": source}}))
+    saved = list(checkpointer.list(RunnableConfig(configurable={"thread_id": source})))
     for item in reversed(saved):
         _put(checkpointer, item, target, keep_parent=True)
 
@@ -122,9 +123,10 @@ def _put(
 ) -> None:
     namespace = item.config["configurable"].get("checkpoint_ns", "")
     parent = _checkpoint_id(item.parent_config) if keep_parent else None
-    config: dict[str, Any] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": namespace}}
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": namespace}
     if parent:
-        config["configurable"]["checkpoint_id"] = parent
+        configurable["checkpoint_id"] = parent
+    config = RunnableConfig(configurable=configurable)
     checkpoint = item.checkpoint
     written = checkpointer.put(config, checkpoint, item.metadata, dict(checkpoint["channel_versions"]))
     by_task: dict[str, list[tuple[str, Any]]] = {}

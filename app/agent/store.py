@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import (
@@ -90,9 +90,9 @@ def _out(op: Op, result: Result, scope: tuple[str, ...]) -> Result:
     if isinstance(op, GetOp):
         return _item(result, scope) if isinstance(result, Item) else result
     if isinstance(op, SearchOp):
-        return [_item(item, scope) for item in result or []]  # type: ignore[union-attr]
+        return [_item(item, scope) for item in cast("list[Item]", result or [])]
     if isinstance(op, ListNamespacesOp):
-        return [tuple(ns[len(scope) :]) for ns in result or []]  # type: ignore[union-attr]
+        return [tuple(ns[len(scope) :]) for ns in cast("list[tuple[str, ...]]", result or [])]
     return result
 
 

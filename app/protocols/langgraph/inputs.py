@@ -40,7 +40,7 @@ def run_request(body: RunCreate, thread_id: str, on_disconnect: str, settings: S
     }
     for source in (body.context or {}, (body.config or {}).get("configurable") or {}):
         data.update({key: source[key] for key in _OPTIONS if key in source})
-    checkpoint_id = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
+    checkpoint_id: str | None = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
     if checkpoint_id:
         data["checkpoint_id"] = checkpoint_id  # time travel: the run forks from there
     for name in ("interrupt_before", "interrupt_after"):

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from flask import Response, jsonify, request
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
 
 from app.agent.branches import copy_thread, has_checkpoint, keep_latest
@@ -43,9 +44,13 @@ def update_state(thread_id: str) -> Response:
     if checkpoint_id and not has_checkpoint(svc.agents.checkpointer, thread_id, checkpoint_id):
         raise not_found(ErrorCode.CHECKPOINT_NOT_FOUND, f"No checkpoint {checkpoint_id} in {thread_id}.")
     agent = svc.agent_of(thread_id)
-    config: dict[str, Any] = state.thread_config(thread_id, checkpoint_id)
-    config["metadata"] = {AGENT_KEY: agent}  # the next run on the thread goes back to it
-    updates = body.values if isinstance(body.values, list) else [body.values]
+    config = RunnableConfig(
+        configurable=state.thread_config(thread_id, checkpoint_id)["configurable"],
+        metadata={AGENT_KEY: agent},  # the next run on the thread goes back to it
+    )
+    updates: list[dict[str, Any] | None] = (
+        list(body.values) if isinstance(body.values, list) else [body.values]
+    )
     try:
         for values in updates:
             config = svc.agents.get(agent).graph.update_state(config, values, as_node=body.as_node)
