@@ -391,6 +391,47 @@ def test_dashboard_rejects_a_paused_review_with_a_reason(session: Session, web_s
     assert resume["resume"] == {"decisions": [{"type": "reject", "message": "budget is frozen"}]}
 
 
+def test_dashboard_regenerates_and_edits_an_answer(session: Session, web_server: Server) -> None:
+    page = open_dashboard(session, web_server.url)
+    page.select_option("#agent", "chat")
+    page.fill("#question", "How many ABC-12345 are in stock?")
+    page.click("#ask")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    expect(page.locator("#regenerate")).to_be_visible()
+    expect(page.locator("#edit")).to_be_visible()
+    thread = page.text_content("#conversation-id") or ""
+    first = answer_text(page)
+
+    # Regenerate: the same question, forked from the checkpoint before its answer.
+    first_run = page.text_content("#run-id")
+    page.click("#regenerate")
+    # The fork point is looked up first: the run starts a moment after the click.
+    wait_until(lambda: page.text_content("#run-id") != first_run, what="the regenerated run")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    regenerated = session.api_requests("POST", r"/api/chat/stream$")[-1].post_data_json
+    assert regenerated["message"] == "How many ABC-12345 are in stock?" and regenerated["checkpoint_id"]
+    assert regenerated["conversation_id"] == thread
+    wait_until(lambda: answer_text(page) == first, what="the regenerated answer")
+
+    # Edit: the question comes back in the box; sending it forks before it.
+    page.click("#edit")
+    expect(page.locator("#question")).to_have_value("How many ABC-12345 are in stock?")
+    page.fill("#question", "How many XYZ-99999 are in stock?")
+    second_run = page.text_content("#run-id")
+    page.click("#ask")
+    wait_until(lambda: page.text_content("#run-id") != second_run, what="the edited run")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    posts = lambda: session.api_requests("POST", r"/api/chat/stream$")  # noqa: E731
+    wait_until(lambda: bool(page.title()) and len(posts()) == 3, what="the edited run's request")
+    edited = posts()[-1].post_data_json
+    assert edited["checkpoint_id"] and edited["message"] == "How many XYZ-99999 are in stock?"
+    wait_until(lambda: "XYZ-99999" in answer_text(page), what="the answer to the edited question")
+    messages = httpx.get(f"{web_server.url}/api/threads/{thread}/messages", timeout=10).json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[0]["content"] == "How many XYZ-99999 are in stock?"
+    page.screenshot(path=artifact("dashboard-edited.png"), full_page=True)
+
+
 def test_dashboard_shows_nested_stages_and_takes_a_typed_answer(session: Session, web_server: Server) -> None:
     page = open_dashboard(session, web_server.url)
     page.select_option("#agent", "nested")

@@ -3,6 +3,7 @@
 // chart; answer the question of a paused run (an `interrupt`). The run is followed by the shared JS client (/static/stagecast.js), which
 // rejoins after a network drop with Last-Event-ID; this module only draws its state.
 // Text from the model or the server is always set as text (textContent), never as HTML.
+import { forkPoint, messagesAt } from '/static/branches.js';
 import { initialState, isTerminal, stream, watchRun } from '/static/stagecast.js';
 import { authHeaders, ensureToken, forgetToken } from './auth.js';
 import { renderChart } from './chart.js';
@@ -60,6 +61,8 @@ const ui = {
   confidence: $('#confidence'),
   confidenceValue: $('#confidence-value'),
   usage: $('#run-usage'),
+  edit: $('#edit'),
+  regenerate: $('#regenerate'),
 };
 
 const typewriter = new Typewriter(ui.answerText);
@@ -68,6 +71,8 @@ const typewriter = new Typewriter(ui.answerText);
 let run = null;
 /** The conversation the next question continues (from the last run's `start`). */
 let threadId = null;
+/** The user message the question box replaces (after "edit"): the next ask forks before it. */
+let editing = null;
 let frame = 0;
 let ticker = 0;
 
@@ -93,6 +98,41 @@ async function ask(message) {
   await ensureToken();
   const body = { message, agent: ui.agent.value };
   if (threadId) body.conversation_id = threadId;
+  if (threadId && editing !== null) {
+    // Edit: a fork from where the edited question was taken in (docs/branches.md).
+    body.checkpoint_id = await forkPoint(threadId, editing, { headers: authHeaders() });
+  }
+  editing = null;
+  begin((handlers) => stream('/api/chat/stream', body, handlers, { headers: authHeaders() }), false);
+}
+
+/** The thread's last question and its position (what edit and regenerate work on). */
+async function lastQuestion() {
+  const messages = await messagesAt(threadId, null, { headers: authHeaders() });
+  const index = messages.findLastIndex((m) => m.role === 'user');
+  return index < 0 ? null : { index, text: messages[index].content };
+}
+
+/** The question box gets the last question back; sending it forks the conversation there. */
+async function editLast() {
+  if (!threadId || isActive(run?.state)) return;
+  await ensureToken();
+  const last = await lastQuestion();
+  if (!last) return;
+  editing = last.index;
+  ui.question.value = last.text;
+  ui.question.focus();
+}
+
+/** The same question again, from the checkpoint before its answer: a new answer, a new branch. */
+async function regenerate() {
+  if (!threadId || isActive(run?.state)) return;
+  await ensureToken();
+  const last = await lastQuestion();
+  if (!last) return;
+  const checkpointId = await forkPoint(threadId, last.index, { headers: authHeaders() });
+  const body = { message: last.text, agent: ui.agent.value, conversation_id: threadId, checkpoint_id: checkpointId };
+  editing = null;
   begin((handlers) => stream('/api/chat/stream', body, handlers, { headers: authHeaders() }), false);
 }
 
@@ -158,6 +198,7 @@ function handlersFor(current) {
 }
 
 function setConversation(id) {
+  if (id !== threadId) editing = null;
   threadId = id;
   ui.conversationId.textContent = id ?? 'new';
   ui.newConversation.hidden = !id;
@@ -198,6 +239,9 @@ function draw() {
   ui.status.textContent = STATUS_TEXT[state.status] ?? state.status;
   ui.ask.disabled = active;
   ui.cancel.disabled = !active;
+  // A finished turn of this tab's conversation can be edited or asked again.
+  const settled = !active && !run.watching && Boolean(threadId) && state.status === 'success';
+  ui.edit.hidden = ui.regenerate.hidden = !settled;
   drawStages(state, active);
   drawAnswer(state, active);
   drawNotice(state);
@@ -537,6 +581,8 @@ ui.cancel.addEventListener('click', () => {
 });
 
 ui.newConversation.addEventListener('click', () => setConversation(null));
+ui.edit.addEventListener('click', () => editLast().catch((err) => console.error('stagecast dashboard:', err)));
+ui.regenerate.addEventListener('click', () => regenerate().catch((err) => console.error('stagecast dashboard:', err)));
 
 ui.agent.addEventListener('change', () => {
   // A conversation belongs to the agent that holds it: another agent starts a new one.
