@@ -352,6 +352,12 @@ def test_dashboard_approves_a_paused_review(session: Session, web_server: Server
     for index in range(5):
         expect(checks.nth(index)).to_have_attribute("data-state", "done")
     assert page.text_content("#answer .answer-text") == ""
+    expect(page.locator("#duration")).to_have_text("")  # no "15 ms in total" over an empty answer
+    expect(page.locator("#topbar-agent")).to_have_text("review")  # the header follows the picker
+    # Six stage names fit at this width: none is cut short.
+    names = page.locator("#stages > .stage .stage-name")
+    for index in range(6):
+        assert names.nth(index).evaluate("e => e.scrollWidth <= e.clientWidth")
     page.screenshot(path=artifact("dashboard-review-paused.png"), full_page=True)
 
     card.locator('button[data-answer="approve"]').click()
@@ -359,6 +365,12 @@ def test_dashboard_approves_a_paused_review(session: Session, web_server: Server
     expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
     expect(card).to_be_hidden()
     wait_until(lambda: "It was approved" in answer_text(page), what="the recommendation")
+    # The stages before the pause stay on the progress bar, done, after the resume.
+    stages = page.locator("#stages > .stage")
+    expect(stages).to_have_count(6)
+    for index, name in enumerate(["classify", "purpose", "policy_check", "refine", "approval", "recommend"]):
+        expect(stages.nth(index)).to_have_attribute("data-stage", name)
+        expect(stages.nth(index)).to_have_attribute("data-state", "done")
     expect(page.locator("#data-table tbody tr td:first-child")).to_have_text(["ABC-12345"])
     posts = session.api_requests("POST", r"/api/chat/stream$")
     assert len(posts) == 2
@@ -415,6 +427,7 @@ def test_dashboard_regenerates_and_edits_an_answer(session: Session, web_server:
 
     # Edit: the question comes back in the box; sending it forks before it.
     page.click("#edit")
+    expect(page.locator("#ask")).to_have_text("Send edit")
     expect(page.locator("#question")).to_have_value("How many ABC-12345 are in stock?")
     page.fill("#question", "How many XYZ-99999 are in stock?")
     second_run = page.text_content("#run-id")
@@ -426,6 +439,7 @@ def test_dashboard_regenerates_and_edits_an_answer(session: Session, web_server:
     edited = posts()[-1].post_data_json
     assert edited["checkpoint_id"] and edited["message"] == "How many XYZ-99999 are in stock?"
     wait_until(lambda: "XYZ-99999" in answer_text(page), what="the answer to the edited question")
+    expect(page.locator("#ask")).to_have_text("Ask")
     messages = httpx.get(f"{web_server.url}/api/threads/{thread}/messages", timeout=10).json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant"]
     assert messages[0]["content"] == "How many XYZ-99999 are in stock?"

@@ -102,8 +102,14 @@ async function ask(message) {
     // Edit: a fork from where the edited question was taken in (docs/branches.md).
     body.checkpoint_id = await forkPoint(threadId, editing, { headers: authHeaders() });
   }
-  editing = null;
+  setEditing(null);
   begin((handlers) => stream('/api/chat/stream', body, handlers, { headers: authHeaders() }), false);
+}
+
+/** Edit mode: the next ask replaces user message `index` (null: a new message). */
+function setEditing(index) {
+  editing = index;
+  ui.ask.textContent = index === null ? 'Ask' : 'Send edit';
 }
 
 /** The thread's last question and its position (what edit and regenerate work on). */
@@ -119,7 +125,7 @@ async function editLast() {
   await ensureToken();
   const last = await lastQuestion();
   if (!last) return;
-  editing = last.index;
+  setEditing(last.index);
   ui.question.value = last.text;
   ui.question.focus();
 }
@@ -132,7 +138,7 @@ async function regenerate() {
   if (!last) return;
   const checkpointId = await forkPoint(threadId, last.index, { headers: authHeaders() });
   const body = { message: last.text, agent: ui.agent.value, conversation_id: threadId, checkpoint_id: checkpointId };
-  editing = null;
+  setEditing(null);
   begin((handlers) => stream('/api/chat/stream', body, handlers, { headers: authHeaders() }), false);
 }
 
@@ -140,7 +146,9 @@ async function regenerate() {
 function answer(value) {
   const paused = run?.handle;
   if (!paused || run.state?.status !== 'paused') return;
+  const earlier = [...(run.carried ?? []), ...run.state.stages];
   begin((handlers) => paused.resume(value, handlers), false, true);
+  run.carried = earlier;
 }
 
 async function watch(runId) {
@@ -197,8 +205,14 @@ function handlersFor(current) {
   };
 }
 
+/** The header names the agent picked (it said the default agent whatever was picked). */
+function showAgent(agent) {
+  const header = document.getElementById('topbar-agent');
+  if (header) header.textContent = agent;
+}
+
 function setConversation(id) {
-  if (id !== threadId) editing = null;
+  if (id !== threadId) setEditing(null);
   threadId = id;
   ui.conversationId.textContent = id ?? 'new';
   ui.newConversation.hidden = !id;
@@ -276,6 +290,10 @@ function isTopStage(stage) {
 }
 
 function drawStages(state, active) {
+  // A resumed run reports only the stages from the pause on: the paused run's others stay shown.
+  const reported = new Set(state.stages.map((s) => s.path[0] ?? s.stage));
+  const carried = (run?.carried ?? []).filter((s) => !reported.has(s.path[0] ?? s.stage));
+  state = carried.length ? { ...state, stages: [...carried, ...state.stages] } : state;
   const tops = state.stages.filter(isTopStage);
   const seen = new Map(tops.map((stage) => [stage.stage, stage]));
   const pending = run?.resuming || run?.watching ? [] : declaredStages(state.agent ?? ui.agent.value);
@@ -315,7 +333,9 @@ function drawStages(state, active) {
     message = message.charAt(0).toUpperCase() + message.slice(1);
   }
   ui.stageMessage.textContent = message;
-  if (state.durationMs !== null && state.durationMs !== undefined) ui.duration.textContent = `${formatMs(state.durationMs)} in total`;
+  // A paused run has no answer yet: its duration would label an empty Answer card.
+  if (state.status === 'paused') ui.duration.textContent = '';
+  else if (state.durationMs !== null && state.durationMs !== undefined) ui.duration.textContent = `${formatMs(state.durationMs)} in total`;
   else if (state.startedAt && now && active) ui.duration.textContent = formatMs(now - state.startedAt);
 }
 
@@ -587,6 +607,7 @@ ui.regenerate.addEventListener('click', () => regenerate().catch((err) => consol
 ui.agent.addEventListener('change', () => {
   // A conversation belongs to the agent that holds it: another agent starts a new one.
   setConversation(null);
+  showAgent(ui.agent.value);
   if (!isActive(run?.state)) drawStages({ ...initialState(), agent: ui.agent.value }, false);
 });
 
