@@ -541,3 +541,28 @@ def test_after_seconds_delays_a_background_run(lg: SyncLangGraphClient) -> None:
     assert stateless["status"] == "pending"
     with pytest.raises(UnprocessableEntityError, match="after_seconds"):
         list(lg.runs.stream(tid, "tools", input=human("x"), after_seconds=1))
+
+
+def test_cancel_many_and_search_by_values(lg: SyncLangGraphClient) -> None:
+    tid = lg.threads.create()["thread_id"]
+    slow = lg.runs.create(tid, "slow", input={"question": "30"})
+    lg.runs.cancel_many(thread_id=tid, run_ids=[slow["run_id"]])
+    deadline = time.monotonic() + 10
+    while lg.runs.get(tid, slow["run_id"])["status"] != "interrupted":
+        assert time.monotonic() < deadline, "the run was not cancelled"
+        time.sleep(0.1)
+    other = lg.threads.create()["thread_id"]
+    again = lg.runs.create(other, "slow", input={"question": "30"})
+    lg.runs.cancel_many(status="all")  # pending or running
+    deadline = time.monotonic() + 10
+    while lg.runs.get(other, again["run_id"])["status"] != "interrupted":
+        assert time.monotonic() < deadline, "the running run was not cancelled"
+        time.sleep(0.1)
+    with pytest.raises(UnprocessableEntityError):
+        lg.runs.cancel_many(run_ids=[again["run_id"]])
+    # Thread search by state values.
+    asked = lg.threads.create()["thread_id"]
+    question = f"stock of {uuid.uuid4().hex[:8]}?"
+    lg.runs.wait(asked, "tools", input=human(question))
+    found = lg.threads.search(values={"question": question}, limit=100)
+    assert [t["thread_id"] for t in found] == [asked]

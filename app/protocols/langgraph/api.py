@@ -141,12 +141,13 @@ def search_threads() -> Response:
         and visible_thread(r.thread_id)
     ]
     descending = query.sort_order == "desc"
-    if query.status is None and query.sort_by != "status":
+    if query.status is None and query.values is None and query.sort_by != "status":
         # Only the page's threads need their state read.
         records.sort(key=lambda r: getattr(r, query.sort_by), reverse=descending)
         return jsonify([svc.thread_json(r) for r in _page(records, query.offset, query.limit)])
     threads = [svc.thread_json(r) for r in records]
     threads = [t for t in threads if query.status is None or t["status"] == query.status]
+    threads = [t for t in threads if _matches(t["values"] or {}, query.values)]
     threads.sort(key=lambda t: t[query.sort_by], reverse=descending)
     return jsonify(_page(threads, query.offset, query.limit))
 

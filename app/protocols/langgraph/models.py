@@ -64,6 +64,7 @@ class ThreadUpdate(_Body):
 
 class ThreadSearch(_Body):
     metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
     ids: list[str] | None = None
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
     limit: int = Field(10, ge=1, le=1000)
@@ -159,3 +160,11 @@ class CronSearch(_Body):
     thread_id: str | None = None
     limit: int = Field(10, ge=1, le=1000)
     offset: int = Field(0, ge=0)
+
+
+class RunsCancel(_Body):
+    """``POST /runs/cancel``: these runs of a thread, or every run of the caller in ``status``."""
+
+    thread_id: str | None = None
+    run_ids: list[str] | None = Field(None, max_length=1000)
+    status: Literal["pending", "running", "all"] | None = None

@@ -10,12 +10,13 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
+from app.api.ownership import visible_thread
 from app.api.requests import current_trace_id
 from app.errors import ServiceError
 from app.events import ErrorCode
 from app.protocols.langgraph.api import _body, bp, service
 from app.protocols.langgraph.inputs import unprocessable
-from app.protocols.langgraph.models import BatchRunCreate, RunCreate
+from app.protocols.langgraph.models import BatchRunCreate, RunCreate, RunsCancel
 from app.runs.models import FINISHED_STATES
 
 _BATCH = TypeAdapter(list[BatchRunCreate])
@@ -63,4 +64,31 @@ def delete_run(thread_id: str, run_id: str) -> tuple[str, int]:
     if running:
         raise ServiceError(ErrorCode.THREAD_BUSY, 409, f"Run {run_id} is in progress; cancel it first.")
     svc.records.delete_run(run_id)
+    return "", 204
+
+
+@bp.post("/runs/cancel")
+def cancel_many() -> tuple[str, int]:
+    """Cancel ``run_ids`` of ``thread_id``, or the caller's runs in ``status`` (pending or
+    running; ``all``: both), on the threads the caller may see."""
+    body = _body(RunsCancel)
+    svc = service()
+    if body.run_ids is not None:
+        if body.thread_id is None:
+            raise unprocessable("run_ids need their thread_id.")
+        records = [svc.run_record(body.thread_id, run_id) for run_id in body.run_ids]
+    elif body.status is not None:
+        wanted = {"pending", "running"} if body.status == "all" else {body.status}
+        threads = [body.thread_id] if body.thread_id else [t.thread_id for t in svc.records.threads()]
+        records = [
+            record
+            for thread_id in threads
+            if visible_thread(thread_id)
+            for record in svc.records.runs_of(thread_id)
+            if svc.run_json(record)["status"] in wanted
+        ]
+    else:
+        raise unprocessable("Name run_ids (with thread_id), or a status.")
+    for record in records:
+        svc.cancel(record.run_id, wait=False)
     return "", 204
