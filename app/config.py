@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="accepted Host values (.example.com: subdomains); empty: any"
     )
+    webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="hosts a run's webhook may call; empty: webhooks are refused"
+    )
     rate_limit: str | None = Field(None, description="run-creating requests per user, e.g. 30/minute")
     metrics_token: str | None = Field(None, min_length=16, description="bearer token for /metrics")
     allow_anonymous: bool = Field(
@@ -180,7 +183,9 @@ class Settings(BaseSettings):
             graphs[name.strip()] = target.strip()
         return graphs
 
-    @field_validator("llm_allowed_models", "admins", "cors_origins", "allowed_hosts", mode="before")
+    @field_validator(
+        "llm_allowed_models", "admins", "cors_origins", "allowed_hosts", "webhook_hosts", mode="before"
+    )
     @classmethod
     def _parse_list(cls, value: object) -> object:
         if isinstance(value, str):

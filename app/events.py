@@ -36,6 +36,7 @@ class ErrorCode:
     NOT_FOUND = "NotFound"
     RUN_NOT_FOUND = "RunNotFound"
     THREAD_NOT_FOUND = "ThreadNotFound"
+    CHECKPOINT_NOT_FOUND = "CheckpointNotFound"
     UNKNOWN_AGENT = "UnknownAgent"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
     THREAD_BUSY = "ThreadBusy"

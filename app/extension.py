@@ -23,6 +23,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from app import metrics
 from app.agent.registry import load_agents
+from app.agent.store import open_store
 from app.config import Settings, load_settings
 from app.runs.backends import Coordinator, worker_name
 from app.runs.manager import RunManager
@@ -68,7 +69,7 @@ def init_state(
     endpoint_prefix: str = "",
 ) -> StagecastState:
     checkpointer, store, coordinator = _distributed(settings) if settings.distributed else _embedded(settings)
-    registry = load_agents(settings, checkpointer, agents)
+    registry = load_agents(settings, checkpointer, agents, open_store(settings, checkpointer))
     manager = RunManager(settings, registry, store, coordinator, metrics)
     streams = StreamSlots(settings)
     state = StagecastState(

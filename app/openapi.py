@@ -27,10 +27,13 @@ from app.api.schemas import (
     ChatResult,
     ErrorBody,
     Health,
+    HistoryQuery,
+    MessagesQuery,
     RunCreated,
     RunList,
     RunListQuery,
     RunSummary,
+    ThreadHistory,
     ThreadMessages,
     ThreadOwner,
 )
@@ -170,7 +173,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (403, 404, 409, 410),
     ),
     ("threads.messages", "GET"): Operation(
-        "The conversation history of a thread", "threads", {200: Answer("json", ThreadMessages)}, (404,)
+        "The conversation history of a thread, or of one of its branches",
+        "threads",
+        {200: Answer("json", ThreadMessages)},
+        (404,),
+        query=MessagesQuery,
+    ),
+    ("threads.checkpoints", "GET"): Operation(
+        "A thread's checkpoints, newest first: the points to fork from (docs/branches.md)",
+        "threads",
+        {200: Answer("json", ThreadHistory)},
+        (400, 404),
+        query=HistoryQuery,
     ),
     ("threads.hand_over", "POST"): Operation(
         "Give a thread nobody owns (made while authentication was off) to a user; admins only",

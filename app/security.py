@@ -241,7 +241,7 @@ def init_app(
             resources={cors_paths: {}},
             origins=settings.cors_origins,
             allow_headers=["Content-Type", "Authorization", "Last-Event-ID"],
-            expose_headers=["X-Run-ID", "X-Trace-ID"],
+            expose_headers=["Content-Location", "X-Run-ID", "X-Trace-ID"],
             # Cookies or HTTP auth of the front-end's own, and EventSource(withCredentials).
             supports_credentials=True,
             max_age=600,

@@ -64,8 +64,16 @@ def validate_model(model: type[Model], data: dict[str, Any]) -> Model:
         raise bad_request(f"Invalid request: {problems}.") from None
 
 
-def validate_run_request(data: dict[str, Any], settings: Settings) -> RunRequest:
+def validate_run_request(
+    data: dict[str, Any], settings: Settings, *, graph_controls: bool = False
+) -> RunRequest:
+    """``data`` as a run request; ``graph_controls`` (command, breakpoints, proceed) only when
+    the caller is the /langgraph API."""
     run_request = validate_model(RunRequest, data)
+    if run_request.graph_controls and not graph_controls:
+        raise bad_request(
+            f"Unknown fields: {', '.join(run_request.graph_controls)} (only /langgraph takes them)."
+        )
     user_id = bind_user(run_request.user_id)
     if user_id != run_request.user_id:
         run_request = run_request.model_copy(update={"user_id": user_id})

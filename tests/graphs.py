@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
-from langgraph.config import get_config, get_stream_writer
+from langgraph.config import get_config, get_store, get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
@@ -62,7 +62,16 @@ def _echo_config(state: State) -> dict[str, Any]:
     return {"messages": [AIMessage(f"user={configurable.get('user_id')}")]}
 
 
+def _remember(state: State) -> dict[str, Any]:
+    """Keeps the question in the long-term store (``get_store()``) and says what was there."""
+    store = get_store()
+    before = store.get(("memories",), "last")
+    store.put(("memories",), "last", {"text": state["question"]})
+    return {"messages": [AIMessage(f"before: {before.value['text'] if before else None}")]}
+
+
 slow = _single("slow", _slow)
+remember = _single("remember", _remember)
 tools = _single("tools", _tools)
 failing = _single("failing", _failing)
 echo_config = _single("echo_config", _echo_config)

@@ -352,6 +352,12 @@ def test_dashboard_approves_a_paused_review(session: Session, web_server: Server
     for index in range(5):
         expect(checks.nth(index)).to_have_attribute("data-state", "done")
     assert page.text_content("#answer .answer-text") == ""
+    expect(page.locator("#duration")).to_have_text("")  # no "15 ms in total" over an empty answer
+    expect(page.locator("#topbar-agent")).to_have_text("review")  # the header follows the picker
+    # Six stage names fit at this width: none is cut short.
+    names = page.locator("#stages > .stage .stage-name")
+    for index in range(6):
+        assert names.nth(index).evaluate("e => e.scrollWidth <= e.clientWidth")
     page.screenshot(path=artifact("dashboard-review-paused.png"), full_page=True)
 
     card.locator('button[data-answer="approve"]').click()
@@ -359,6 +365,12 @@ def test_dashboard_approves_a_paused_review(session: Session, web_server: Server
     expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
     expect(card).to_be_hidden()
     wait_until(lambda: "It was approved" in answer_text(page), what="the recommendation")
+    # The stages before the pause stay on the progress bar, done, after the resume.
+    stages = page.locator("#stages > .stage")
+    expect(stages).to_have_count(6)
+    for index, name in enumerate(["classify", "purpose", "policy_check", "refine", "approval", "recommend"]):
+        expect(stages.nth(index)).to_have_attribute("data-stage", name)
+        expect(stages.nth(index)).to_have_attribute("data-state", "done")
     expect(page.locator("#data-table tbody tr td:first-child")).to_have_text(["ABC-12345"])
     posts = session.api_requests("POST", r"/api/chat/stream$")
     assert len(posts) == 2
@@ -366,11 +378,72 @@ def test_dashboard_approves_a_paused_review(session: Session, web_server: Server
     assert first["agent"] == "review"
     assert second == {
         "conversation_id": first.get("conversation_id") or second["conversation_id"],
-        "resume": "approve",
+        "resume": {"decisions": [{"type": "approve"}]},  # LangChain's human-in-the-loop answer
     }
     summary = run_summary(web_server, page.text_content("#run-id") or "")
     assert summary["status"] == "success" and summary["agent"] == "review"
     page.screenshot(path=artifact("dashboard-review-approved.png"), full_page=True)
+
+
+def test_dashboard_rejects_a_paused_review_with_a_reason(session: Session, web_server: Server) -> None:
+    page = open_dashboard(session, web_server.url)
+    page.select_option("#agent", "review")
+    page.fill("#question", "Request 120 x ABC-12345 for the line 3 pump overhaul")
+    page.click("#ask")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "paused", timeout=30_000)
+    card = page.locator("#question-card")
+    # LangChain's human-in-the-loop question: its decisions as buttons, a reason to reject with.
+    expect(card.locator(".interrupt-input")).to_have_attribute("placeholder", "A reason, to reject with it")
+    card.locator(".interrupt-input").fill("budget is frozen")
+    card.locator(".interrupt-form button").click()
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    wait_until(lambda: "do not place the order" in answer_text(page), what="the rejection")
+    assert "budget is frozen" in answer_text(page)
+    resume = session.api_requests("POST", r"/api/chat/stream$")[-1].post_data_json
+    assert resume["resume"] == {"decisions": [{"type": "reject", "message": "budget is frozen"}]}
+
+
+def test_dashboard_regenerates_and_edits_an_answer(session: Session, web_server: Server) -> None:
+    page = open_dashboard(session, web_server.url)
+    page.select_option("#agent", "chat")
+    page.fill("#question", "How many ABC-12345 are in stock?")
+    page.click("#ask")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    expect(page.locator("#regenerate")).to_be_visible()
+    expect(page.locator("#edit")).to_be_visible()
+    thread = page.text_content("#conversation-id") or ""
+    first = answer_text(page)
+
+    # Regenerate: the same question, forked from the checkpoint before its answer.
+    first_run = page.text_content("#run-id")
+    page.click("#regenerate")
+    # The fork point is looked up first: the run starts a moment after the click.
+    wait_until(lambda: page.text_content("#run-id") != first_run, what="the regenerated run")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    regenerated = session.api_requests("POST", r"/api/chat/stream$")[-1].post_data_json
+    assert regenerated["message"] == "How many ABC-12345 are in stock?" and regenerated["checkpoint_id"]
+    assert regenerated["conversation_id"] == thread
+    wait_until(lambda: answer_text(page) == first, what="the regenerated answer")
+
+    # Edit: the question comes back in the box; sending it forks before it.
+    page.click("#edit")
+    expect(page.locator("#ask")).to_have_text("Send edit")
+    expect(page.locator("#question")).to_have_value("How many ABC-12345 are in stock?")
+    page.fill("#question", "How many XYZ-99999 are in stock?")
+    second_run = page.text_content("#run-id")
+    page.click("#ask")
+    wait_until(lambda: page.text_content("#run-id") != second_run, what="the edited run")
+    expect(page.locator("#dashboard")).to_have_attribute("data-status", "success", timeout=30_000)
+    posts = lambda: session.api_requests("POST", r"/api/chat/stream$")  # noqa: E731
+    wait_until(lambda: bool(page.title()) and len(posts()) == 3, what="the edited run's request")
+    edited = posts()[-1].post_data_json
+    assert edited["checkpoint_id"] and edited["message"] == "How many XYZ-99999 are in stock?"
+    wait_until(lambda: "XYZ-99999" in answer_text(page), what="the answer to the edited question")
+    expect(page.locator("#ask")).to_have_text("Ask")
+    messages = httpx.get(f"{web_server.url}/api/threads/{thread}/messages", timeout=10).json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[0]["content"] == "How many XYZ-99999 are in stock?"
+    page.screenshot(path=artifact("dashboard-edited.png"), full_page=True)
 
 
 def test_dashboard_shows_nested_stages_and_takes_a_typed_answer(session: Session, web_server: Server) -> None:

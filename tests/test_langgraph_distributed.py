@@ -4,7 +4,10 @@ records and its runs are the same from either host."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -81,3 +84,22 @@ def test_busy_threads_and_cancel_across_hosts(
     assert a.runs.get(tid, slow["run_id"])["status"] == "interrupted"
     waited = b.runs.wait(tid, "slow", input={"question": "0"})
     assert waited["messages"][-1]["content"] == "slept 0.0s"
+
+
+def test_a_cron_tick_runs_once_across_hosts(
+    clients: tuple[SyncLangGraphClient, SyncLangGraphClient],
+) -> None:
+    """Four workers on two hosts poll the same crons; each tick starts one run, not several."""
+    a, b = clients
+    tid = a.threads.create()["thread_id"]
+    cron = a.crons.create_for_thread(tid, "tools", schedule="* * * * * */2", input=human("stock?"))
+    time.sleep(7)
+    b.crons.delete(cron["cron_id"])
+    time.sleep(1.5)  # a run of the last tick may still be starting
+    runs = sorted(a.runs.list(tid, limit=100), key=lambda r: r["created_at"])
+    assert 2 <= len(runs) <= 5, runs
+    starts = [datetime.fromisoformat(r["created_at"]).timestamp() for r in runs]
+    # One run per tick: ticks are 2 s apart, so no two runs start within a second of each other.
+    assert all(later - earlier > 1.0 for earlier, later in pairwise(starts)), starts
+    time.sleep(2.5)
+    assert len(b.runs.list(tid, limit=100)) == len(runs)  # deleted: no more ticks

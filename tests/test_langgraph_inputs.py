@@ -68,13 +68,28 @@ def test_command_resume() -> None:
     assert request.resume == {"approved": True} and request.message is None
 
 
+def test_graph_controls_checkpoint_command_breakpoints_and_input_null() -> None:
+    forked = _request(input={"question": "hi"}, checkpoint={"checkpoint_id": "c1", "checkpoint_ns": ""})
+    assert forked.checkpoint_id == "c1" and forked.message == "hi"
+    assert _request(input={"question": "hi"}, checkpoint_id="c2").checkpoint_id == "c2"
+    command = _request(command={"goto": "draft", "update": {"question": "v3"}})
+    assert command.command is not None and command.command.goto == "draft"
+    assert command.command.update == {"question": "v3"} and command.message is None
+    both = _request(command={"goto": ["a"], "resume": "yes"})
+    assert both.resume == "yes" and both.command is not None
+    paused = _request(input={"question": "hi"}, interrupt_before=["approve"], interrupt_after="*")
+    assert paused.interrupt_before == ["approve"] and paused.interrupt_after == "*"
+    proceeding = _request(input=None)
+    assert proceeding.proceed and proceeding.message is None and proceeding.resume is None
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [
         ({"input": {"messages": [{"role": "ai", "content": "hi"}]}}, 400),
         ({"input": {"other": 1}}, 422),
         ({"input": {"question": "hi"}, "command": {"resume": "yes"}}, 422),
-        ({"command": {"goto": "draft"}}, 422),
+        ({"input": {"question": "hi"}, "command": {"goto": "draft"}}, 422),
         ({"input": {"question": "x" * (SETTINGS.max_message_chars + 1)}}, 400),
         ({"input": {"question": "   "}}, 400),
     ],

@@ -26,7 +26,7 @@ def react_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-def test_use_stream_submits_streams_and_stops(react_server: Server) -> None:
+def test_use_stream_submits_streams_stops_and_branches(react_server: Server) -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PACKAGE, check=True, capture_output=True)
     result = subprocess.run(
         ["npm", "test"],
@@ -37,4 +37,4 @@ def test_use_stream_submits_streams_and_stops(react_server: Server) -> None:
         timeout=240,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout  # useStream.test.js (2) and branches.test.js (1)

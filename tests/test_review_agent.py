@@ -136,3 +136,63 @@ def test_the_approval_threshold_is_a_setting(tmp_path, client: httpx.Client) -> 
         result = review(raised, client, message=BIG)
         assert "interrupt" not in result.types and result.last("done")["data"]["status"] == "success"
         assert "within the approval limit" in result.last("final")["data"]["content"]
+
+
+def test_the_approval_question_is_in_langchains_hitl_format(server: Server, client: httpx.Client) -> None:
+    thread = "review-hitl-format"
+    paused = review(server, client, message=BIG, conversation_id=thread)
+    (question,) = paused.last("interrupt")["data"]["interrupts"]
+    value = question["value"]
+    (action,) = value["action_requests"]
+    assert action["name"] == "approve_order" and "KRW 5,820,000" in action["description"]
+    assert action["args"] == {
+        "lines": [{"part_number": "ABC-12345", "quantity": 120}],
+        "order_value": 5_820_000,
+    }
+    assert value["review_configs"] == [
+        {"action_name": "approve_order", "allowed_decisions": ["approve", "edit", "reject"]}
+    ]
+    approved = review(server, client, resume={"decisions": [{"type": "approve"}]}, conversation_id=thread)
+    assert "It was approved" in approved.last("final")["data"]["content"]
+
+
+def test_hitl_reject_with_a_message_and_edit(server: Server, client: httpx.Client) -> None:
+    review(server, client, message=BIG, conversation_id="review-hitl-reject")
+    rejected = review(
+        server,
+        client,
+        resume={"decisions": [{"type": "reject", "message": "budget is frozen"}]},
+        conversation_id="review-hitl-reject",
+    )
+    content = rejected.last("final")["data"]["content"]
+    assert "do not place the order" in content and "budget is frozen" in content
+    review(server, client, message=BIG, conversation_id="review-hitl-edit")
+    edit = {
+        "type": "edit",
+        "edited_action": {
+            "name": "approve_order",
+            "args": {"lines": [{"part_number": "ABC-12345", "quantity": 60}]},
+        },
+    }
+    edited = review(server, client, resume={"decisions": [edit]}, conversation_id="review-hitl-edit")
+    final = edited.last("final")["data"]
+    assert "It was approved" in final["content"]
+    assert final["table_data"]["rows"][0][3] == 60  # the recommended quantity is the approver's
+
+
+def test_an_unreadable_answer_is_422_and_the_question_stays(server: Server, client: httpx.Client) -> None:
+    thread = "review-hitl-unreadable"
+    review(server, client, message=BIG, conversation_id=thread)
+    for answer in ("maybe", {"decisions": [{"type": "perhaps"}]}, {"decisions": []}, {"ok": 1}, 3):
+        refused = client.post(
+            server.url + "/api/chat/stream",
+            json={"agent": "review", "resume": answer, "conversation_id": thread},
+        )
+        assert refused.status_code == 422, (answer, refused.text)
+        body = refused.json()
+        assert (
+            body["error"] == "ValidationError" and '{"decisions": [{"type": "approve"}]}' in body["message"]
+        )
+    assert client.get(f"{server.url}/api/threads/{thread}").json()["status"] == "paused"
+    resumed = review(server, client, resume="approve", conversation_id=thread)
+    assert "It was approved" in resumed.last("final")["data"]["content"]

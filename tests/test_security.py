@@ -65,7 +65,7 @@ def test_fetch_streaming_from_the_allowed_origin(cross: Server, client: httpx.Cl
     assert result.status == 200 and result.types[-1] == "done"
     assert result.headers["Access-Control-Allow-Origin"] == FRONT_END
     exposed = {h.strip().lower() for h in result.headers["Access-Control-Expose-Headers"].split(",")}
-    assert {"x-run-id", "x-trace-id"} <= exposed
+    assert {"content-location", "x-run-id", "x-trace-id"} <= exposed
 
 
 def test_eventsource_with_credentials_from_the_allowed_origin(cross: Server, client: httpx.Client) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langgraph.pregel import Pregel
 from langgraph.pregel._messages import StreamMessagesHandler
-from langgraph.types import Command
+from langgraph.types import Command, Send
 
 from app.agent.control import RunControl
 from app.agent.errors import classify
@@ -29,7 +29,8 @@ from app.agent.inline import StreamItem, with_inline_stream
 from app.agent.models import AgentInput
 from app.agent.stream_mapping import StreamMapper
 from app.agent.threads import AGENT_KEY
-from app.events import Event, EventFactory
+from app.errors import ServiceError
+from app.events import ErrorCode, Event, EventFactory, PendingInterrupt
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ _HISTORY_TYPES: dict[str, type[BaseMessage]] = {
 }
 
 ContextFactory = Callable[[AgentInput, RunControl], Any]
+ResumeCheck = Callable[[Any, Any], None]  # (answer, interrupt value); raises ValueError
 Emit = Callable[[Event], None]
 
 
@@ -68,6 +70,7 @@ class ChatbotAgent:
         stage_messages: Mapping[str, tuple[str, str]] | None = None,
         context_factory: ContextFactory | None = None,
         recursion_limit: int = 25,
+        resume_check: ResumeCheck | None = None,
     ) -> None:
         self.name = name
         self.graph = graph
@@ -75,6 +78,23 @@ class ChatbotAgent:
         self.stage_messages = dict(stage_messages or {})
         self.context_factory = context_factory
         self.recursion_limit = recursion_limit
+        self.resume_check = resume_check
+
+    def check_resume(self, resume: Any, interrupts: list[PendingInterrupt]) -> None:
+        """Raise 422 for an answer the graph says it cannot read (before a run starts on it).
+
+        ``resume`` answers every pending question, or is ``{interrupt id: answer}``, as
+        LangGraph's ``Command(resume=...)`` takes it."""
+        if self.resume_check is None:
+            return
+        keyed = isinstance(resume, dict) and bool(resume) and set(resume) <= {i.id for i in interrupts}
+        for pending in interrupts:
+            if keyed and pending.id not in resume:
+                continue
+            try:
+                self.resume_check(resume[pending.id] if keyed else resume, pending.value)
+            except ValueError as exc:
+                raise ServiceError(ErrorCode.VALIDATION_ERROR, 422, str(exc)) from None
 
     def describe(self) -> dict[str, Any]:
         """Name, description and stages (the declared ones, else the top graph's nodes)."""
@@ -136,21 +156,31 @@ class ChatbotAgent:
                 graph_input = None  # LangGraph continues from the checkpoint; done nodes stay done
                 mapper.answer = list(restart.kept_answer)
                 mapper.values = self.graph.get_state(config).values
-            elif request.resuming:
-                graph_input = Command(resume=request.resume)
             else:
-                graph_input = {"messages": self._input_messages(request, config), "question": request.message}
+                if request.checkpoint_id:
+                    # A fork: the run's first checkpoint is a child of this one (app/agent/branches.py).
+                    config["configurable"]["checkpoint_id"] = request.checkpoint_id
+                graph_input = self._graph_input(request, config)
             # "sync": each step is checkpointed before the next starts, so a run taken over
             # after its worker died re-runs only the step that was cut off.
             for _ in self.graph.stream(
                 graph_input,
-                with_inline_stream(config, on_item),
+                with_inline_stream(config, on_item, self.graph.store),
                 stream_mode=[],
                 context=context,
                 durability="sync",
+                interrupt_before=request.interrupt_before,
+                interrupt_after=request.interrupt_after,
             ):
                 pass  # every item went to on_item as it happened
             control.raise_if_cancelled()
+            if not mapper.interrupts and (request.interrupt_before or request.interrupt_after):
+                thread = {"configurable": {"thread_id": thread_id}}
+                if self.graph.get_state(thread).next:
+                    # Stopped at a breakpoint: paused, with no question; a run that
+                    # ``proceed``s continues it.
+                    emit(events.interrupt([]))
+                    return
             emit(mapper.outcome())
         except Exception as exc:
             failure = classify(exc, control)
@@ -190,6 +220,19 @@ class ChatbotAgent:
         kept = [t["content"] for _, t in tokens if t["message_id"] not in discard]
         return Restart(True, list(dict.fromkeys(discard)), kept)
 
+    def _graph_input(self, request: AgentInput, config: dict[str, Any]) -> Any:
+        """What the graph is given: a ``Command``, nothing (continue), or the new message."""
+        if request.command is not None or request.resuming:
+            command = request.command
+            return Command(
+                resume=request.resume,
+                update=command.update if command else None,
+                goto=_goto(command.goto) if command and command.goto is not None else (),
+            )
+        if request.proceed:
+            return None  # LangGraph continues from the checkpoint with the nodes it names
+        return {"messages": self._input_messages(request, config), "question": request.message}
+
     def _input_messages(self, request: AgentInput, config: dict[str, Any]) -> list[BaseMessage]:
         """The new question, after the client's ``history`` if the thread has none of its own."""
         question = HumanMessage(request.message or "")
@@ -199,3 +242,11 @@ class ChatbotAgent:
             return [question]  # the server's own history of this thread wins
         prior = [_HISTORY_TYPES[item.role](item.content) for item in request.history]
         return [*prior, question]
+
+
+def _goto(goto: Any) -> Any:
+    """``command.goto`` as LangGraph takes it: ``{"node", "arg"}`` objects become ``Send``."""
+    items = goto if isinstance(goto, list) else [goto]
+    sends = [Send(item["node"], item.get("arg")) if isinstance(item, dict) else item for item in items]
+    return sends if isinstance(goto, list) else sends[0]
+

@@ -30,6 +30,7 @@ from langgraph._internal._constants import (
 from langgraph.config import get_config
 from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
 from langgraph.types import StreamMode
 
 StreamItem = tuple[tuple[str, ...], str, Any]
@@ -38,9 +39,12 @@ StreamItem = tuple[tuple[str, ...], str, Any]
 INLINE_MODES: set[StreamMode] = {"tasks", "custom", "values"}
 
 
-def with_inline_stream(config: dict[str, Any], on_item: Callable[[StreamItem], None]) -> dict[str, Any]:
+def with_inline_stream(
+    config: dict[str, Any], on_item: Callable[[StreamItem], None], store: BaseStore | None = None
+) -> dict[str, Any]:
     """``config`` with ``on_item`` receiving the graph's ``tasks``, ``custom`` and ``values``
-    items, from any depth, in the greenlet that produced them."""
+    items, from any depth, in the greenlet that produced them. The runtime put in the config
+    is the one LangGraph uses, so it carries the graph's ``store`` (``get_store()``)."""
 
     def write_custom(payload: Any) -> None:
         # A node's checkpoint namespace ends with its own task: its graph's is the rest.
@@ -52,6 +56,6 @@ def with_inline_stream(config: dict[str, Any], on_item: Callable[[StreamItem], N
         "configurable": {
             **config["configurable"],
             CONFIG_KEY_STREAM: StreamProtocol(on_item, INLINE_MODES),
-            CONFIG_KEY_RUNTIME: Runtime(stream_writer=write_custom),
+            CONFIG_KEY_RUNTIME: Runtime(stream_writer=write_custom, store=store),
         },
     }

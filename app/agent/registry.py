@@ -3,8 +3,10 @@ or given to the extension as ``agents=`` (a compiled graph or ``module:attribute
 
 A graph module may also define ``DESCRIPTION`` (one sentence for ``GET /api/agents``; the
 module's docstring otherwise), ``STAGE_MESSAGES`` (node -> (started, completed) text) and
-``make_context(settings, request, control)`` (the LangGraph runtime context of one run).
-A graph compiled without a checkpointer gets the service's, so threads keep history.
+``make_context(settings, request, control)`` (the LangGraph runtime context of one run) and
+``check_resume(answer, question)`` (raises ValueError for an answer the graph cannot read).
+A graph compiled without a checkpointer gets the service's, so threads keep history, and one
+without a store gets the service's (``get_store()`` in nodes).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from types import ModuleType
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
+from langgraph.store.base import BaseStore
 
 from app.agent.chatbot import ChatbotAgent
 from app.config import Settings
@@ -27,7 +30,11 @@ class UnknownAgentError(LookupError):
 
 class AgentRegistry:
     def __init__(
-        self, agents: dict[str, ChatbotAgent], default: str, checkpointer: BaseCheckpointSaver
+        self,
+        agents: dict[str, ChatbotAgent],
+        default: str,
+        checkpointer: BaseCheckpointSaver,
+        store: BaseStore | None = None,
     ) -> None:
         if default not in agents:
             raise ValueError(f"default agent {default!r} is not among {sorted(agents)}")
@@ -35,6 +42,8 @@ class AgentRegistry:
         self.default = default
         self.checkpointer = checkpointer
         """Where threads live (the graphs compiled without one of their own share it)."""
+        self.store = store
+        """LangGraph's long-term memory (app/agent/store.py), likewise shared."""
 
     def get(self, name: str | None) -> ChatbotAgent:
         try:
@@ -44,21 +53,26 @@ class AgentRegistry:
 
 
 def load_agents(
-    settings: Settings, checkpointer: BaseCheckpointSaver, given: Mapping[str, object] | None = None
+    settings: Settings,
+    checkpointer: BaseCheckpointSaver,
+    given: Mapping[str, object] | None = None,
+    store: BaseStore | None = None,
 ) -> AgentRegistry:
     """The agents of ``settings.graphs``, or, when ``given`` (the extension's ``agents=``), those
     instead: each a compiled graph or a ``module:attribute`` string. The default agent is
     ``settings.default_agent`` when it is among them, else the first."""
     targets: Mapping[str, object] = settings.graphs if given is None else given
-    agents = {name: _load_agent(name, target, settings, checkpointer) for name, target in targets.items()}
+    agents = {
+        name: _load_agent(name, target, settings, checkpointer, store) for name, target in targets.items()
+    }
     default = settings.default_agent
     if given is not None and default not in agents and agents:
         default = next(iter(agents))
-    return AgentRegistry(agents, default, checkpointer)
+    return AgentRegistry(agents, default, checkpointer, store)
 
 
 def _load_agent(
-    name: str, target: object, settings: Settings, checkpointer: BaseCheckpointSaver
+    name: str, target: object, settings: Settings, checkpointer: BaseCheckpointSaver, store: BaseStore | None
 ) -> ChatbotAgent:
     if isinstance(target, str):
         module_name, _, attribute = target.partition(":")
@@ -72,6 +86,8 @@ def _load_agent(
         raise TypeError(f"agent {name!r}: {target!r} is not a compiled LangGraph graph")
     if graph.checkpointer is None:
         graph = graph.copy({"checkpointer": checkpointer})
+    if graph.store is None and store is not None:
+        graph = graph.copy({"store": store})
     make_context = getattr(module, "make_context", None)
     docstring = (module.__doc__ if module is not None else None) or ""
     return ChatbotAgent(
@@ -80,4 +96,5 @@ def _load_agent(
         description=getattr(module, "DESCRIPTION", None) or docstring.strip().split("\n\n")[0],
         stage_messages=getattr(module, "STAGE_MESSAGES", None),
         context_factory=partial(make_context, settings) if make_context else None,
+        resume_check=getattr(module, "check_resume", None),
     )

@@ -28,6 +28,7 @@ class StreamQuery(BaseModel):
     user_id: str | None = None
     agent: str | None = None
     on_disconnect: Literal["cancel", "continue"] | None = None
+    checkpoint_id: str | None = Field(None, description="Fork the thread from this checkpoint")
     last_event_id: str | None = Field(
         None, pattern=r"^[^:]+:[0-9]{1,9}$", description="Resume this run after this event (<run_id>:<seq>)"
     )

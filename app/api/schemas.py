@@ -90,12 +90,41 @@ class ThreadMessage(_Answer):
 
 class ThreadMessages(_Answer):
     thread_id: str
+    checkpoint_id: str | None = Field(None, description="The branch read, as asked; null: the latest")
     messages: list[ThreadMessage]
 
 
 class ThreadOwner(_Answer):
     thread_id: str
     owner: str
+
+
+class MessagesQuery(BaseModel):
+    """The query of ``GET /api/threads/<id>/messages``."""
+
+    checkpoint_id: str | None = Field(None, description="Read the conversation as it was there")
+
+
+class HistoryQuery(BaseModel):
+    """The query of ``GET /api/threads/<id>/history``."""
+
+    limit: int = Field(20, ge=1, le=200)
+    before: str | None = Field(None, description="A checkpoint id: the page of checkpoints older than it")
+
+
+class CheckpointSummary(_Answer):
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    created_at: str | None
+    run_id: str | None = Field(description="The run that wrote it")
+    message_count: int
+    next: list[str] = Field(description='The nodes that run from here; ["__start__"]: a message was taken in')
+    interrupts: list[dict[str, Any]]
+
+
+class ThreadHistory(_Answer):
+    thread_id: str
+    checkpoints: list[CheckpointSummary] = Field(description="Newest first")
 
 
 class ChatResult(FinalData):

@@ -1,14 +1,14 @@
-"""``/api/threads``: a thread's status and the conversation history its checkpoints hold."""
+"""``/api/threads``: a thread's status, the conversation its checkpoints hold, and its branches."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.agent.branches import has_checkpoint, history, messages_at
 from app.agent.threads import read_thread
 from app.auth import current_principal
-from app.errors import ServiceError, not_found
+from app.errors import ServiceError, bad_request, not_found
 from app.events import ErrorCode
 from app.extension import stagecast
 from app.ownership import check_thread
@@ -27,6 +27,8 @@ class ThreadHandOver(BaseModel):
 
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+_HISTORY_PAGE = 20
+_HISTORY_MAX = 200
 
 
 @bp.get("/<thread_id>")
@@ -56,15 +58,19 @@ def show(thread_id: str) -> Response:
 
 @bp.get("/<thread_id>/messages")
 def messages(thread_id: str) -> Response:
-    """The thread's messages; an admin reads another user's thread with ``?owner=<user>``."""
+    """The conversation; with ``?checkpoint_id=``, as it was there (a branch, docs/branches.md).
+    An admin reads another user's thread with ``?owner=<user>``."""
     key = check_thread(thread_id, request.args.get("owner"))
-    checkpoint = stagecast().checkpointer.get_tuple({"configurable": {"thread_id": key}})
-    if checkpoint is None:
+    checkpoint_id = request.args.get("checkpoint_id") or None
+    history = messages_at(stagecast().checkpointer, key, checkpoint_id)
+    if history is None:
+        if checkpoint_id and read_thread(stagecast().checkpointer, key) is not None:
+            raise _no_checkpoint(thread_id, checkpoint_id)
         raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
-    history: list[BaseMessage] = checkpoint.checkpoint["channel_values"].get("messages", [])
     return jsonify(
         {
             "thread_id": thread_id,
+            "checkpoint_id": checkpoint_id,
             "messages": [
                 {"id": m.id, "role": _ROLES.get(m.type, m.type), "content": m.text} for m in history
             ],
@@ -91,3 +97,28 @@ def hand_over(thread_id: str) -> Response:
         raise ServiceError(ErrorCode.THREAD_BUSY, 409, f"{owner} already has a conversation {thread_id}.")
     store.claim_thread(thread_id, owner)
     return jsonify({"thread_id": thread_id, "owner": owner})
+
+
+@bp.get("/<thread_id>/history")
+def checkpoints(thread_id: str) -> Response:
+    """The thread's checkpoints, newest first; ``before`` (a checkpoint id) pages on. An admin
+    reads another user's thread with ``?owner=<user>``."""
+    key = check_thread(thread_id, request.args.get("owner"))
+    state = stagecast()
+    limit = request.args.get("limit", _HISTORY_PAGE, type=int)
+    if limit is None or not 1 <= limit <= _HISTORY_MAX:
+        raise bad_request(f"limit must be a whole number from 1 to {_HISTORY_MAX}.")
+    before = request.args.get("before") or None
+    saved = read_thread(state.checkpointer, key)
+    if saved is None:
+        raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
+    if before and not has_checkpoint(state.checkpointer, key, before):
+        raise _no_checkpoint(thread_id, before)
+    agents = state.manager.agents
+    graph = agents.get(saved.agent if saved.agent in agents.agents else None).graph
+    found = history(graph, key, limit=limit, before=before)
+    return jsonify({"thread_id": thread_id, "checkpoints": [item.to_json() for item in found]})
+
+
+def _no_checkpoint(thread_id: str, checkpoint_id: str) -> ServiceError:
+    return not_found(ErrorCode.CHECKPOINT_NOT_FOUND, f"No checkpoint {checkpoint_id} in {thread_id}.")

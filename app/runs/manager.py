@@ -29,11 +29,13 @@ from typing import Any
 
 import gevent
 
+from app.agent.branches import has_checkpoint
 from app.agent.chatbot import ChatbotAgent, Restart
 from app.agent.control import RunControl
 from app.agent.errors import RunFailure, cancellation, classify
 from app.agent.registry import AgentRegistry, UnknownAgentError
 from app.agent.run_metrics import NO_METRICS, RunMetrics
+from app.agent.store import set_scope, user_scope
 from app.agent.threads import read_thread
 from app.config import Settings
 from app.errors import ServiceError, not_found
@@ -86,7 +88,9 @@ class RunManager:
 
     # --- starting ---
 
-    def start(self, request: RunRequest, trace_id: str, owner: str | None = None) -> Run:
+    def start(
+        self, request: RunRequest, trace_id: str, owner: str | None = None, run_id: str | None = None
+    ) -> Run:
         """Start a run now, or raise ServiceError (unknown agent, busy thread, limits).
 
         ``owner`` (the authenticated user) owns the run, and the thread unless another
@@ -107,11 +111,17 @@ class RunManager:
         thread_id = thread_key(self.store, chosen, owner, admin) if chosen else str(uuid.uuid4())
         if owner is not None and self.store.claim_thread(thread_id, owner) != owner:
             raise not_found(ErrorCode.THREAD_NOT_FOUND, f"No conversation {thread_id}.")
-        run_id = str(uuid.uuid4())
+        if request.checkpoint_id and not has_checkpoint(
+            self.agents.checkpointer, thread_id, request.checkpoint_id
+        ):
+            raise not_found(
+                ErrorCode.CHECKPOINT_NOT_FOUND, f"No checkpoint {request.checkpoint_id} in {thread_id}."
+            )
+        run_id = run_id or str(uuid.uuid4())  # given: the id a delayed start promised
         claim.claim_thread(self, thread_id, run_id)
         if request.resuming:
             try:
-                agent = self._paused_agent(thread_id, request.agent)
+                agent = self._paused_agent(thread_id, request.agent, request.resume)
             except ServiceError:
                 self.coordinator.release_thread(thread_id, run_id)
                 raise
@@ -155,8 +165,9 @@ class RunManager:
     def _launch(self, run: Run, context: contextvars.Context, restart: Restart | None) -> None:
         run.producer = gevent.spawn(context.run, self._produce, run, restart)
 
-    def _paused_agent(self, thread_id: str, named: str | None) -> ChatbotAgent:
-        """The agent that paused ``thread_id`` (a resume continues its graph), or 409."""
+    def _paused_agent(self, thread_id: str, named: str | None, resume: Any) -> ChatbotAgent:
+        """The agent that paused ``thread_id`` (a resume continues its graph), or 409; 422 for
+        an answer that agent cannot read."""
         paused = read_thread(self.agents.checkpointer, thread_id)
         if paused is None or not paused.interrupts:
             raise ServiceError(
@@ -164,7 +175,9 @@ class RunManager:
                 409,
                 f"Conversation {thread_id} is not waiting for an answer; send a message instead.",
             )
-        return self._agent(named or paused.agent)
+        agent = self._agent(named or paused.agent)
+        agent.check_resume(resume, paused.interrupts)
+        return agent
 
     def _agent(self, name: str | None) -> ChatbotAgent:
         try:
@@ -178,6 +191,7 @@ class RunManager:
 
     def _produce(self, run: Run, restart: Restart | None) -> None:
         bind_log_context(run_id=run.run_id, trace_id=run.trace_id)
+        set_scope(user_scope(run.owner, sees_all=False))  # its nodes' store is its owner's
         events = EventFactory(run.run_id, run.trace_id)
         run.state = "running"
         run.started_at = run.started_at or time.time()

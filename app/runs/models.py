@@ -30,6 +30,8 @@ class RunRequest(AgentInput):
     def _resume_names_its_thread(self) -> RunRequest:
         if self.resuming and self.conversation_id is None:
             raise ValueError("resume needs the conversation_id of the paused thread")
+        if self.conversation_id is None and (self.checkpoint_id or self.proceed):
+            raise ValueError("checkpoint_id and proceed need the conversation_id of a thread")
         return self
 
 

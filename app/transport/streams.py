@@ -47,11 +47,13 @@ class Transport:
     manager: RunManager
     slots: StreamSlots
 
-    def start(self, run_request: RunRequest, trace_id: str, owner: str | None) -> Run:
+    def start(
+        self, run_request: RunRequest, trace_id: str, owner: str | None, run_id: str | None = None
+    ) -> Run:
         """Start a run whose events a stream (or a blocking answer) of this request will
         read: the stream slots are checked first, so a stream refused costs no run."""
         self.slots.check(client_address())
-        return self.manager.start(run_request, trace_id, owner=owner)
+        return self.manager.start(run_request, trace_id, owner=owner, run_id=run_id)
 
     def stream(
         self,

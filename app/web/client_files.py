@@ -1,7 +1,8 @@
 """The JS client (``clients/js`` of the repository) at ``/static/``, as the pages import it.
 
 ``stagecast.js`` imports ``./state.js`` and ``./sse.js``, and ``sse.js`` imports
-``./vendor/eventsource-parser.js``, so they are served side by side under ``/static/``. Only
+``./vendor/eventsource-parser.js``, so they are served side by side under ``/static/`` (with
+``branches.js``, which imports ``./stagecast.js``). Only
 the client's published files are served (its package.json ``files``), never the folder.
 The dashboard's own files live in ``app/static/dashboard/`` (Flask's static route).
 """
@@ -14,7 +15,7 @@ from flask import Response, send_from_directory
 
 from app.web import bp
 
-CLIENT_MODULES = ("stagecast.js", "stagecast.d.ts", "state.js", "sse.js")
+CLIENT_MODULES = ("stagecast.js", "stagecast.d.ts", "state.js", "sse.js", "branches.js", "branches.d.ts")
 
 
 _PACKAGED = Path(__file__).resolve().parent / "client"

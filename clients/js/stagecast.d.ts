@@ -165,6 +165,8 @@ export interface RunRequest {
   custom_prompt?: string;
   llm_config?: { model?: string; temperature?: number; max_tokens?: number };
   history?: { role: string; content: string }[];
+  /** Fork the thread from this checkpoint of its history (edit, regenerate: branches.js). */
+  checkpoint_id?: string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Type declarations for useAgentStream.js (hand-written).
 import type { RunRequest, StreamHandlers, StreamOptions, StreamState } from '../js/stagecast.js';
+import type { Branch, ThreadMessage } from '../js/branches.js';
 
 export interface AgentStreamOptions extends StreamOptions {
   /** The streaming endpoint. Default `/api/chat/stream`. */
@@ -22,6 +23,16 @@ export interface AgentStream extends StreamState {
   resume(value: unknown): Promise<StreamState>;
   /** Stops the current run and asks the server to cancel it; resolves with whether it accepted. */
   cancel(): Promise<boolean>;
+  /** A new message on the current run's thread (on the branch switchBranch() chose, if any). */
+  send(message: string): Promise<StreamState>;
+  /** Sends `text` in place of user message `messageIndex`: the thread forks there (docs/branches.md). */
+  edit(messageIndex: number, text: string): Promise<StreamState>;
+  /** Asks the last question again: a fork from the checkpoint before the last answer. */
+  regenerate(): Promise<StreamState>;
+  /** The versions of the conversation (branch tips), oldest first. */
+  branches(): Promise<Branch[]>;
+  /** Shows a version: resolves to its messages; the next send() continues it. */
+  switchBranch(checkpointId: string): Promise<ThreadMessage[]>;
 }
 
 /**

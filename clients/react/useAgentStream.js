@@ -3,6 +3,7 @@
 // dashboard and plain JS callers see the same shape.
 import { useCallback, useEffect, useRef, useState } from 'react';
 
+import { branches, forkPoint, messagesAt } from '../js/branches.js';
 import { initialState, stream } from '../js/stagecast.js';
 
 /**
@@ -51,6 +52,66 @@ export function useAgentStream(options = {}) {
 
   const cancel = useCallback(() => handleRef.current?.cancel() ?? Promise.resolve(false), []);
 
+  // Branches (docs/branches.md), on the thread of the current run.
+  const threadOf = (what) => {
+    const threadId = handleRef.current?.state.threadId;
+    if (!threadId) throw new Error(`${what}() needs a conversation: start() one first`);
+    return threadId;
+  };
+  const readOptions = () => {
+    const { url = '/api/chat/stream', handlers, ...streamOptions } = optionsRef.current;
+    const at = url.indexOf('/api/');
+    return { ...streamOptions, baseUrl: streamOptions.baseUrl ?? (at >= 0 ? url.slice(0, at) : '') };
+  };
+  /** The branch the next message continues (switchBranch), if not the thread's current one. */
+  const branchRef = useRef(null);
+
+  // Sends `text` in place of user message `messageIndex`: the thread forks there.
+  const edit = useCallback(
+    async (messageIndex, text) => {
+      const threadId = threadOf('edit');
+      const checkpointId = await forkPoint(threadId, messageIndex, readOptions(), branchRef.current);
+      branchRef.current = null;
+      return start({ conversation_id: threadId, checkpoint_id: checkpointId, message: text });
+    },
+    [start],
+  );
+
+  // Asks the last question again (a fork from the checkpoint before the last answer).
+  const regenerate = useCallback(async () => {
+    const threadId = threadOf('regenerate');
+    const options = readOptions();
+    const messages = await messagesAt(threadId, branchRef.current, options);
+    const index = messages.findLastIndex((m) => m.role === 'user');
+    if (index < 0) throw new Error('regenerate() needs a question on the thread');
+    const checkpointId = await forkPoint(threadId, index, options, branchRef.current);
+    branchRef.current = null;
+    return start({ conversation_id: threadId, checkpoint_id: checkpointId, message: messages[index].content });
+  }, [start]);
+
+  // The versions of the conversation (branch tips), oldest first.
+  const listBranches = useCallback(() => branches(threadOf('branches'), readOptions()), []);
+
+  // Shows a version: resolves to its messages; the next send() continues it.
+  const switchBranch = useCallback(async (checkpointId) => {
+    const threadId = threadOf('switchBranch');
+    const messages = await messagesAt(threadId, checkpointId, readOptions());
+    branchRef.current = checkpointId;
+    return messages;
+  }, []);
+
+  // A new message on the current run's thread, on the branch switchBranch() chose.
+  const send = useCallback(
+    (message) => {
+      const threadId = threadOf('send');
+      const body = { conversation_id: threadId, message };
+      if (branchRef.current) body.checkpoint_id = branchRef.current;
+      branchRef.current = null;
+      return start(body);
+    },
+    [start],
+  );
+
   // Unmounting stops following the run (the fetch is aborted). It does not cancel the run: the
   // server keeps it for a rejoin and cancels it itself when nobody comes back.
   useEffect(
@@ -62,5 +123,5 @@ export function useAgentStream(options = {}) {
     [],
   );
 
-  return { ...state, start, resume, cancel };
+  return { ...state, start, resume, cancel, send, edit, regenerate, branches: listBranches, switchBranch };
 }

@@ -30,6 +30,7 @@ TEST_GRAPHS = ",".join(
         "two_questions",
         "nested",
         "inner_question",
+        "remember",
     )
 )
 

@@ -8,12 +8,14 @@ from flask import Blueprint, Flask
 
 from app.config import Settings
 from app.extension import StagecastState
+from app.protocols.langgraph import crons, run_routes, store_routes, thread_routes
 from app.protocols.langgraph.api import bp
 from app.protocols.langgraph.service import LangGraphService
 from app.protocols.langgraph.threads import LangGraphRecords, PostgresRecords, SqliteRecords
 from app.runs.store.sqlite import connect
 
 __all__ = ["bp", "init_app"]
+_ROUTES = (crons, run_routes, store_routes, thread_routes)  # imported for the routes they add to ``bp``
 
 
 def init_app(
@@ -25,6 +27,7 @@ def init_app(
     )
     app.extensions["stagecast_langgraph"] = service
     (parent or app).register_blueprint(bp, url_prefix=url_prefix)
+    crons.start_scheduler(app, service)
     return service
 
 

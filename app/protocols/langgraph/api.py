@@ -97,7 +97,7 @@ def _matches(metadata: dict[str, Any], wanted: dict[str, Any] | None) -> bool:
 @bp.get("/info")
 def info() -> Response:
     return jsonify(
-        {"version": "stagecast", "langgraph_py_version": None, "flags": {"assistants": True, "crons": False}}
+        {"version": "stagecast", "langgraph_py_version": None, "flags": {"assistants": True, "crons": True}}
     )
 
 
@@ -164,12 +164,13 @@ def search_threads() -> Response:
         and addressable_thread(r.thread_id)
     ]
     descending = query.sort_order == "desc"
-    if query.status is None and query.sort_by != "status":
+    if query.status is None and query.values is None and query.sort_by != "status":
         # Only the page's threads need their state read.
         records.sort(key=lambda r: getattr(r, query.sort_by), reverse=descending)
         return jsonify([svc.thread_json(r) for r in _page(records, query.offset, query.limit)])
     threads = [svc.thread_json(r) for r in records]
     threads = [t for t in threads if query.status is None or t["status"] == query.status]
+    threads = [t for t in threads if _matches(t["values"] or {}, query.values)]
     threads.sort(key=lambda t: t[query.sort_by], reverse=descending)
     return jsonify(_page(threads, query.offset, query.limit))
 
@@ -243,9 +244,9 @@ def _stream_new(thread_id: str | None) -> Response:
 @bp.post("/threads/<thread_id>/runs")
 def create_run(thread_id: str) -> Response:
     svc = service()
-    run, record = svc.start(_body(RunCreate), thread_id, background=True, trace_id=current_trace_id())
+    thread_id, record = svc.create(_body(RunCreate), thread_id, trace_id=current_trace_id())
     response = jsonify(svc.run_json(record))
-    response.headers["Content-Location"] = _run_path(run.thread_id, run.run_id)
+    response.headers["Content-Location"] = _run_path(thread_id, record.run_id)
     return response
 
 
@@ -313,7 +314,7 @@ def cancel_run(thread_id: str, run_id: str) -> tuple[Response, int]:
 @bp.get("/threads/<thread_id>/runs/<run_id>/join")
 def join_run(thread_id: str, run_id: str) -> Response:
     svc = service()
-    svc.run_record(thread_id, run_id)
+    svc.wait_started(svc.run_record(thread_id, run_id))
     _wait(svc, run_id)
     return jsonify(svc.output(run_id, thread_id))
 
@@ -322,6 +323,7 @@ def join_run(thread_id: str, run_id: str) -> Response:
 def join_stream(thread_id: str, run_id: str) -> Response:
     svc = service()
     record = svc.run_record(thread_id, run_id)
+    svc.wait_started(record)  # a delayed run (after_seconds) is joined once it starts
     after, cursor = parse_last_event_id(request.headers.get("Last-Event-ID"))
     # The Python SDK sends ``stream_mode=`` (empty) when none is given: the run's own modes.
     modes = (

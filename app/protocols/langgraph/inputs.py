@@ -4,7 +4,10 @@
 ``{"type": "human", ...}``, content a string or content blocks): the last human message is
 the question and the earlier ones are its history (used when the thread has none of its
 own, as with the native ``history``). A graph of its own keys may send ``{"question": ...}``
-instead. ``command.resume`` answers the thread's pending interrupt. From ``context`` and
+instead. ``command.resume`` answers the thread's pending interrupt; ``command.update`` and
+``command.goto`` go to the graph as LangGraph's ``Command``; ``input: null`` continues the
+thread from its checkpoint (after ``interrupt_before``/``interrupt_after`` paused it), and
+``checkpoint``/``checkpoint_id`` fork it from an older one (docs/branches.md). From ``context`` and
 ``config.configurable`` the agent's own options are read: ``user_id``, ``custom_prompt``
 and ``llm_config``.
 """
@@ -37,15 +40,26 @@ def run_request(body: RunCreate, thread_id: str, on_disconnect: str, settings: S
     }
     for source in (body.context or {}, (body.config or {}).get("configurable") or {}):
         data.update({key: source[key] for key in _OPTIONS if key in source})
-    if body.command is not None and (body.command.update is not None or body.command.goto is not None):
-        raise unprocessable("Not supported by this server: command.update, command.goto.")
-    if body.command is not None and "resume" in body.command.model_fields_set:
-        if body.input:
-            raise unprocessable("Send either input or command, not both.")
-        data["resume"] = body.command.resume
+    checkpoint_id: str | None = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
+    if checkpoint_id:
+        data["checkpoint_id"] = checkpoint_id  # time travel: the run forks from there
+    for name in ("interrupt_before", "interrupt_after"):
+        if getattr(body, name) is not None:
+            data[name] = getattr(body, name)
+    command = body.command
+    if command is not None and body.input:
+        raise unprocessable("Send either input or command, not both.")
+    if command is not None and (command.update is not None or command.goto is not None):
+        data["command"] = {"update": command.update, "goto": command.goto}
+        if command.resume is not None:
+            data["resume"] = command.resume
+    elif command is not None and "resume" in command.model_fields_set:
+        data["resume"] = command.resume
+    elif body.input is None:
+        data["proceed"] = True  # LangGraph continues from the checkpoint (after a breakpoint)
     else:
-        data.update(_question(body.input or {}))
-    return validate_run_request(data, settings)
+        data.update(_question(body.input))
+    return validate_run_request(data, settings, graph_controls=True)
 
 
 def _question(graph_input: dict[str, Any]) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 Fields the SDKs always send but Stagecast has no use for (``durability``, ``feedback_keys``,
 ``langsmith_tracer``, ...) are ignored; fields asking for something Stagecast does not do
-(``webhook``, ``interrupt_before``, time travel with ``checkpoint``) are refused with 422 by
-the views rather than silently dropped.
+(``webhook``, ``after_seconds``) are refused with 422 by the views rather than silently dropped.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,13 +41,13 @@ class RunCreate(_Body):
     on_disconnect: Literal["cancel", "continue"] | None = None
     multitask_strategy: MultitaskStrategy = "enqueue"
     if_not_exists: Literal["create", "reject"] = "reject"
+    interrupt_before: list[str] | Literal["*"] | None = None
+    interrupt_after: list[str] | Literal["*"] | None = None
     # Asked for, not offered: refused when set (see the module docstring).
     webhook: str | None = None
-    interrupt_before: Any = None
-    interrupt_after: Any = None
+    after_seconds: float | None = None
     checkpoint: dict[str, Any] | None = None
     checkpoint_id: str | None = None
-    after_seconds: float | None = None
 
     @property
     def modes(self) -> list[str]:
@@ -66,6 +66,7 @@ class ThreadUpdate(_Body):
 
 class ThreadSearch(_Body):
     metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
     ids: list[str] | None = None
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
     limit: int = Field(10, ge=1, le=1000)
@@ -87,3 +88,85 @@ class AssistantSearch(_Body):
     metadata: dict[str, Any] | None = None
     limit: int = Field(10, ge=1, le=1000)
     offset: int = Field(0, ge=0)
+
+
+class StateUpdate(_Body):
+    """``POST /threads/<id>/state``: write ``values`` as if ``as_node`` had returned them."""
+
+    values: dict[str, Any] | list[dict[str, Any]] | None = None
+    as_node: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
+
+
+class ThreadCount(_Body):
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+
+
+class ThreadPrune(_Body):
+    thread_ids: list[str] = Field(min_length=1, max_length=1000)
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+class BatchRunCreate(RunCreate):
+    """One run of ``POST /runs/batch``: on ``thread_id``, or stateless without one."""
+
+    thread_id: str | None = None
+
+
+Namespace = list[str]
+
+
+class StorePut(_Body):
+    namespace: Namespace
+    key: str = Field(min_length=1, max_length=1000)
+    value: dict[str, Any]
+    index: Any = None
+    ttl: float | None = None
+
+
+class StoreDelete(_Body):
+    namespace: Namespace
+    key: str = Field(min_length=1, max_length=1000)
+
+
+class StoreSearch(_Body):
+    namespace_prefix: Namespace = Field(default_factory=list)
+    filter: dict[str, Any] | None = None
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    query: str | None = None
+
+
+class StoreNamespaces(_Body):
+    prefix: Namespace | None = None
+    suffix: Namespace | None = None
+    max_depth: int | None = Field(None, ge=1)
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class CronCreate(RunCreate):
+    """A cron: a run body, and when to start it."""
+
+    schedule: str = Field(min_length=1, max_length=200)
+    end_time: datetime | None = None
+    timezone: str | None = None
+    """Schedules are read in UTC: any other zone is refused."""
+
+
+class CronSearch(_Body):
+    assistant_id: str | None = None
+    thread_id: str | None = None
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class RunsCancel(_Body):
+    """``POST /runs/cancel``: these runs of a thread, or every run of the caller in ``status``."""
+
+    thread_id: str | None = None
+    run_ids: list[str] | None = Field(None, max_length=1000)
+    status: Literal["pending", "running", "all"] | None = None

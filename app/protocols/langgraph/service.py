@@ -22,6 +22,7 @@ from typing import Any
 
 import gevent
 from langgraph.pregel import Pregel
+from langgraph.types import StateSnapshot
 
 from app.agent.registry import AgentRegistry
 from app.agent.threads import read_thread
@@ -31,13 +32,15 @@ from app.errors import ServiceError, not_found
 from app.events import ErrorCode
 from app.ownership import check_claimable, check_key, check_run, resolve_thread
 from app.protocols.langgraph import state
+from app.protocols.langgraph.cron_table import Crons, one_shot
 from app.protocols.langgraph.inputs import run_request, unprocessable
 from app.protocols.langgraph.models import RunCreate
 from app.protocols.langgraph.serialize import iso, jsonable
 from app.protocols.langgraph.stream import STREAM_MODES
 from app.protocols.langgraph.threads import LangGraphRecords, RunRecord, ThreadRecord
+from app.protocols.langgraph.webhooks import check_webhook, deliver_when_done
 from app.runs.manager import CANCEL_DEADLINE_S, RunManager
-from app.runs.models import FINISHED_STATES, Run
+from app.runs.models import FINISHED_STATES, Run, RunRequest
 from app.runs.owners import public_thread_id
 from app.transport.streams import Transport
 
@@ -58,14 +61,9 @@ THREAD_EXISTS = "ThreadExists"
 # How often a request waiting for a busy thread looks again (the thread's run may be on
 # another worker, so there is no log to wait on).
 _BUSY_POLL_S = 0.05
-_UNSUPPORTED = (
-    "webhook",
-    "interrupt_before",
-    "interrupt_after",
-    "checkpoint",
-    "checkpoint_id",
-    "after_seconds",
-)
+_UNSUPPORTED: tuple[str, ...] = ()
+# How long past its due time a delayed run may take to be started by some worker's scheduler.
+_START_SLACK_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -109,12 +107,16 @@ class LangGraphService:
 
     def graph_of(self, thread_id: str) -> Pregel:
         """The graph of the agent that ran the thread (the default agent for a new one)."""
+        return self.agents.get(self.agent_of(thread_id)).graph
+
+    def agent_of(self, thread_id: str) -> str:
+        """The name of the agent that ran the thread (the default agent for a new one)."""
         record = self.records.get_thread(thread_id)
         name = record.assistant_id if record else None
         if name is None:
             written = read_thread(self.agents.checkpointer, thread_id)
             name = written.agent if written else None
-        return self.agents.get(name if name in self.agents.agents else None).graph
+        return name if name in self.agents.agents else self.agents.default
 
     def thread_record(self, thread_id: str) -> ThreadRecord | None:
         """The thread's record; a thread only the native API wrote gets one made from its state."""
@@ -178,7 +180,7 @@ class LangGraphService:
                     interrupts[task.id] = [{"value": jsonable(i.value), "id": i.id} for i in task.interrupts]
         if self.manager.thread_run(record.thread_id) is not None:
             status = "busy"
-        elif interrupts:
+        elif interrupts or (snapshot is not None and self._at_breakpoint(snapshot)):
             status = "interrupted"
         else:
             status = "idle"
@@ -194,16 +196,76 @@ class LangGraphService:
             "error": None,
         }
 
+    def _at_breakpoint(self, snapshot: StateSnapshot) -> bool:
+        """Whether the run that wrote the checkpoint stopped at an ``interrupt_before`` or
+        ``interrupt_after`` (``input: null`` continues it); a cancelled run leaves nodes to run too."""
+        run_id = (snapshot.metadata or {}).get(state.RUN_ID_KEY)
+        if not snapshot.next or not isinstance(run_id, str):
+            return False
+        try:
+            return self.manager.describe(run_id)["status"] == "paused"
+        except ServiceError:
+            return False  # a run forgotten since
+
     # --- runs ---
 
     def start(
-        self, body: RunCreate, thread_id: str | None, *, background: bool, trace_id: str, stream: bool = False
+        self,
+        body: RunCreate,
+        thread_id: str | None,
+        *,
+        background: bool,
+        trace_id: str,
+        stream: bool = False,
+        delayed_run_id: str | None = None,
     ) -> tuple[Run, RunRecord]:
         """Start ``body`` on ``thread_id`` (a new stateless thread when None); for a ``stream``
-        of this request, after the stream slots are checked (a refused stream costs no run)."""
+        of this request, after the stream slots are checked (a refused stream costs no run). A
+        delayed start (``after_seconds``) goes through :meth:`create`, and comes back with
+        ``delayed_run_id``."""
+        if body.after_seconds and delayed_run_id is None:
+            raise unprocessable("after_seconds is for background runs (POST /threads/<id>/runs, /runs).")
+        thread_id, stateless, request = self._check(body, thread_id, background)
+        self._make_room(thread_id, body.multitask_strategy)
+        start = self.transport.start if stream else self.manager.start
+        run = start(request, trace_id, owner=current_owner(), run_id=delayed_run_id)
+        options = {
+            "stream_mode": body.modes,
+            "stream_subgraphs": body.stream_subgraphs,
+            "stream_resumable": body.stream_resumable,
+            "multitask_strategy": body.multitask_strategy,
+        }
+        record = RunRecord(
+            run.run_id, thread_id, body.assistant_id, run.created_at, body.metadata or {}, options
+        )
+        if not stateless and delayed_run_id is None:
+            thread = self.records.get_thread(thread_id) or ThreadRecord(
+                thread_id, run.created_at, run.created_at, {}, body.assistant_id
+            )
+            # As LangGraph Server does: UIs list a graph's threads by this metadata.
+            graph = {"graph_id": body.assistant_id, "assistant_id": body.assistant_id}
+            self.records.put_thread(replace(thread, metadata={**thread.metadata, **graph}))
+            self.records.add_run(record)
+        if body.webhook is not None:
+            run_id = run.run_id
+            deliver_when_done(
+                self.manager,
+                run_id,
+                body.webhook,
+                lambda: {**self.run_json(record), "values": self.output(run_id, thread_id)},
+                self.settings,
+            )
+        return run, record
+
+    def _check(
+        self, body: RunCreate, thread_id: str | None, background: bool
+    ) -> tuple[str, bool, RunRequest]:
+        """Every check a start makes: the thread's id, whether it is stateless, the request."""
         refused = [name for name in _UNSUPPORTED if getattr(body, name) is not None]
         if refused:
             raise unprocessable(f"Not supported by this server: {', '.join(refused)}.")
+        if body.webhook is not None:
+            check_webhook(body.webhook, self.settings)
         unknown = [mode for mode in body.modes if mode not in STREAM_MODES]
         if unknown:
             raise unprocessable(f"Unknown stream_mode: {', '.join(unknown)}.")
@@ -223,25 +285,56 @@ class LangGraphService:
         on_disconnect = "continue" if background else (body.on_disconnect or "cancel")
         # The public id: the run's start resolves it to this same key (app/runs/owners.py).
         request = run_request(body, public_thread_id(thread_id), on_disconnect, self.settings)
-        self._make_room(thread_id, body.multitask_strategy)
-        start = self.transport.start if stream else self.manager.start
-        run = start(request, trace_id, owner=current_owner())
+        return thread_id, stateless, request
+
+    def create(self, body: RunCreate, thread_id: str | None, *, trace_id: str) -> tuple[str, RunRecord]:
+        """A background run: started now, or with ``after_seconds``, scheduled (its thread id
+        and record; a stateless delayed run's thread id is made when it starts)."""
+        if not body.after_seconds:
+            run, record = self.start(body, thread_id, background=True, trace_id=trace_id)
+            return run.thread_id, record
+        # Every check a start makes, now: a refusal is an answer, not a lost scheduled run.
+        self._check(body, thread_id, True)
+        return thread_id or "", self._delay(body, thread_id)
+
+    def _delay(self, body: RunCreate, thread_id: str | None) -> RunRecord:
+        """Schedule the run's start in ``after_seconds`` (a one-shot row the cron scheduler
+        fires, once, on any worker); its record says ``pending`` until then."""
+        if body.webhook is not None:
+            raise unprocessable("after_seconds and webhook are not taken together.")
+        crons = Crons(self.records)
+        now = crons.now()
+        run_id = str(uuid.uuid4())
+        payload = body.model_dump(exclude={"after_seconds"}, exclude_none=True, mode="json")
+        crons.add(
+            one_shot(run_id, thread_id, payload, current_owner(), now + float(body.after_seconds or 0), now)
+        )
         options = {
             "stream_mode": body.modes,
-            "stream_subgraphs": body.stream_subgraphs,
-            "stream_resumable": body.stream_resumable,
             "multitask_strategy": body.multitask_strategy,
+            "after_seconds": body.after_seconds,
         }
         record = RunRecord(
-            run.run_id, thread_id, body.assistant_id, run.created_at, body.metadata or {}, options
+            run_id, thread_id or "", body.assistant_id, time.time(), body.metadata or {}, options
         )
-        if not stateless:
-            if self.records.get_thread(thread_id) is None:
-                self.records.put_thread(
-                    ThreadRecord(thread_id, run.created_at, run.created_at, {}, body.assistant_id)
-                )
+        if thread_id is not None:
             self.records.add_run(record)
-        return run, record
+        return record
+
+    def wait_started(self, record: RunRecord) -> None:
+        """A delayed run (``after_seconds``): wait until it has started, or 404 past its time."""
+        if not record.kwargs.get("after_seconds") or record.kwargs.get("called_off"):
+            return
+        delay = float(record.kwargs.get("after_seconds") or 0)
+        deadline = record.created_at + delay + _START_SLACK_S
+        while True:
+            try:
+                self.manager.describe(record.run_id)
+                return
+            except ServiceError:
+                if time.time() >= deadline:
+                    raise
+                gevent.sleep(_BUSY_POLL_S * 4)
 
     def _make_room(self, thread_id: str, strategy: str) -> None:
         holder = self.manager.thread_run(thread_id)
@@ -278,7 +371,16 @@ class LangGraphService:
         return True
 
     def cancel(self, run_id: str, *, wait: bool) -> bool:
-        """Cancel the run wherever it executes (and wait for its end); False if it had ended."""
+        """Cancel the run wherever it executes (and wait for its end); False if it had ended.
+        A delayed run not started yet is called off."""
+        record = self.records.get_run(run_id)
+        pending = (
+            record is not None and record.kwargs.get("after_seconds") and not record.kwargs.get("called_off")
+        )
+        if record is not None and pending and Crons(self.records).take_id(f"once-{run_id}"):
+            self.records.delete_run(run_id)
+            self.records.add_run(replace(record, kwargs={**record.kwargs, "called_off": True}))
+            return True
         cancelled = bool(self.manager.cancel_by_id(run_id)["cancelled"])
         deadline = time.monotonic() + CANCEL_DEADLINE_S * 2
         while wait and self.manager.describe(run_id)["status"] not in FINISHED_STATES:
@@ -296,7 +398,13 @@ class LangGraphService:
         return record
 
     def run_json(self, record: RunRecord) -> dict[str, Any]:
-        summary = self.manager.describe(record.run_id)
+        try:
+            summary = self.manager.describe(record.run_id)
+        except ServiceError:
+            if not record.kwargs.get("after_seconds"):
+                raise
+            # Its delayed start is still to come, or it was called off before it.
+            summary = {"status": "cancelled" if record.kwargs.get("called_off") else "pending"}
         updated = summary.get("ended_at") or summary.get("started_at") or record.created_at
         return {
             "run_id": record.run_id,

@@ -42,6 +42,22 @@ SCHEMA = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS langgraph_runs_thread ON langgraph_runs (thread_id, created_at)",
+    # Crons (app/protocols/langgraph/crons.py): next_run_at is claimed by compare-and-set.
+    """
+    CREATE TABLE IF NOT EXISTS langgraph_crons (
+        cron_id      TEXT PRIMARY KEY,
+        thread_id    TEXT,
+        assistant_id TEXT NOT NULL,
+        schedule     TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        metadata     TEXT NOT NULL,
+        owner        TEXT,
+        created_at   DOUBLE PRECISION NOT NULL,
+        updated_at   DOUBLE PRECISION NOT NULL,
+        next_run_at  DOUBLE PRECISION NOT NULL,
+        end_time     DOUBLE PRECISION
+    )
+    """,
 )
 _THREAD = "thread_id, created_at, updated_at, metadata, assistant_id"
 _RUN = "run_id, thread_id, assistant_id, created_at, metadata, kwargs"
@@ -120,6 +136,9 @@ class LangGraphRecords(ABC):
             "UPDATE langgraph_threads SET updated_at = ?, assistant_id = ? WHERE thread_id = ?",
             (time.time(), record.assistant_id, record.thread_id),
         )
+
+    def delete_run(self, run_id: str) -> None:
+        self._execute("DELETE FROM langgraph_runs WHERE run_id = ?", (run_id,))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._execute(f"SELECT {_RUN} FROM langgraph_runs WHERE run_id = ?", (run_id,))

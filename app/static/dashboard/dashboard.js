@@ -3,6 +3,7 @@
 // chart; answer the question of a paused run (an `interrupt`). The run is followed by the shared JS client (/static/stagecast.js), which
 // rejoins after a network drop with Last-Event-ID; this module only draws its state.
 // Text from the model or the server is always set as text (textContent), never as HTML.
+import { forkPoint, messagesAt } from '../branches.js';
 import { initialState, isTerminal, stream, watchRun } from '../stagecast.js';
 import { API, authHeaders, ensureToken, forgetToken } from './auth.js';
 import { renderChart } from './chart.js';
@@ -60,6 +61,8 @@ const ui = {
   confidence: $('#confidence'),
   confidenceValue: $('#confidence-value'),
   usage: $('#run-usage'),
+  edit: $('#edit'),
+  regenerate: $('#regenerate'),
 };
 
 const typewriter = new Typewriter(ui.answerText);
@@ -68,6 +71,8 @@ const typewriter = new Typewriter(ui.answerText);
 let run = null;
 /** The conversation the next question continues (from the last run's `start`). */
 let threadId = null;
+/** The user message the question box replaces (after "edit"): the next ask forks before it. */
+let editing = null;
 let frame = 0;
 let ticker = 0;
 
@@ -93,6 +98,47 @@ async function ask(message) {
   await ensureToken();
   const body = { message, agent: ui.agent.value };
   if (threadId) body.conversation_id = threadId;
+  if (threadId && editing !== null) {
+    // Edit: a fork from where the edited question was taken in (docs/branches.md).
+    body.checkpoint_id = await forkPoint(threadId, editing, { headers: authHeaders(), apiPath: API });
+  }
+  setEditing(null);
+  begin((handlers) => stream(`${API}/chat/stream`, body, handlers, { headers: authHeaders(), apiPath: API }), false);
+}
+
+/** Edit mode: the next ask replaces user message `index` (null: a new message). */
+function setEditing(index) {
+  editing = index;
+  ui.ask.textContent = index === null ? 'Ask' : 'Send edit';
+}
+
+/** The thread's last question and its position (what edit and regenerate work on). */
+async function lastQuestion() {
+  const messages = await messagesAt(threadId, null, { headers: authHeaders(), apiPath: API });
+  const index = messages.findLastIndex((m) => m.role === 'user');
+  return index < 0 ? null : { index, text: messages[index].content };
+}
+
+/** The question box gets the last question back; sending it forks the conversation there. */
+async function editLast() {
+  if (!threadId || isActive(run?.state)) return;
+  await ensureToken();
+  const last = await lastQuestion();
+  if (!last) return;
+  setEditing(last.index);
+  ui.question.value = last.text;
+  ui.question.focus();
+}
+
+/** The same question again, from the checkpoint before its answer: a new answer, a new branch. */
+async function regenerate() {
+  if (!threadId || isActive(run?.state)) return;
+  await ensureToken();
+  const last = await lastQuestion();
+  if (!last) return;
+  const checkpointId = await forkPoint(threadId, last.index, { headers: authHeaders(), apiPath: API });
+  const body = { message: last.text, agent: ui.agent.value, conversation_id: threadId, checkpoint_id: checkpointId };
+  setEditing(null);
   begin((handlers) => stream(`${API}/chat/stream`, body, handlers, { headers: authHeaders(), apiPath: API }), false);
 }
 
@@ -100,7 +146,9 @@ async function ask(message) {
 function answer(value) {
   const paused = run?.handle;
   if (!paused || run.state?.status !== 'paused') return;
+  const earlier = [...(run.carried ?? []), ...run.state.stages];
   begin((handlers) => paused.resume(value, handlers), false, true);
+  run.carried = earlier;
 }
 
 async function watch(runId) {
@@ -157,7 +205,14 @@ function handlersFor(current) {
   };
 }
 
+/** The header names the agent picked (it said the default agent whatever was picked). */
+function showAgent(agent) {
+  const header = document.getElementById('topbar-agent');
+  if (header) header.textContent = agent;
+}
+
 function setConversation(id) {
+  if (id !== threadId) setEditing(null);
   threadId = id;
   ui.conversationId.textContent = id ?? 'new';
   ui.newConversation.hidden = !id;
@@ -198,6 +253,9 @@ function draw() {
   ui.status.textContent = STATUS_TEXT[state.status] ?? state.status;
   ui.ask.disabled = active;
   ui.cancel.disabled = !active;
+  // A finished turn of this tab's conversation can be edited or asked again.
+  const settled = !active && !run.watching && Boolean(threadId) && state.status === 'success';
+  ui.edit.hidden = ui.regenerate.hidden = !settled;
   drawStages(state, active);
   drawAnswer(state, active);
   drawNotice(state);
@@ -232,6 +290,10 @@ function isTopStage(stage) {
 }
 
 function drawStages(state, active) {
+  // A resumed run reports only the stages from the pause on: the paused run's others stay shown.
+  const reported = new Set(state.stages.map((s) => s.path[0] ?? s.stage));
+  const carried = (run?.carried ?? []).filter((s) => !reported.has(s.path[0] ?? s.stage));
+  state = carried.length ? { ...state, stages: [...carried, ...state.stages] } : state;
   const tops = state.stages.filter(isTopStage);
   const seen = new Map(tops.map((stage) => [stage.stage, stage]));
   const pending = run?.resuming || run?.watching ? [] : declaredStages(state.agent ?? ui.agent.value);
@@ -271,7 +333,9 @@ function drawStages(state, active) {
     message = message.charAt(0).toUpperCase() + message.slice(1);
   }
   ui.stageMessage.textContent = message;
-  if (state.durationMs !== null && state.durationMs !== undefined) ui.duration.textContent = `${formatMs(state.durationMs)} in total`;
+  // A paused run has no answer yet: its duration would label an empty Answer card.
+  if (state.status === 'paused') ui.duration.textContent = '';
+  else if (state.durationMs !== null && state.durationMs !== undefined) ui.duration.textContent = `${formatMs(state.durationMs)} in total`;
   else if (state.startedAt && now && active) ui.duration.textContent = formatMs(now - state.startedAt);
 }
 
@@ -422,6 +486,26 @@ function drawToolCalls(calls) {
   );
 }
 
+/**
+ * A question in LangChain's human-in-the-loop format (`action_requests` + `review_configs`): its
+ * text, the decisions it allows as buttons, and how a button or the text box answers it
+ * (`{"decisions": [{"type": ...}]}`; the text box rejects with that message). Null otherwise.
+ */
+function hitlQuestion(fields) {
+  const [action] = Array.isArray(fields.action_requests) ? fields.action_requests : [];
+  const [config] = Array.isArray(fields.review_configs) ? fields.review_configs : [];
+  if (!action || !config) return null;
+  const allowed = Array.isArray(config.allowed_decisions) ? config.allowed_decisions : [];
+  return {
+    text: fields.question ?? action.description ?? action.name,
+    // An edit needs the action's arguments changed: the buttons offer the plain decisions.
+    options: allowed.filter((type) => type === 'approve' || type === 'reject'),
+    decide: (type) => ({ decisions: [{ type }] }),
+    typed: (text) => ({ decisions: [{ type: 'reject', message: text }] }),
+    placeholder: allowed.includes('reject') ? 'A reason, to reject with it' : null,
+  };
+}
+
 /** The questions of a paused run, each with its options as buttons and a free-text answer. */
 function drawInterrupts(interrupts) {
   ui.questionCard.hidden = !interrupts.length;
@@ -432,16 +516,20 @@ function drawInterrupts(interrupts) {
     interrupts.map((item) => {
       const value = item.value;
       const fields = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
-      const question = typeof value === 'string' ? value : fields.question ?? JSON.stringify(value);
-      const options = Array.isArray(fields.options) ? fields.options : [];
+      const hitl = hitlQuestion(fields);
+      const question = hitl ? hitl.text : typeof value === 'string' ? value : fields.question ?? JSON.stringify(value);
+      const options = hitl ? hitl.options : Array.isArray(fields.options) ? fields.options : [];
       const details = Object.entries(fields).filter(([k, v]) => k !== 'question' && k !== 'options' && typeof v !== 'object');
       const send = reply(item);
-      const input = el('input', { class: 'interrupt-input', attrs: { type: 'text', 'aria-label': 'Your answer', placeholder: 'Your answer' } });
-      const form = el('form', { class: 'interrupt-form' }, input, el('button', { class: 'btn', attrs: { type: 'submit' }, text: 'Send answer' }));
+      const placeholder = hitl?.placeholder ?? 'Your answer';
+      const input = el('input', { class: 'interrupt-input', attrs: { type: 'text', 'aria-label': placeholder, placeholder } });
+      const form = el('form', { class: 'interrupt-form' }, input, el('button', { class: 'btn', attrs: { type: 'submit' }, text: hitl ? 'Reject with reason' : 'Send answer' }));
       form.addEventListener('submit', (event) => {
         event.preventDefault();
-        if (input.value.trim()) send(input.value.trim());
+        const text = input.value.trim();
+        if (text) send(hitl ? hitl.typed(text) : text);
       });
+      if (hitl && !hitl.placeholder) form.hidden = true;
       return el(
         'div',
         { class: 'interrupt', dataset: { interruptId: item.id } },
@@ -450,7 +538,7 @@ function drawInterrupts(interrupts) {
         options.length
           ? el('div', { class: 'interrupt-options' }, options.map((option) => {
               const button = el('button', { class: 'btn primary', attrs: { type: 'button' }, dataset: { answer: String(option) }, text: stageLabel(String(option)) });
-              button.addEventListener('click', () => send(option));
+              button.addEventListener('click', () => send(hitl ? hitl.decide(option) : option));
               return button;
             }))
           : null,
@@ -513,10 +601,13 @@ ui.cancel.addEventListener('click', () => {
 });
 
 ui.newConversation.addEventListener('click', () => setConversation(null));
+ui.edit.addEventListener('click', () => editLast().catch((err) => console.error('stagecast dashboard:', err)));
+ui.regenerate.addEventListener('click', () => regenerate().catch((err) => console.error('stagecast dashboard:', err)));
 
 ui.agent.addEventListener('change', () => {
   // A conversation belongs to the agent that holds it: another agent starts a new one.
   setConversation(null);
+  showAgent(ui.agent.value);
   if (!isActive(run?.state)) drawStages({ ...initialState(), agent: ui.agent.value }, false);
 });
 

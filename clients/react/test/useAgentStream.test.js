@@ -70,7 +70,8 @@ function Chat() {
     h(
       'ol',
       null,
-      agent.stages.map((s) => h('li', { key: `${s.stage}@${s.startedAt}` }, `${s.stage}:${s.status}`)),
+      // Parallel stages (the review's policy checks) share a name: the position keeps keys unique.
+      agent.stages.map((s, i) => h('li', { key: `${i}:${s.stage}` }, `${s.stage}:${s.status}`)),
     ),
     h('p', { 'data-testid': 'answer' }, agent.answer),
     agent.restarted && h('p', { 'data-testid': 'resumed' }, `resumed on another worker (attempt ${agent.attempt})`),
@@ -228,5 +229,44 @@ describe('useAgentStream', () => {
       await agent.start({ message: 'x' });
     });
     await expect(agent.resume('yes')).rejects.toThrow(/ended paused/);
+  });
+});
+
+describe('useAgentStream branches', () => {
+  test('edit and regenerate fork the thread from the checkpoint the server names', async () => {
+    const thread = eventsOf(KO).find((e) => e.type === 'start').data.thread_id;
+    const checkpoints = [
+      { checkpoint_id: 'c5', parent_checkpoint_id: 'c4', next: [], message_count: 2 },
+      { checkpoint_id: 'c4', parent_checkpoint_id: 'c1', next: ['answer'], message_count: 1 },
+      { checkpoint_id: 'c1', parent_checkpoint_id: null, next: ['__start__'], message_count: 0 },
+    ];
+    const streams = [KO, KO, KO];
+    const fetch = vi.fn(async (url, init) => {
+      if (url === '/api/chat/stream') return sseResponse(streams.shift(), init.signal);
+      if (url.startsWith(`/api/threads/${thread}/history`)) return Response.json({ thread_id: thread, checkpoints });
+      if (url.startsWith(`/api/threads/${thread}/messages`)) {
+        return Response.json({ thread_id: thread, messages: [{ id: 'h', role: 'user', content: 'asked' }, { id: 'a', role: 'assistant', content: 'x' }] });
+      }
+      return new Response(null, { status: 404 });
+    });
+    vi.stubGlobal('fetch', fetch);
+    render(h(Chat));
+    await act(async () => {
+      await agent.start({ message: 'asked' });
+    });
+    await act(async () => {
+      await agent.edit(0, 'asked better');
+    });
+    await act(async () => {
+      await agent.regenerate();
+    });
+    const runs = fetch.mock.calls.filter(([url]) => url === '/api/chat/stream').map(([, init]) => JSON.parse(init.body));
+    expect(runs.slice(1)).toEqual([
+      { conversation_id: thread, checkpoint_id: 'c1', message: 'asked better' },
+      { conversation_id: thread, checkpoint_id: 'c1', message: 'asked' },
+    ]);
+    const tips = await agent.branches();
+    expect(tips.map((b) => [b.checkpointId, b.current])).toEqual([['c5', true]]);
+    expect((await agent.switchBranch('c5')).map((m) => m.content)).toEqual(['asked', 'x']);
   });
 });

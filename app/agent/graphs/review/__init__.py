@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.agent.control import RunControl
+from app.agent.graphs.review.approval import ACTION, read_decision
 from app.agent.graphs.review.context import ReviewContext
 from app.agent.graphs.review.graph import DESCRIPTION, STAGE_MESSAGES, graph
 from app.agent.models import AgentInput
 from app.config import Settings
 from app.knowledge import bundled_knowledge
 
-__all__ = ["DESCRIPTION", "STAGE_MESSAGES", "graph", "make_context"]
+__all__ = ["DESCRIPTION", "STAGE_MESSAGES", "check_resume", "graph", "make_context"]
 
 
 def make_context(settings: Settings, request: AgentInput, control: RunControl) -> ReviewContext:
@@ -19,3 +22,11 @@ def make_context(settings: Settings, request: AgentInput, control: RunControl) -
         approval_threshold=settings.review_approval_threshold,
         offline_token_delay_s=settings.offline_token_delay_ms / 1000,
     )
+
+
+def check_resume(answer: Any, question: Any) -> None:
+    """Refuse, before the run starts, an answer to the approval question the graph cannot read
+    (``UnreadableAnswer``, a ValueError naming the shapes accepted)."""
+    requests = question.get("action_requests") if isinstance(question, dict) else None
+    if isinstance(requests, list) and any(r.get("name") == ACTION for r in requests if isinstance(r, dict)):
+        read_decision(answer)

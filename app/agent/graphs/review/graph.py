@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite, Send, interrupt
 
 from app.agent.graphs.review import prompts
+from app.agent.graphs.review.approval import approval_request, read_decision
 from app.agent.graphs.review.context import ReviewContext
 from app.agent.graphs.review.policies import CHECKS, Rules, order_value, run_check, usage_cap
 from app.agent.graphs.review.reading import purpose_of, request_lines
@@ -46,7 +47,6 @@ _POLICY_DOCUMENTS = {
     "replenishment": "reorder point safety stock",
     "unspecified": "purchase order approval limits",
 }
-_APPROVALS = {"approve", "approved", "yes", "y", "ok", "승인", "예"}
 
 
 def classify(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[str, Any]:
@@ -146,26 +146,21 @@ def approval(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[str, A
     if value <= threshold:
         return {"decision": {"approved": True, "by": "limit", "note": None}}
     language = state["language"]
-    answer = interrupt(
-        {
-            "question": prompts.APPROVAL_QUESTION[language].format(
-                value=money(value, language), limit=money(threshold, language)
-            ),
-            "order_value": value,
-            "threshold": threshold,
-            "options": ["approve", "reject"],
-        }
+    question = prompts.APPROVAL_QUESTION[language].format(
+        value=money(value, language), limit=money(threshold, language)
     )
-    return {"decision": {"by": "human", **_read_decision(answer)}}
-
-
-def _read_decision(answer: Any) -> dict[str, Any]:
-    """``"approve"``/``"reject"``, ``true``/``false``, or ``{"approved": bool, "note": text}``."""
-    if isinstance(answer, dict):
-        return {"approved": bool(answer.get("approved")), "note": answer.get("note")}
-    if isinstance(answer, bool):
-        return {"approved": answer, "note": None}
-    return {"approved": str(answer).strip().lower() in _APPROVALS, "note": None}
+    answer = interrupt(approval_request(question, state["lines"], value, threshold))
+    decision = read_decision(answer)
+    update: dict[str, Any] = {"decision": {"by": "human", **decision.fields}}
+    if decision.quantities:
+        lines = [
+            RequestLine(
+                **{**line, "recommended": decision.quantities.get(line["part_number"], line["recommended"])}
+            )
+            for line in state["lines"]
+        ]
+        update |= {"lines": lines, "order_value": order_value(lines)}
+    return update
 
 
 def recommend(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[str, Any]:
