@@ -205,9 +205,16 @@ def test_another_users_thread_has_no_history_nor_branches(tmp_path: Path, client
         tip = client.get(f"{secured.url}/api/threads/{thread}/history", headers=alice).json()["checkpoints"][
             0
         ]
-        for method, path, kwargs in [
-            ("GET", f"/api/threads/{thread}/history", {}),
-            ("GET", f"/api/threads/{thread}/messages", {"params": {"checkpoint_id": tip["checkpoint_id"]}}),
+        # Bob's "alices-thread" is a thread of his own (ids are per owner, docs/security.md):
+        # it has no history, and none of Alice's checkpoints.
+        for method, path, kwargs, code in [
+            ("GET", f"/api/threads/{thread}/history", {}, "ThreadNotFound"),
+            (
+                "GET",
+                f"/api/threads/{thread}/messages",
+                {"params": {"checkpoint_id": tip["checkpoint_id"]}},
+                "ThreadNotFound",
+            ),
             (
                 "POST",
                 "/api/chat",
@@ -218,8 +225,9 @@ def test_another_users_thread_has_no_history_nor_branches(tmp_path: Path, client
                         "checkpoint_id": tip["checkpoint_id"],
                     }
                 },
+                "CheckpointNotFound",
             ),
         ]:
             refused = client.request(method, secured.url + path, headers=bob, **kwargs)
             assert refused.status_code == 404, (path, refused.text)
-            assert refused.json()["error"] == "ThreadNotFound"
+            assert refused.json()["error"] == code

@@ -1,5 +1,6 @@
-"""The docs hold together: every relative link and #anchor resolves, and every trap the code
-cites by number is in docs/architecture.md's numbered list."""
+"""The docs hold together: every relative link and #anchor resolves, every trap the code
+cites by number is in docs/architecture.md's numbered list, and nothing cites a document
+that is not in the repository."""
 
 from __future__ import annotations
 
@@ -48,16 +49,29 @@ def test_every_relative_link_resolves(page: Path) -> None:
     assert not broken, f"{page.relative_to(REPO)}: {broken}"
 
 
+def _repo_texts() -> dict[Path, str]:
+    """Every source, script, config and doc file of the repository, by path."""
+    found = {}
+    for folder, subfolders, files in os.walk(REPO):
+        subfolders[:] = [name for name in subfolders if name not in _SKIP]
+        for name in files:
+            if Path(name).suffix in {".py", ".js", ".jsx", ".ts", ".md", ".conf", ".sh", ".html", ".example"}:
+                found[Path(folder) / name] = (Path(folder) / name).read_text(errors="replace")
+    return found
+
+
 def test_every_cited_trap_is_numbered_in_architecture() -> None:
     text = (REPO / "docs" / "architecture.md").read_text()
     traps = text[text.index("## Known traps") :]
     numbered = {int(n) for n in re.findall(r"^(\d+)\. ", traps, re.M)}
     assert numbered == set(range(1, max(numbered) + 1))
     cited: set[int] = set()
-    for folder, subfolders, files in os.walk(REPO):
-        subfolders[:] = [name for name in subfolders if name not in _SKIP]
-        for name in files:
-            if Path(name).suffix in {".py", ".js", ".ts", ".md", ".conf", ".sh"}:
-                text = (Path(folder) / name).read_text(errors="replace")
-                cited |= {int(n) for n in re.findall(r"docs/architecture\.md,? trap (\d+)", text)}
+    for text in _repo_texts().values():
+        cited |= {int(n) for n in re.findall(r"docs/architecture\.md,? trap (\d+)", text)}
     assert cited <= numbered, sorted(cited - numbered)
+
+
+def test_nothing_cites_a_document_outside_the_repository() -> None:
+    outside = re.compile(r"DESIGN\.md|\.\./shared/")
+    citing = [str(path.relative_to(REPO)) for path, text in _repo_texts().items() if outside.search(text)]
+    assert citing == []

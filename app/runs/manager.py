@@ -115,7 +115,8 @@ class RunManager:
             self.agents.checkpointer, thread_id, request.checkpoint_id
         ):
             raise not_found(
-                ErrorCode.CHECKPOINT_NOT_FOUND, f"No checkpoint {request.checkpoint_id} in {thread_id}."
+                ErrorCode.CHECKPOINT_NOT_FOUND,
+                f"No checkpoint {request.checkpoint_id} in {public_thread_id(thread_id)}.",
             )
         run_id = run_id or str(uuid.uuid4())  # given: the id a delayed start promised
         claim.claim_thread(self, thread_id, run_id)
