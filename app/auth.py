@@ -134,7 +134,7 @@ class Authenticator:
             algorithm = header.get("alg")
             # Whatever the header holds (a list, a number, nothing), only a name we hold a key for.
             key = self._jwt_keys.get(algorithm) if isinstance(algorithm, str) else None
-            if key is None:
+            if key is None or not isinstance(algorithm, str):
                 raise Unauthorized("The JWT's alg is not one this server accepts.")
             if any(not isinstance(header.get(name, ""), str) for name in ("kid", "typ", "cty")):
                 raise Unauthorized("The JWT's header is malformed.")
@@ -242,12 +242,12 @@ def _identify_caller() -> None:
             g.principal = auth.principal(str(user))
             return
     # With the host's login, Stagecast's own keys are not consulted.
-    header = request.headers.get("Authorization") if auth.host is None else None
-    if header is not None:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+    authorization = request.headers.get("Authorization") if auth.host is None else None
+    if authorization is not None:
+        scheme, _, bearer = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not bearer.strip():
             raise Unauthorized("Send Authorization: Bearer <API key or JWT>.")
-        g.principal = auth.authenticate(token.strip())
+        g.principal = auth.authenticate(bearer.strip())
         return
     token = request.args.get("access_token")
     run_id = (request.view_args or {}).get("run_id")

@@ -69,9 +69,9 @@ def _question(graph_input: dict[str, Any]) -> dict[str, Any]:
     if messages:
         question, before = split_question([(_role(m), _text(m)) for m in messages])
         return {"message": question, "history": history(before)}
-    question = graph_input.get("question")
-    if isinstance(question, str):
-        return {"message": question}
+    given = graph_input.get("question")
+    if isinstance(given, str):
+        return {"message": given}
     raise unprocessable('input must hold "messages" (with a human message) or a "question".')
 
 
