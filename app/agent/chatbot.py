@@ -110,10 +110,12 @@ class ChatbotAgent:
         emit: Emit,
         *,
         restart: Restart | None = None,
+        attempt: int = 1,
     ) -> None:
         """Run the graph once on ``thread_id``; emit events up to ``final``, ``interrupt`` or ``error``.
 
-        With ``restart``, continue an earlier attempt of the same run instead.
+        With ``restart``, continue an earlier attempt of the same run instead. ``attempt`` is
+        the fencing token of the run's checkpoint writes (docs/faults.md).
         """
         mapper = StreamMapper(events, self.stage_messages)
 
@@ -130,6 +132,9 @@ class ChatbotAgent:
                 "user_id": request.user_id,
                 "custom_prompt": request.custom_prompt,
                 "llm_config": request.llm_config.model_dump(exclude_none=True),
+                # The checkpointer refuses writes of an attempt that is no longer the run's.
+                "stagecast_run_id": events.run_id,
+                "stagecast_attempt": attempt,
             },
             # The agent's name lands in the thread's checkpoints: a resume goes back to it.
             "metadata": {

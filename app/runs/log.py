@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import gevent
 from gevent.event import Event as Signal
@@ -82,6 +83,12 @@ class MemoryEventLog:
     def close(self) -> None:
         self._closed = True
         self.wake()
+
+    def when_committed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once every entry appended so far is committed where the run's
+        log lives; in memory, that is at once. (A shared log commits later, or never if its
+        run was taken over: docs/faults.md.)"""
+        callback()
 
     def wake(self) -> None:
         """Wake every waiting subscriber (new entries, end of run, or server shutdown)."""

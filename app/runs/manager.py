@@ -203,7 +203,13 @@ class RunManager:
         agent = self.agents.get(run.agent)
         try:
             agent.run(
-                run.request, run.thread_id, run.control, events, partial(self._record, run), restart=restart
+                run.request,
+                run.thread_id,
+                run.control,
+                events,
+                partial(self._record, run),
+                restart=restart,
+                attempt=run.attempt,
             )
         except Exception as exc:
             # A bug outside the agent's own handling (the agent reports its own failures).
@@ -257,15 +263,20 @@ class RunManager:
         run.state = "interrupted" if run.control.reason == "shutdown" else status
         run.log.close()
         self._release(run)
+        # Recorded once its log is committed (in Redis: accepted by the fenced append), so a
+        # run taken over meanwhile is not given a second end (docs/faults.md).
+        run.log.when_committed(partial(self._record_end, run))
+        self.metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
+        log.info("run finished", extra={"status": status, "events": run.log.last_seq})
+        self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
+        self._keep_finished(run)
+
+    def _record_end(self, run: Run) -> None:
         try:
             self.store.finished(run, run.log.read(0, 0))
         except Exception as exc:
             # Its events stay in the live log (memory, or Redis for its TTL); nothing stays locked.
             log.error("could not record the end of the run", exc_info=exc)
-        self.metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
-        log.info("run finished", extra={"status": status, "events": run.log.last_seq})
-        self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
-        self._keep_finished(run)
 
     def _release(self, run: Run) -> None:
         """What a run held in this process, given back once however it ended."""

@@ -46,6 +46,11 @@ def fenced(manager: RunManager, run_id: str) -> None:
     if run is not None and not run.finished and not run.released:
         log.warning("run was taken over by another worker; stopping it here", extra={"run_id": run_id})
         relinquish(manager, run, "fenced")
+    elif run is not None:
+        # Ended here but never committed: its readers here follow the committed log instead.
+        log.warning("run was taken over by another worker; dropping its end", extra={"run_id": run_id})
+        manager._forget(run)
+        run.log.fail()
 
 
 def relinquish(manager: RunManager, run: Run, reason: str) -> None:
@@ -66,11 +71,20 @@ def take_over(manager: RunManager, run_id: str, attempt: int) -> None:
 
 def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
     stored = manager.store.get(run_id)
-    if stored is None or stored.finished:
-        log.warning("claimed run %s has no unfinished record; ignoring it", run_id)
+    # The attempt becomes the run's only writer before the thread is read (docs/faults.md).
+    if stored is None or stored.finished or not manager.store.take_over(run_id, attempt, manager.worker):
+        log.warning("claimed run %s has no unfinished record; releasing it", run_id)
+        manager.coordinator.abandon(run_id, stored.thread_id if stored else None)
         return
     summary = stored.summary
     entries = manager.coordinator.entries(run_id)
+    if not entries or len(entries) < manager.store.committed_seq(run_id):
+        # Redis lost events clients may have seen (docs/faults.md, "Store loss"): ids
+        # cannot be reused for other events, so the run ends here, interrupted.
+        log.error("run %s lost its log in Redis (store loss); ending it interrupted", run_id)
+        manager.store.set_state([run_id], "interrupted", ended_at=time.time())
+        manager.coordinator.abandon(run_id, stored.thread_id)
+        return
     run = Run(
         run_id=run_id,
         thread_id=stored.thread_id,

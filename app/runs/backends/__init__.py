@@ -98,5 +98,8 @@ class Coordinator(ABC):
         """A cancel requested for ``run_id`` while no process was executing it."""
         return None
 
+    def abandon(self, run_id: str, thread_id: str | None) -> None:  # noqa: B027
+        """A claimed run has nothing to run (ended, or lost): release its lease and thread."""
+
     def hand_over(self, run_id: str) -> None:  # noqa: B027
         """Give up ``run_id`` so another process takes it over at once (graceful shutdown)."""

@@ -7,9 +7,10 @@ gunicorn's master (DESIGN.md, "Distributed mode"). The pool is made after fork, 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -24,6 +25,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.runs.backends import StoreUnavailableError
 from app.runs.store import SCHEMA, RunStore
+
+log = logging.getLogger(__name__)
 
 # One lock id for "creating Stagecast's tables": workers starting together do it once.
 _SCHEMA_LOCK = 0x5743_0001
@@ -75,6 +78,8 @@ class PostgresCheckpointer(PostgresSaver):
     def __init__(self, pool: ConnectionPool) -> None:
         super().__init__(pool)  # type: ignore[arg-type]
         self.pool = pool
+        # Told the run id of a write refused as stale (the run manager stops that run here).
+        self.on_stale: Callable[[str], None] = lambda run_id: None
 
     def put(
         self,
@@ -83,23 +88,31 @@ class PostgresCheckpointer(PostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        with self._as_one_statement():
+        with self._as_one_statement(_fence_of(config)):
             return super().put(config, checkpoint, metadata, new_versions)
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        with self._as_one_statement():
+        with self._as_one_statement(_fence_of(config)):
             super().put_writes(config, writes, task_id, task_path)
 
     @contextmanager
-    def _as_one_statement(self) -> Iterator[None]:
+    def _as_one_statement(self, fence: tuple[str, int] | None) -> Iterator[None]:
         batch = _Batch()
         token = _BATCH.set(batch)
         try:
             yield
         finally:
             _BATCH.reset(token)
+        if fence is not None:
+            try:
+                self._write_fenced(batch, *fence)
+            except StaleAttemptError as exc:
+                log.warning("%s", exc)
+                self.on_stale(fence[0])  # that attempt stops here, quietly (docs/faults.md)
+                raise
+            return
         merged = batch.merged()
         if merged is None:
             # Not mergeable (see _Batch.merged): the statements as the library sends them.
@@ -110,6 +123,29 @@ class PostgresCheckpointer(PostgresSaver):
             with self.pool.connection() as conn:
                 conn.execute(merged[0], merged[1], binary=True)
 
+    def _write_fenced(self, batch: _Batch, run_id: str, attempt: int) -> None:
+        """The batch, committed only if ``attempt`` is still ``run_id``'s, in one transaction.
+
+        ``FOR SHARE`` locks the run's row until the commit: a takeover's attempt bump
+        (:meth:`RunStore.take_over`) waits for a write that passed the check, and a write that
+        comes after the bump finds the new attempt and is refused. So a stale attempt's write
+        either lands before the new attempt reads the thread, or never (docs/faults.md)."""
+        merged = batch.merged()
+        with self.pool.connection() as conn, conn.transaction():
+            current = conn.execute(
+                "SELECT 1 AS ok FROM run_records"
+                " WHERE run_id = %s AND attempt = %s AND events IS NULL FOR SHARE",
+                (run_id, attempt),
+            ).fetchone()
+            if current is None:
+                raise StaleAttemptError(run_id, attempt)
+            if merged is None:
+                with conn.cursor() as cur:
+                    for sql, rows in batch.statements:
+                        cur.executemany(sql, rows)
+            elif merged[0]:
+                conn.execute(merged[0], merged[1], binary=True)
+
     @contextmanager
     def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
         batch = _BATCH.get()
@@ -118,6 +154,24 @@ class PostgresCheckpointer(PostgresSaver):
             return
         with super()._cursor(pipeline=pipeline) as cur:
             yield cur
+
+
+class StaleAttemptError(RuntimeError):
+    """A checkpoint write of an attempt that is no longer the run's (it was taken over, or has
+    ended): refused, nothing written."""
+
+    def __init__(self, run_id: str, attempt: int) -> None:
+        super().__init__(f"attempt {attempt} of run {run_id} is no longer the run's; its write was refused")
+        self.run_id = run_id
+        self.attempt = attempt
+
+
+def _fence_of(config: RunnableConfig) -> tuple[str, int] | None:
+    """(run id, attempt) of the run writing, carried in its config by the agent; None for a
+    write outside a run (a thread edited through the API, tests)."""
+    configurable = config.get("configurable") or {}
+    run_id, attempt = configurable.get("stagecast_run_id"), configurable.get("stagecast_attempt")
+    return (run_id, int(attempt)) if run_id and attempt else None
 
 
 # The batch of the put/put_writes running in this greenlet (each greenlet has its own context).
@@ -180,6 +234,28 @@ class PostgresRunStore(RunStore):
         with schema_lock(pool), pool.connection() as conn:
             for statement in filter(str.strip, SCHEMA.split(";")):  # prepared: one at a time
                 conn.execute(statement)
+            # The highest event seq each live run committed in Redis (docs/faults.md, "Store loss").
+            conn.execute(
+                "ALTER TABLE run_records ADD COLUMN IF NOT EXISTS committed_seq INTEGER NOT NULL DEFAULT 0"
+            )
+
+    def mark_committed(self, marks: Sequence[tuple[str, int, int]]) -> None:
+        """Raise the high-water marks of (run_id, attempt, committed seq), in one statement;
+        a stale attempt's mark is ignored."""
+        if not marks:
+            return
+        rows = ", ".join(["(?, ?::int, ?::int)"] * len(marks))
+        self._execute(
+            "UPDATE run_records AS r SET committed_seq = v.seq"
+            f" FROM (VALUES {rows}) AS v(run_id, attempt, seq)"
+            " WHERE r.run_id = v.run_id AND r.attempt = v.attempt AND r.events IS NULL"
+            " AND r.committed_seq < v.seq",
+            [value for mark in marks for value in mark],
+        )
+
+    def committed_seq(self, run_id: str) -> int:
+        rows = self._execute("SELECT committed_seq FROM run_records WHERE run_id = ?", (run_id,))
+        return int(rows[0][0]) if rows else 0
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:

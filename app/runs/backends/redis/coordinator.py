@@ -6,6 +6,7 @@ What lives where in Redis is in the docstring of :mod:`app.runs.backends.redis`.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterable
 
 import gevent
@@ -59,6 +60,8 @@ class RedisCoordinator(Coordinator):
         self._renew = self.redis.register_script(scripts.RENEW)
         self._claim = self.redis.register_script(scripts.CLAIM)
         self._hand_over = self.redis.register_script(scripts.HAND_OVER)
+        self._reseed = self.redis.register_script(scripts.RESEED)
+        self._local_logs: weakref.WeakValueDictionary[str, SharedLog] = weakref.WeakValueDictionary()
         self._host: RunHost | None = None
         self._dirty: dict[str, SharedLog] = {}
         self._flush_signal = Signal()
@@ -107,7 +110,8 @@ class RedisCoordinator(Coordinator):
     # --- the rooms: each job in its own module, behind the Coordinator interface ---
 
     def new_log(self, run_id: str, thread_id: str, attempt: int, entries: list[str]) -> MemoryEventLog:
-        return SharedLog(self, run_id, thread_id, attempt, entries)
+        shared = self._local_logs[run_id] = SharedLog(self, run_id, thread_id, attempt, entries)
+        return shared
 
     def append_keys(self, run_id: str, thread_id: str) -> tuple[str, ...]:
         """The keys of the append script (``scripts.APPEND``'s KEYS[1..7]) for one run."""
@@ -171,6 +175,21 @@ class RedisCoordinator(Coordinator):
 
     def entries(self, run_id: str) -> list[str]:
         return mirrors.entries(self, run_id)
+
+    # sweeping (app.runs.sweeper)
+
+    def committed_marks(self) -> list[tuple[str, int, int]]:
+        """(run_id, attempt, committed seq) of the runs executing here."""
+        return [(run_id, shared.attempt, shared.sent) for run_id, shared in list(self._local_logs.items())]
+
+    def lease_states(self, run_ids: list[str]) -> dict[str, tuple[bool, bool]]:
+        return leases.lease_states(self, run_ids)
+
+    def revive(self, run_id: str, attempt: int) -> None:
+        leases.revive(self, run_id, attempt)
+
+    def abandon(self, run_id: str, thread_id: str | None) -> None:
+        leases.abandon(self, run_id, thread_id)
 
     # --- availability ---
 

@@ -99,6 +99,9 @@ def keep(coordinator: RedisCoordinator) -> None:
     if host is None:
         return
     for (run_id, _), renewed in zip(local, results, strict=False):
+        shared = coordinator._local_logs.get(run_id)
+        if renewed == -3 and shared is not None and flush.restore(coordinator, shared):
+            continue  # Redis lost the run's keys; they are back
         if not renewed:
             host.fenced(run_id)
     for mirror_run, mirror in list(coordinator._mirrors.items()):
@@ -120,3 +123,37 @@ def keep(coordinator: RedisCoordinator) -> None:
         if attempt:
             log.info("taking over run %s (attempt %d)", run_id, attempt)
             host.take_over(run_id, int(attempt))
+
+
+def lease_states(coordinator: RedisCoordinator, run_ids: list[str]) -> dict[str, tuple[bool, bool]]:
+    """For each run: (it has a lease, its log's terminal event is committed)."""
+    pipe = coordinator.redis.pipeline(transaction=False)
+    for run_id in run_ids:
+        pipe.zscore(coordinator._leases, run_id)
+        pipe.exists(coordinator._key(run_id, "closed"))
+    replies = pipe.execute()
+    return {
+        run_id: (replies[2 * i] is not None, bool(replies[2 * i + 1])) for i, run_id in enumerate(run_ids)
+    }
+
+
+def revive(coordinator: RedisCoordinator, run_id: str, attempt: int) -> None:
+    """An unfinished run with no lease (Redis lost it): make it claimable at once, after
+    ``attempt`` (the one PostgreSQL knows), by whichever worker's next tick comes first."""
+    pipe = coordinator.redis.pipeline(transaction=False)
+    pipe.set(coordinator._key(run_id, "attempt"), attempt, nx=True)
+    pipe.zadd(coordinator._leases, {run_id: 0}, nx=True)
+    pipe.execute()
+
+
+def abandon(coordinator: RedisCoordinator, run_id: str, thread_id: str | None) -> None:
+    """A claimed run turned out to have nothing to run: give back its lease and its thread."""
+    try:
+        pipe = coordinator.redis.pipeline(transaction=False)
+        pipe.zrem(coordinator._leases, run_id)
+        pipe.hdel(coordinator._holders, run_id)
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not release the lease of run %s", run_id)
+    if thread_id is not None:
+        release_thread(coordinator, thread_id, run_id)

@@ -1,0 +1,178 @@
+"""The distributed mode under faults, over real processes (docs/faults.md).
+
+Each test has its own redis-server, a fresh PostgreSQL database and gunicorn hosts with one
+worker each and a 2 s lease (``tests.support.faults.Cluster``), and checks the guarantees
+after one fault: one history, one outcome, one log, every run ends, one clock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.client import StreamResult, read_stream
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.faults import Cluster, paused
+from tests.support.server import Server
+
+QUESTION = "ABC-12345 부품의 재고는?"
+FOLLOW_UP = "그 부품의 월별 사용량 추이는?"
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def summary(client: httpx.Client, host: Server, run_id: str) -> dict[str, Any]:
+    return client.get(f"{host.url}/api/runs/{run_id}").json()
+
+
+def messages(client: httpx.Client, host: Server, thread_id: str) -> list[dict[str, Any]]:
+    return client.get(f"{host.url}/api/threads/{thread_id}/messages").json()["messages"]
+
+
+def whole_log(client: httpx.Client, host: Server, run_id: str) -> StreamResult:
+    return read_stream(client, "GET", f"{host.url}/api/runs/{run_id}/stream")
+
+
+def assert_one_outcome(client: httpx.Client, hosts: list[Server], run_id: str) -> dict[str, Any]:
+    """Every host answers the same status, attempt and event count for the run."""
+    seen = [summary(client, host, run_id) for host in hosts]
+    keys = ("status", "attempt", "events")
+    assert all({k: s[k] for k in keys} == {k: seen[0][k] for k in keys} for s in seen), seen
+    return seen[0]
+
+
+def assert_one_log(client: httpx.Client, hosts: list[Server], run_id: str, *delivered: StreamResult) -> None:
+    """Every host serves the same log, and every event any client saw is in it, same id, same data."""
+    logs = [whole_log(client, host, run_id) for host in hosts]
+    reference = [(m.id, m.data) for m in logs[0].messages]
+    assert reference and logs[0].types[-1] == "done"
+    for other in logs[1:]:
+        assert [(m.id, m.data) for m in other.messages] == reference
+    committed = dict(reference)
+    for result in delivered:
+        for message in result.messages:
+            assert committed.get(message.id) == message.data, (
+                f"event {message.id} delivered but not committed"
+            )
+
+
+def no_tracebacks(*hosts: Server) -> None:
+    for host in hosts:
+        assert "Traceback" not in host.log(), host.log()
+
+
+def test_a_paused_worker_cannot_rewrite_the_thread_after_a_takeover(
+    tmp_path: Path, client: httpx.Client
+) -> None:
+    """SIGSTOP of the executing worker mid-answer; another host takes the run over and
+    finishes it; a second turn runs; SIGCONT. The old attempt's checkpoint writes are refused
+    by PostgreSQL: the thread keeps its 4 messages, and its stored answer is the delivered one."""
+    # The upstream keeps sending while the worker is stopped: on SIGCONT the rest of its answer
+    # is already in its socket, and its node ends (and writes) before its lease loop runs.
+    with (
+        FakeOpenAI(tokens=[f"t{i} " for i in range(30)], token_delay_s=0.05) as upstream,
+        Cluster(tmp_path, openai_base_url=upstream.base_url) as cluster,
+    ):
+        a, b = cluster.host("a"), cluster.host("b")
+        head = read_stream(
+            client,
+            "POST",
+            a.url + "/api/chat/stream",
+            json={"message": QUESTION, "on_disconnect": "continue"},
+            stop_after=lambda r: r.types.count("token") >= 3,
+        )
+        run_id = head.headers["x-run-id"]
+        thread_id = head.events[0]["data"]["thread_id"]
+        with paused(cluster.worker(a)):
+            wait_until(lambda: summary(client, b, run_id)["attempt"] >= 2, 15, "the takeover")
+            first = whole_log(client, b, run_id)
+            assert first.last("done")["data"]["status"] == "success"
+            second = client.post(
+                b.url + "/api/chat", json={"message": FOLLOW_UP, "conversation_id": thread_id}
+            )
+            assert second.status_code == 200, second.text
+            assert len(messages(client, b, thread_id)) == 4
+        time.sleep(3)  # the resumed worker reads its buffered answer and tries its writes
+        final = first.last("final")["data"]["content"]
+        for host in (a, b):
+            history = messages(client, host, thread_id)
+            assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
+            assert history[1]["content"] == final
+        outcome = assert_one_outcome(client, [a, b], run_id)
+        assert outcome["status"] == "success" and outcome["attempt"] == 2
+        assert_one_log(client, [a, b], run_id, head, first)
+        no_tracebacks(a, b)
+
+
+def log_lines(host: Server) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in host.log().splitlines() if line.startswith('{"ts"')]
+
+
+class Reader(threading.Thread):
+    """A client reading a run's stream from one host in the background, until it ends."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.result: StreamResult | None = None
+        self.partial: list[StreamResult] = []
+
+    def run(self) -> None:
+        with httpx.Client(timeout=httpx.Timeout(60.0)) as own:
+            self.result = read_stream(own, "GET", self.url, stop_after=self._keep)
+
+    def _keep(self, result: StreamResult) -> bool:
+        self.partial[:] = [result]
+        return False
+
+    def tokens(self) -> int:
+        return self.partial[0].types.count("token") if self.partial else 0
+
+
+def test_a_partitioned_worker_does_not_fork_the_log(tmp_path: Path, client: httpx.Client) -> None:
+    """Host A's Redis traffic is held by a proxy (both ways), then A's worker is paused; B
+    takes the run over and finishes it; A resumes, still partitioned, and ends the run
+    locally; the partition heals. A's own client saw only committed events, A's local end is
+    dropped, and both hosts serve the same log and the same outcome."""
+    with Cluster(tmp_path) as cluster:
+        a, b = cluster.host("a", redis_proxy=True), cluster.host("b")
+        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
+        run_id = run["run_id"]
+        on_a = Reader(a.url + run["stream_url"])
+        on_a.start()
+        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        cluster.proxies["a"].partition()
+        time.sleep(0.3)  # A keeps producing into memory; its client sees none of it
+        with paused(cluster.worker(a)):
+            wait_until(lambda: summary(client, b, run_id)["attempt"] >= 2, 15, "the takeover")
+            on_b = whole_log(client, b, run_id)
+            assert on_b.last("done")["data"]["status"] == "success"
+        time.sleep(4)  # A ends the run locally, behind the partition
+        cluster.proxies["a"].heal()
+        on_a.join(30)
+        assert on_a.result is not None, "A's client was never let go"
+        rest = read_stream(
+            client,
+            "GET",
+            a.url + run["stream_url"],
+            headers={"Last-Event-ID": on_a.result.messages[-1].id} if on_a.result.messages else {},
+        )
+        assert_one_log(client, [a, b], run_id, on_a.result, rest, on_b)
+        outcome = assert_one_outcome(client, [a, b], run_id)
+        assert outcome["status"] == "success" and outcome["attempt"] == 2
+        no_tracebacks(a, b)
