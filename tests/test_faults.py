@@ -71,6 +71,19 @@ def assert_one_log(client: httpx.Client, hosts: list[Server], run_id: str, *deli
             )
 
 
+def assert_answer(result: StreamResult, stored: str) -> None:
+    """The tokens no ``restart`` discarded concatenate to ``final``, which is the stored answer."""
+    discarded = {
+        mid for e in result.events if e["type"] == "restart" for mid in e["data"]["discard_message_ids"]
+    }
+    kept = "".join(
+        e["data"]["content"]
+        for e in result.events
+        if e["type"] == "token" and e["data"]["message_id"] not in discarded
+    )
+    assert kept == result.last("final")["data"]["content"] == stored
+
+
 def no_tracebacks(*hosts: Server) -> None:
     for host in hosts:
         assert "Traceback" not in host.log(), host.log()
@@ -109,6 +122,7 @@ def test_a_paused_worker_cannot_rewrite_the_thread_after_a_takeover(
             assert len(messages(client, b, thread_id)) == 4
         time.sleep(3)  # the resumed worker reads its buffered answer and tries its writes
         final = first.last("final")["data"]["content"]
+        assert_answer(first, final)
         for host in (a, b):
             history = messages(client, host, thread_id)
             assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
@@ -176,3 +190,91 @@ def test_a_partitioned_worker_does_not_fork_the_log(tmp_path: Path, client: http
         outcome = assert_one_outcome(client, [a, b], run_id)
         assert outcome["status"] == "success" and outcome["attempt"] == 2
         no_tracebacks(a, b)
+
+
+def new_turn(client: httpx.Client, host: Server, thread_id: str) -> httpx.Response:
+    return client.post(host.url + "/api/chat", json={"message": FOLLOW_UP, "conversation_id": thread_id})
+
+
+def test_redis_restarted_empty_mid_run(tmp_path: Path, client: httpx.Client) -> None:
+    """Redis (no AOF) comes back empty mid-run. The executing worker reads the missing attempt
+    key as store loss, not a takeover: it writes back what it had committed and finishes;
+    every event its client saw keeps its id and data, and the thread frees up."""
+    with Cluster(tmp_path, appendonly=False) as cluster:
+        a, b = cluster.host("a"), cluster.host("b")
+        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
+        run_id = run["run_id"]
+        on_a = Reader(a.url + run["stream_url"])
+        on_a.start()
+        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        cluster.redis.restart_empty()
+        on_a.join(60)
+        assert on_a.result is not None
+        assert on_a.result.types[-1] == "done", on_a.result.types
+        assert_one_log(client, [a, b], run_id, on_a.result)
+        outcome = assert_one_outcome(client, [a, b], run_id)
+        assert outcome["status"] == "success" and outcome["attempt"] == 1
+        thread_id = on_a.result.events[0]["data"]["thread_id"]
+        assert new_turn(client, b, thread_id).status_code == 200
+        assert "store loss" in a.log()
+        assert "taken over" not in a.log()
+
+
+def test_redis_down_while_a_run_finishes_then_its_host_killed(tmp_path: Path, client: httpx.Client) -> None:
+    """Redis (AOF) stops mid-run; the run ends on host A, but its end cannot be committed;
+    A is killed before Redis returns. Its end never reached PostgreSQL either (an end is
+    recorded only once its log is committed), so B takes the run over once Redis is back,
+    finishes it, and the thread frees up (no claim loop, no ThreadBusy)."""
+    with Cluster(tmp_path, appendonly=True) as cluster:
+        a, b = cluster.host("a"), cluster.host("b")
+        head = read_stream(
+            client,
+            "POST",
+            a.url + "/api/chat/stream",
+            json={"message": QUESTION, "on_disconnect": "continue"},
+            stop_after=lambda r: r.types.count("token") >= 3,
+        )
+        run_id = head.headers["x-run-id"]
+        thread_id = head.events[0]["data"]["thread_id"]
+        cluster.redis.stop()
+        time.sleep(6)  # the run ends on A, in A's memory only
+        a.kill_all()
+        cluster.redis.start()
+        rest = read_stream(
+            client,
+            "GET",
+            f"{b.url}/api/runs/{run_id}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+        assert rest.last("done")["data"]["status"] == "success", rest.types
+        assert_one_log(client, [b], run_id, head, rest)
+        assert_answer(whole_log(client, b, run_id), messages(client, b, thread_id)[1]["content"])
+        outcome = summary(client, b, run_id)
+        assert outcome["status"] == "success" and outcome["attempt"] == 2
+        assert new_turn(client, b, thread_id).status_code == 200
+        time.sleep(3)  # nothing claims the run again
+        assert summary(client, b, run_id)["attempt"] == 2
+
+
+def test_redis_restarted_empty_after_its_host_was_killed(tmp_path: Path, client: httpx.Client) -> None:
+    """Host A is killed mid-run and Redis comes back empty: no lease, no log. The sweeper on
+    B finds the unfinished record nobody holds; its takeover finds the log lost and ends the
+    run interrupted (ids seen by clients are never reused); the thread frees up."""
+    with Cluster(tmp_path, appendonly=False) as cluster:
+        a, b = cluster.host("a"), cluster.host("b")
+        head = read_stream(
+            client,
+            "POST",
+            a.url + "/api/chat/stream",
+            json={"message": QUESTION, "on_disconnect": "continue"},
+            stop_after=lambda r: r.types.count("token") >= 3,
+        )
+        run_id = head.headers["x-run-id"]
+        thread_id = head.events[0]["data"]["thread_id"]
+        a.kill_all()
+        cluster.redis.restart_empty()
+        wait_until(lambda: summary(client, b, run_id)["status"] == "interrupted", 20, "the run to end")
+        gone = client.get(f"{b.url}/api/runs/{run_id}/stream")
+        assert gone.status_code == 410 and gone.json()["error"] == "Interrupted"
+        assert new_turn(client, b, thread_id).status_code == 200
+        assert "store loss" in b.log()

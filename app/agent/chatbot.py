@@ -14,6 +14,7 @@ This module knows nothing of Flask, SSE or the run log: it hands events to ``emi
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,9 @@ class Restart:
     from_checkpoint: bool  # the graph continues from this run's last checkpoint
     discard_message_ids: list[str] = field(default_factory=list)
     kept_answer: list[str] = field(default_factory=list)  # delivered pieces that still count
+    # (text, node, message id): the answer of a graph that ended before its worker could
+    # deliver all of it, sent again whole, as one token (docs/faults.md).
+    replay: tuple[str, str, str] | None = None
 
 
 class ChatbotAgent:
@@ -161,6 +165,8 @@ class ChatbotAgent:
                 graph_input = None  # LangGraph continues from the checkpoint; done nodes stay done
                 mapper.answer = list(restart.kept_answer)
                 mapper.values = self.graph.get_state(config).values
+                if restart.replay is not None:
+                    emit(mapper.replay(*restart.replay))
             else:
                 if request.checkpoint_id:
                     # A fork: the run's first checkpoint is a child of this one (app/agent/branches.py).
@@ -223,6 +229,16 @@ class ChatbotAgent:
             if (top := top_of.get(t["node"], t["node"])) in rerun_from and i > rerun_from[top]
         ]
         kept = [t["content"] for _, t in tokens if t["message_id"] not in discard]
+        if not state.next:
+            # The graph ended this run before its worker was lost, but not every token of its
+            # answer was committed: the checkpoint's answer is the run's, sent again whole.
+            answer = next(
+                (m.text for m in reversed(state.values.get("messages", [])) if isinstance(m, AIMessage)), None
+            )
+            if answer is not None and "".join(kept) != answer:
+                node = tokens[-1][1]["node"] if tokens else ""
+                every = list(dict.fromkeys(t["message_id"] for _, t in tokens))
+                return Restart(True, every, [], (answer, node, f"msg-{uuid.uuid4().hex}"))
         return Restart(True, list(dict.fromkeys(discard)), kept)
 
     def _graph_input(self, request: AgentInput, config: dict[str, Any]) -> Any:
