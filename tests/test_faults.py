@@ -81,7 +81,12 @@ def assert_answer(result: StreamResult, stored: str) -> None:
         for e in result.events
         if e["type"] == "token" and e["data"]["message_id"] not in discarded
     )
-    assert kept == result.last("final")["data"]["content"] == stored
+    trail = [
+        (e["type"], e["data"].get("message_id") or e["data"].get("node") or e["data"])
+        for e in result.events
+        if e["type"] in ("restart", "progress", "token")
+    ]
+    assert kept == result.last("final")["data"]["content"] == stored, trail
 
 
 def no_tracebacks(*hosts: Server) -> None:
@@ -278,3 +283,93 @@ def test_redis_restarted_empty_after_its_host_was_killed(tmp_path: Path, client:
         assert gone.status_code == 410 and gone.json()["error"] == "Interrupted"
         assert new_turn(client, b, thread_id).status_code == 200
         assert "store loss" in b.log()
+
+
+def executing_host(client: httpx.Client, hosts: list[Server], run_id: str) -> Server:
+    pid = int(summary(client, hosts[0], run_id)["worker"].rpartition(":")[2])
+    return next(host for host in hosts if pid in host.worker_pids())
+
+
+def test_hosts_with_clocks_30s_apart(tmp_path: Path, client: httpx.Client) -> None:
+    """Host A's time.time() runs 30 s ahead, B's 30 s behind. A client watching from B keeps
+    A's run from its grace cancel (watcher expiry is Redis TIME), and a run B started, taken
+    over by A after B is killed, gets the rest of its timeout (its age is PostgreSQL's)."""
+    with Cluster(tmp_path, disconnect_grace_s=2, offline_token_delay_ms=150, run_timeout_s=40) as cluster:
+        a = cluster.host("a", clock_skew_s=30)
+        b = cluster.host("b", clock_skew_s=-30)
+        run = client.post(a.url + "/api/runs", json={"message": QUESTION}).json()
+        watched = read_stream(client, "GET", b.url + run["stream_url"])
+        assert watched.last("done")["data"]["status"] == "success", watched.types
+        assert_one_outcome(client, [a, b], run["run_id"])
+
+        head = read_stream(
+            client,
+            "POST",
+            b.url + "/api/chat/stream",
+            json={"message": QUESTION, "on_disconnect": "continue"},
+            stop_after=lambda r: r.types.count("token") >= 3,
+        )
+        b.kill_all()
+        rest = read_stream(
+            client,
+            "GET",
+            f"{a.url}/api/runs/{head.headers['x-run-id']}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+        assert "restart" in rest.types
+        assert rest.last("done")["data"]["status"] == "success", rest.types
+
+
+def test_a_cancel_answered_then_the_host_killed(tmp_path: Path, client: httpx.Client) -> None:
+    """A cancel accepted by the executing host is recorded before the API answers: the host
+    is killed at once, and the run taken over ends cancelled, never success."""
+    with Cluster(tmp_path, offline_token_delay_ms=100) as cluster:
+        a, b = cluster.host("a"), cluster.host("b")
+        head = read_stream(
+            client,
+            "POST",
+            a.url + "/api/chat/stream",
+            json={"message": QUESTION, "on_disconnect": "continue"},
+            stop_after=lambda r: r.types.count("token") >= 3,
+        )
+        run_id = head.headers["x-run-id"]
+        answer = client.post(f"{a.url}/api/runs/{run_id}/cancel")
+        a.kill_all()
+        assert answer.json()["cancelled"] is True
+        wait_until(lambda: summary(client, b, run_id)["status"] not in ("running", "pending"), 20, "the end")
+        assert summary(client, b, run_id)["status"] == "cancelled"
+        whole = whole_log(client, b, run_id)
+        assert "final" not in whole.types and whole.last("done")["data"]["status"] == "cancelled"
+
+
+def test_three_rolling_sigterms_do_not_use_up_the_attempts(tmp_path: Path, client: httpx.Client) -> None:
+    """STAGECAST_RUN_MAX_ATTEMPTS=2 and three rolling restarts (SIGTERM the host executing the
+    run, start its replacement): graceful hand-overs are not failures, the run succeeds."""
+    with Cluster(tmp_path, run_max_attempts=2, graceful_timeout_s=6, offline_token_delay_ms=500) as cluster:
+        hosts = [cluster.host("h0"), cluster.host("h1")]
+        head = read_stream(
+            client,
+            "POST",
+            hosts[0].url + "/api/chat/stream",
+            json={"message": QUESTION, "on_disconnect": "continue"},
+            stop_after=lambda r: r.types.count("token") >= 2,
+        )
+        run_id = head.headers["x-run-id"]
+        for restart in range(3):
+            hosts.append(cluster.host(f"h{restart + 2}"))
+            executing = executing_host(client, hosts, run_id)
+            assert executing.stop() == 0
+            hosts.remove(executing)
+            handed = wait_until(
+                lambda n=restart: (now := summary(client, hosts[0], run_id))["attempt"] >= n + 2 and now,
+                20,
+                "hand-over",
+            )
+            if handed["status"] not in ("running", "pending"):
+                ended = whole_log(client, hosts[0], run_id)
+                raise AssertionError(f"ended at hand-over {restart + 1}: {ended.events[-2:]}")
+        whole = read_stream(client, "GET", f"{hosts[0].url}/api/runs/{run_id}/stream")
+        assert whole.last("done")["data"]["status"] == "success", whole.types
+        outcome = assert_one_outcome(client, hosts, run_id)
+        assert outcome["status"] == "success" and outcome["attempt"] == 4
+        assert_answer(whole, whole.last("final")["data"]["content"])

@@ -116,14 +116,15 @@ def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
             manager._fail(run, events, cancellation(cancel_reason))
         manager._finish(run, events)
         return
-    if attempt > manager.settings.run_max_attempts:
+    lost = manager.coordinator.lost_workers(run_id)  # hand-overs do not count (docs/faults.md)
+    if lost >= manager.settings.run_max_attempts:
         manager._fail(
             run,
             events,
             RunFailure(
                 ErrorCode.INTERRUPTED,
                 "error",
-                f"The run was interrupted: its worker was lost {attempt - 1} times.",
+                f"The run was interrupted: its worker was lost {lost} times.",
                 True,
             ),
         )
@@ -133,5 +134,6 @@ def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
     manager._append(run, events.restart(attempt, restart.discard_message_ids))
     manager._record_progress(run)
     log.info("run taken over", extra={"attempt": attempt, "discarded": restart.discard_message_ids})
-    remaining = manager.settings.run_timeout_s - (time.time() - run.created_at)
+    # Its age on the store's clock, not on the clocks of two hosts (docs/faults.md).
+    remaining = manager.settings.run_timeout_s - manager.store.age_s(run_id, run.created_at)
     manager._schedule(run, max(1.0, remaining), restart)

@@ -94,6 +94,13 @@ class Coordinator(ABC):
         """Every event of ``run_id`` the shared log holds (for a takeover)."""
         return []
 
+    def record_cancel(self, run_id: str, reason: str) -> None:  # noqa: B027
+        """A cancel accepted for a run executing here: keep it where a takeover reads it."""
+
+    def lost_workers(self, run_id: str) -> int:
+        """How many times ``run_id`` lost its worker (graceful hand-overs do not count)."""
+        return 0
+
     def cancel_reason(self, run_id: str) -> str | None:
         """A cancel requested for ``run_id`` while no process was executing it."""
         return None

@@ -153,6 +153,10 @@ class RunStore(ABC):
             )
         )
 
+    def age_s(self, run_id: str, created_at: float) -> float:
+        """Seconds since the run was created (``created_at``: its record's, on its host's clock)."""
+        return time.time() - created_at
+
     def mark_committed(self, marks: Sequence[tuple[str, int, int]]) -> None:  # noqa: B027
         """High-water marks of committed events (a shared log that can lose data only)."""
 

@@ -238,6 +238,18 @@ class PostgresRunStore(RunStore):
             conn.execute(
                 "ALTER TABLE run_records ADD COLUMN IF NOT EXISTS committed_seq INTEGER NOT NULL DEFAULT 0"
             )
+            # When the run was created, on PostgreSQL's clock (shared deadlines: docs/faults.md).
+            conn.execute(
+                "ALTER TABLE run_records"
+                " ADD COLUMN IF NOT EXISTS created_db TIMESTAMPTZ NOT NULL DEFAULT now()"
+            )
+
+    def age_s(self, run_id: str, created_at: float) -> float:
+        rows = self._execute(
+            "SELECT EXTRACT(EPOCH FROM now() - created_db)::float8 FROM run_records WHERE run_id = ?",
+            (run_id,),
+        )
+        return float(rows[0][0]) if rows else 0.0
 
     def mark_committed(self, marks: Sequence[tuple[str, int, int]]) -> None:
         """Raise the high-water marks of (run_id, attempt, committed seq), in one statement;

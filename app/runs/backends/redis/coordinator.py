@@ -61,6 +61,9 @@ class RedisCoordinator(Coordinator):
         self._claim = self.redis.register_script(scripts.CLAIM)
         self._hand_over = self.redis.register_script(scripts.HAND_OVER)
         self._reseed = self.redis.register_script(scripts.RESEED)
+        self._expired = self.redis.register_script(scripts.EXPIRED)
+        self._watch = self.redis.register_script(scripts.WATCH)
+        self._watchers = self.redis.register_script(scripts.WATCHERS)
         self._local_logs: weakref.WeakValueDictionary[str, SharedLog] = weakref.WeakValueDictionary()
         self._host: RunHost | None = None
         self._dirty: dict[str, SharedLog] = {}
@@ -158,6 +161,12 @@ class RedisCoordinator(Coordinator):
 
     def cancel_reason(self, run_id: str) -> str | None:
         return signals.cancel_reason(self, run_id)
+
+    def record_cancel(self, run_id: str, reason: str) -> None:
+        signals.record_cancel(self, run_id, reason)
+
+    def lost_workers(self, run_id: str) -> int:
+        return signals.lost_workers(self, run_id)
 
     def watching(self, run_id: str, delta: int) -> None:
         signals.watching(self, run_id, delta)

@@ -8,7 +8,6 @@ takes the coordinator, the one door to them.
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import gevent
@@ -58,7 +57,8 @@ def hand_over(coordinator: RedisCoordinator, run_id: str) -> None:
     attempt = next((a for r, a in coordinator._local() if r == run_id), None)
     try:
         coordinator._hand_over(
-            keys=[coordinator._leases, coordinator._holders], args=[run_id, f"{coordinator.worker}:{attempt}"]
+            keys=[coordinator._leases, coordinator._holders, coordinator._key(run_id, "handover")],
+            args=[run_id, f"{coordinator.worker}:{attempt}", coordinator.ttl_ms],
         )
     except redis.RedisError:
         log.warning("could not hand run %s over; it is taken over when its lease expires", run_id)
@@ -88,11 +88,11 @@ def keep(coordinator: RedisCoordinator) -> None:
             args=[run_id, coordinator.worker, attempt, coordinator.lease_ms],
             client=pipe,
         )
-    expiry = signals.watch_expiry(coordinator)
+    watch_ms = signals.watch_ms(coordinator)
     for run_id in coordinator._watch_counts:
-        pipe.zadd(coordinator._key(run_id, "watch"), {coordinator.worker: expiry})
-        pipe.pexpire(coordinator._key(run_id, "watch"), coordinator.ttl_ms)
-    pipe.zrangebyscore(coordinator._leases, "-inf", time.time() * 1000)
+        key = coordinator._key(run_id, "watch")
+        coordinator._watch(keys=[key], args=[coordinator.worker, watch_ms, coordinator.ttl_ms], client=pipe)
+    coordinator._expired(keys=[coordinator._leases], client=pipe)
     results = pipe.execute()
     coordinator._came_back()
     host = coordinator._host
@@ -107,6 +107,8 @@ def keep(coordinator: RedisCoordinator) -> None:
     for mirror_run, mirror in list(coordinator._mirrors.items()):
         if not mirror.log.closed:
             mirrors.catch_up(coordinator, mirror_run, mirror.log)
+    if getattr(host, "draining", False):
+        return  # a worker shutting down claims nothing: it would only hand it over again
     mine = {run_id for run_id, _ in local}
     for run_id in results[-1]:
         if run_id in mine:
@@ -117,6 +119,8 @@ def keep(coordinator: RedisCoordinator) -> None:
                 coordinator._holders,
                 coordinator._key(run_id, "attempt"),
                 coordinator._key(run_id, "closed"),
+                coordinator._key(run_id, "handover"),
+                coordinator._key(run_id, "lost"),
             ],
             args=[run_id, coordinator.worker, coordinator.lease_ms],
         )

@@ -68,7 +68,9 @@ return 0
 """
 )
 
-# Claim a run whose lease expired: the next attempt is ours.
+# Claim a run whose lease expired: the next attempt is ours. The attempt (the fencing token)
+# grows on every claim; the run's count of lost workers (KEYS[6]) only when the run was not
+# handed over (KEYS[5], set by a graceful shutdown): STAGECAST_RUN_MAX_ATTEMPTS bounds failures.
 CLAIM = (
     NOW_MS
     + """
@@ -76,6 +78,10 @@ local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not expiry or tonumber(expiry) > now then return 0 end
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('ZREM', KEYS[1], ARGV[1]) return 0 end
 local attempt = redis.call('INCR', KEYS[3])
+if redis.call('DEL', KEYS[5]) == 0 then
+  redis.call('INCR', KEYS[6])
+  redis.call('PEXPIRE', KEYS[6], 86400000)
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. attempt)
 return attempt
@@ -103,8 +109,21 @@ return #ARGV - 5
 # Let the lease lapse now, so another worker claims the run on its next tick.
 HAND_OVER = """
 if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
   redis.call('ZADD', KEYS[1], 0, ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
 return 1
 """
+
+# One clock (docs/faults.md): deadlines shared by hosts are Redis TIME, never a host's clock.
+EXPIRED = NOW_MS + "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)"
+WATCH = (
+    NOW_MS
+    + """
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+)
+WATCHERS = NOW_MS + "return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')"
