@@ -301,6 +301,12 @@ def test_hosts_with_clocks_30s_apart(tmp_path: Path, client: httpx.Client) -> No
         watched = read_stream(client, "GET", b.url + run["stream_url"])
         assert watched.last("done")["data"]["status"] == "success", watched.types
         assert_one_outcome(client, [a, b], run["run_id"])
+        # The next turn, on the host 60 s behind: its checkpoints still become the thread's head.
+        thread_id = run["thread_id"]
+        second = client.post(b.url + "/api/chat", json={"message": FOLLOW_UP, "conversation_id": thread_id})
+        assert second.status_code == 200, second.text
+        history = messages(client, a, thread_id)
+        assert len(history) == 4 and history[-1]["content"] == second.json()["content"]
 
         head = read_stream(
             client,

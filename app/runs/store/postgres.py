@@ -18,7 +18,8 @@ from typing import Any
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
+from langgraph.checkpoint.base import id as checkpoint_ids
 from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -80,6 +81,12 @@ class PostgresCheckpointer(PostgresSaver):
         self.pool = pool
         # Told the run id of a write refused as stale (the run manager stops that run here).
         self.on_stale: Callable[[str], None] = lambda run_id: None
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        found = super().get_tuple(config)
+        if found is not None:
+            _ids_after(found.checkpoint["id"])
+        return found
 
     def put(
         self,
@@ -164,6 +171,23 @@ class StaleAttemptError(RuntimeError):
         super().__init__(f"attempt {attempt} of run {run_id} is no longer the run's; its write was refused")
         self.run_id = run_id
         self.attempt = attempt
+
+
+def _ids_after(checkpoint_id: str) -> None:
+    """Make the checkpoint ids this process creates from now on sort after ``checkpoint_id``.
+
+    LangGraph names a checkpoint with a uuid6 made from the writing host's clock and takes a
+    thread's newest checkpoint by id. A turn written by a host whose clock is behind the
+    previous turn's host would sort before it, and the thread's head would go back to the
+    older turn (one clock: docs/faults.md). Every run reads its thread's head before it
+    writes, so raising LangGraph's own monotonic floor here keeps a thread's ids growing."""
+    try:
+        stamp = checkpoint_ids.UUID(checkpoint_id).time
+    except ValueError:
+        return
+    floor = checkpoint_ids._last_v6_timestamp
+    if floor is None or stamp > floor:
+        checkpoint_ids._last_v6_timestamp = stamp
 
 
 def _fence_of(config: RunnableConfig) -> tuple[str, int] | None:
