@@ -209,7 +209,14 @@ class ChatbotAgent:
         Otherwise the run starts over and every delivered token is discarded.
         """
         state = self.graph.get_state({"configurable": {"thread_id": thread_id}})
-        tokens = [(i, e["data"]) for i, e in enumerate(delivered) if e["type"] == "token"]
+        # Tokens an earlier restart discarded no longer count (a run may be taken over many
+        # times: hand-overs do not use up its attempts).
+        gone = {m for e in delivered if e["type"] == "restart" for m in e["data"]["discard_message_ids"]}
+        tokens = [
+            (i, e["data"])
+            for i, e in enumerate(delivered)
+            if e["type"] == "token" and e["data"]["message_id"] not in gone
+        ]
         if (state.metadata or {}).get("stagecast_run_id") != run_id:
             return Restart(False, list(dict.fromkeys(t["message_id"] for _, t in tokens)))
         rerun_from: dict[str, int] = {}
