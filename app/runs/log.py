@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 
 import gevent
 from gevent.event import Event as Signal
@@ -84,12 +83,6 @@ class MemoryEventLog:
         self._closed = True
         self.wake()
 
-    def when_committed(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once every entry appended so far is committed where the run's
-        log lives; in memory, that is at once. (A shared log commits later, or never if its
-        run was taken over: docs/faults.md.)"""
-        callback()
-
     def wake(self) -> None:
         """Wake every waiting subscriber (new entries, end of run, or server shutdown)."""
         if not self._signal.linkcount():
@@ -103,6 +96,16 @@ class MemoryEventLog:
         # the old, already-set one and spin.
         signal, self._signal = self._signal, Signal()
         signal.set()
+
+    @property
+    def appended_seq(self) -> int:
+        """The seq of the last entry appended (committed or not): what the run's record counts."""
+        return len(self._entries)
+
+    def appended(self) -> list[str]:
+        """Every entry appended so far, as its producer wrote them (the run's record); a shared
+        log's readers may not see the last ones yet (docs/faults.md)."""
+        return self.read(0, 0)
 
     def read(self, after: int, timeout: float) -> list[str]:
         """Entries after sequence number ``after``, waiting up to ``timeout`` if there are none."""

@@ -263,17 +263,19 @@ class RunManager:
         run.state = "interrupted" if run.control.reason == "shutdown" else status
         run.log.close()
         self._release(run)
-        # Recorded once its log is committed (in Redis: accepted by the fenced append), so a
-        # run taken over meanwhile is not given a second end (docs/faults.md).
-        run.log.when_committed(partial(self._record_end, run))
+        # Recorded before its terminal event is committed in Redis, so a client that saw
+        # `done` finds the end on every host; the record is guarded by the attempt, so a run
+        # taken over meanwhile keeps its one end, and a claim that finds it ended releases
+        # what it holds (docs/faults.md).
+        self._record_end(run)
         self.metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
-        log.info("run finished", extra={"status": status, "events": run.log.last_seq})
+        log.info("run finished", extra={"status": status, "events": run.log.appended_seq})
         self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
         self._keep_finished(run)
 
     def _record_end(self, run: Run) -> None:
         try:
-            self.store.finished(run, run.log.read(0, 0))
+            self.store.finished(run, run.log.appended())
         except Exception as exc:
             # Its events stay in the live log (memory, or Redis for its TTL); nothing stays locked.
             log.error("could not record the end of the run", exc_info=exc)

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.support.server import Server, free_port, run_server
 from tests.support.services import RedisServer, postgres_database
@@ -187,20 +188,33 @@ class Cluster:
         self._stack.close()
 
     def host(
-        self, name: str, *, redis_proxy: bool = False, clock_skew_s: float = 0, **overrides: Any
+        self,
+        name: str,
+        *,
+        redis_proxy: bool = False,
+        postgres_proxy: bool = False,
+        clock_skew_s: float = 0,
+        **overrides: Any,
     ) -> Server:
         """Start a gunicorn host; with ``redis_proxy`` its Redis traffic goes through
-        ``self.proxies[name]``. Stopped (SIGTERM, then SIGKILL) when the cluster ends."""
+        ``self.proxies[name]``, with ``postgres_proxy`` its PostgreSQL traffic through
+        ``self.proxies[name + "/pg"]``. Stopped (SIGTERM, then SIGKILL) when the cluster ends."""
         redis_port = self.redis.port
         if redis_proxy:
             proxy = self.proxies[name] = TcpProxy(self.redis.port)
             self._stack.callback(proxy.close)
             redis_port = proxy.port
+        database_url = self.database_url
+        if postgres_proxy:
+            address = urlsplit(database_url)
+            pg = self.proxies[name + "/pg"] = TcpProxy(address.port or 5432)
+            self._stack.callback(pg.close)
+            database_url = address._replace(netloc=f"{address.username}@127.0.0.1:{pg.port}").geturl()
         env = skewed_clock(self.root / f"clock-{name}", clock_skew_s) if clock_skew_s else None
         settings = {
             **self.settings,
             "redis_url": f"redis://127.0.0.1:{redis_port}/0",
-            "database_url": self.database_url,
+            "database_url": database_url,
             **overrides,
         }
         server = self._stack.enter_context(run_server(self.root / name, env_extra=env, **settings))

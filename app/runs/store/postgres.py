@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
@@ -28,6 +28,8 @@ from app.runs.backends import StoreUnavailableError
 from app.runs.store import SCHEMA, RunStore
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # One lock id for "creating Stagecast's tables": workers starting together do it once.
 _SCHEMA_LOCK = 0x5743_0001
@@ -83,7 +85,7 @@ class PostgresCheckpointer(PostgresSaver):
         self.on_stale: Callable[[str], None] = lambda run_id: None
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        found = super().get_tuple(config)
+        found = _reconnecting(self.pool, lambda: super(PostgresCheckpointer, self).get_tuple(config))
         if found is not None:
             _ids_after(found.checkpoint["id"])
         return found
@@ -114,12 +116,15 @@ class PostgresCheckpointer(PostgresSaver):
             _BATCH.reset(token)
         if fence is not None:
             try:
-                self._write_fenced(batch, *fence)
+                _reconnecting(self.pool, lambda: self._write_fenced(batch, *fence))
             except StaleAttemptError as exc:
                 log.warning("%s", exc)
                 self.on_stale(fence[0])  # that attempt stops here, quietly (docs/faults.md)
                 raise
             return
+        _reconnecting(self.pool, lambda: self._write(batch))
+
+    def _write(self, batch: _Batch) -> None:
         merged = batch.merged()
         if merged is None:
             # Not mergeable (see _Batch.merged): the statements as the library sends them.
@@ -188,6 +193,19 @@ def _ids_after(checkpoint_id: str) -> None:
     floor = checkpoint_ids._last_v6_timestamp
     if floor is None or stamp > floor:
         checkpoint_ids._last_v6_timestamp = stamp
+
+
+def _reconnecting(pool: ConnectionPool, action: Callable[[], _T]) -> _T:
+    """``action()``, once more if a connection turned out to be lost (a failover, a proxy or a
+    server restart): the pool then replaces every broken idle connection first, so a burst of
+    them costs one retry, not one failed run each. Safe to repeat: the checkpoint writes are
+    upserts and the record updates are guarded (docs/faults.md)."""
+    try:
+        return action()
+    except psycopg.OperationalError as exc:
+        log.warning("a PostgreSQL connection was lost (%s); trying once more", str(exc).strip())
+        pool.check()
+        return action()
 
 
 def _fence_of(config: RunnableConfig) -> tuple[str, int] | None:
@@ -294,10 +312,13 @@ class PostgresRunStore(RunStore):
         return int(rows[0][0]) if rows else 0
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
+        def execute() -> list[tuple[Any, ...]]:
             with self._pool.connection() as conn:
                 cursor = conn.cursor(row_factory=tuple_row)
                 cursor.execute(sql.replace("?", "%s"), params)
                 return cursor.fetchall() if cursor.description else []
+
+        try:
+            return _reconnecting(self._pool, execute)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreUnavailableError(f"PostgreSQL is unavailable: {exc}") from exc

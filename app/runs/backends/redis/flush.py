@@ -8,7 +8,6 @@ takes the coordinator, the one door to them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import gevent
@@ -37,7 +36,6 @@ class SharedLog(MemoryEventLog):
         self._entries = [entry.encode("utf-8") for entry in entries]  # committed: what readers see
         self._pending: list[bytes] = []  # appended, not yet accepted by Redis
         self._sealed = False  # the terminal event is appended (maybe not yet committed)
-        self._on_commit: list[Callable[[], None]] = []
         self.run_id = run_id
         self.thread_id = thread_id
         self.attempt = attempt
@@ -64,12 +62,6 @@ class SharedLog(MemoryEventLog):
         self._sealed = True
         self._coordinator.schedule_flush(self)
 
-    def when_committed(self, callback: Callable[[], None]) -> None:
-        if self.closed:
-            callback()
-        else:
-            self._on_commit.append(callback)
-
     def unsent(self) -> list[bytes]:
         return self._pending  # UTF-8, as Redis keeps them
 
@@ -81,11 +73,15 @@ class SharedLog(MemoryEventLog):
             self._entries.extend(accepted)
         if self._sealed and not self._pending and not self.closed:
             super().close()  # wakes the readers
-            callbacks, self._on_commit = self._on_commit, []
-            for callback in callbacks:
-                gevent.spawn(callback)
         elif count > 0:
             self.wake()
+
+    @property
+    def appended_seq(self) -> int:
+        return len(self._entries) + len(self._pending)
+
+    def appended(self) -> list[str]:
+        return [entry.decode("utf-8") for entry in self._entries + self._pending]
 
     def committed_entries(self) -> list[bytes]:
         return self._entries
