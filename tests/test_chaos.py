@@ -12,5 +12,5 @@ def test_a_short_chaos_run_violates_nothing(tmp_path: Path) -> None:
     report = run_chaos(seed=20, budget_s=60, workdir=tmp_path)
     print(table(report))
     violations = (tmp_path / "violations.jsonl").read_text() if report["violations"] else ""
-    assert report["schedules"] >= 3, report
+    assert report["schedules"] >= 2, report
     assert not report["violations"], table(report) + "\n" + violations
