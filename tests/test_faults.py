@@ -378,6 +378,7 @@ def test_three_rolling_sigterms_do_not_use_up_the_attempts(tmp_path: Path, clien
         assert whole.last("done")["data"]["status"] == "success", whole.types
         outcome = assert_one_outcome(client, hosts, run_id)
         assert outcome["status"] == "success" and outcome["attempt"] == 4
+        assert [e["data"]["reason"] for e in whole.events if e["type"] == "restart"] == ["HandedOver"] * 3
         assert_answer(whole, whole.last("final")["data"]["content"])
 
 

@@ -361,9 +361,9 @@ class RunManager:
         """Another worker took ``run_id`` over: stop it here without writing anything more."""
         takeover.fenced(self, run_id)
 
-    def take_over(self, run_id: str, attempt: int) -> None:
-        """This worker claimed ``run_id`` after its worker was lost: continue it here."""
-        takeover.take_over(self, run_id, attempt)
+    def take_over(self, run_id: str, attempt: int, handed_over: bool = False) -> None:
+        """This worker claimed ``run_id`` after its worker was lost (or handed it over): continue it here."""
+        takeover.take_over(self, run_id, attempt, handed_over)
 
     # subscribers and the disconnect grace (app.runs.grace)
 

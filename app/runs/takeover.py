@@ -15,7 +15,7 @@ import contextvars
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import gevent
 
@@ -63,13 +63,13 @@ def relinquish(manager: RunManager, run: Run, reason: str) -> None:
         manager._release(run)
 
 
-def take_over(manager: RunManager, run_id: str, attempt: int) -> None:
-    """This worker claimed ``run_id`` after its worker was lost: continue it here."""
+def take_over(manager: RunManager, run_id: str, attempt: int, handed_over: bool = False) -> None:
+    """This worker claimed ``run_id`` after its worker was lost (or handed it over): continue it here."""
     context = contextvars.copy_context()
-    gevent.spawn(context.run, _take_over, manager, run_id, attempt)
+    gevent.spawn(context.run, _take_over, manager, run_id, attempt, handed_over)
 
 
-def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
+def _take_over(manager: RunManager, run_id: str, attempt: int, handed_over: bool = False) -> None:
     stored = manager.store.get(run_id)
     # The attempt becomes the run's only writer before the thread is read (docs/faults.md).
     if stored is None or stored.finished or not manager.store.take_over(run_id, attempt, manager.worker):
@@ -131,7 +131,8 @@ def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
         manager._finish(run, events)
         return
     restart = manager.agents.get(run.agent).plan_restart(run.thread_id, run_id, delivered)
-    manager._append(run, events.restart(attempt, restart.discard_message_ids))
+    reason: Literal["WorkerLost", "HandedOver"] = "HandedOver" if handed_over else "WorkerLost"
+    manager._append(run, events.restart(attempt, restart.discard_message_ids, reason))
     manager._record_progress(run)
     log.info("run taken over", extra={"attempt": attempt, "discarded": restart.discard_message_ids})
     # Its age on the store's clock, not on the clocks of two hosts (docs/faults.md).

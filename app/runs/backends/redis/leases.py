@@ -113,7 +113,7 @@ def keep(coordinator: RedisCoordinator) -> None:
     for run_id in results[-1]:
         if run_id in mine:
             continue
-        attempt = coordinator._claim(
+        claimed = coordinator._claim(
             keys=[
                 coordinator._leases,
                 coordinator._holders,
@@ -124,9 +124,10 @@ def keep(coordinator: RedisCoordinator) -> None:
             ],
             args=[run_id, coordinator.worker, coordinator.lease_ms],
         )
-        if attempt:
+        if claimed:  # [attempt, 1 if handed over]
+            attempt, handed = int(claimed[0]), bool(claimed[1])
             log.info("taking over run %s (attempt %d)", run_id, attempt)
-            host.take_over(run_id, int(attempt))
+            host.take_over(run_id, attempt, handed)
 
 
 def lease_states(coordinator: RedisCoordinator, run_ids: list[str]) -> dict[str, tuple[bool, bool]]:

@@ -78,13 +78,14 @@ local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not expiry or tonumber(expiry) > now then return 0 end
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('ZREM', KEYS[1], ARGV[1]) return 0 end
 local attempt = redis.call('INCR', KEYS[3])
-if redis.call('DEL', KEYS[5]) == 0 then
+local handed = redis.call('DEL', KEYS[5])
+if handed == 0 then
   redis.call('INCR', KEYS[6])
   redis.call('PEXPIRE', KEYS[6], 86400000)
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. attempt)
-return attempt
+return {attempt, handed}
 """
 )
 
