@@ -411,3 +411,34 @@ def test_postgresql_connections_cut_mid_run(tmp_path: Path, client: httpx.Client
         assert outcome["status"] == "success", (outcome, rest.types)
         assert_answer(whole_log(client, b, run_id), messages(client, b, thread_id)[1]["content"])
         assert new_turn(client, a, thread_id).status_code == 200
+
+
+def test_a_takeover_that_cannot_start_does_not_use_up_an_attempt(
+    tmp_path: Path, client: httpx.Client
+) -> None:
+    """STAGECAST_RUN_MAX_ATTEMPTS=2. Host A is killed mid-run while host B's PostgreSQL is
+    down: B's claim cannot start the takeover and gives it back. Once PostgreSQL is back, B
+    takes the run over; only A's loss counted, so the run is not interrupted."""
+    with Cluster(tmp_path, run_max_attempts=2) as cluster:
+        a, b = cluster.host("a"), cluster.host("b", postgres_proxy=True)
+        head = read_stream(
+            client,
+            "POST",
+            a.url + "/api/chat/stream",
+            json={"message": QUESTION, "on_disconnect": "continue"},
+            stop_after=lambda r: r.types.count("token") >= 3,
+        )
+        run_id = head.headers["x-run-id"]
+        cluster.proxies["b/pg"].down()
+        a.kill_all()
+        wait_until(lambda: "giving it back" in b.log(), 20, "a claim given back")
+        time.sleep(2)  # more claims, each given back
+        cluster.proxies["b/pg"].up()
+        rest = read_stream(
+            client,
+            "GET",
+            f"{b.url}/api/runs/{run_id}/stream",
+            headers={"Last-Event-ID": head.messages[-1].id},
+        )
+        assert rest.last("done")["data"]["status"] == "success", rest.types
+        assert [e["data"]["reason"] for e in rest.events if e["type"] == "restart"] == ["WorkerLost"]

@@ -74,6 +74,7 @@ class RunManager:
         self.coordinator = coordinator
         self.worker = coordinator.worker
         self.runs: dict[str, Run] = {}
+        self.claiming: dict[str, int] = {}  # runs being taken over here: their attempt
         self._finished: deque[str] = deque()  # ids of finished runs, oldest first
         self.active = 0
         self.admission = Admission(

@@ -32,12 +32,14 @@ log = logging.getLogger(__name__)
 
 
 def local_runs(manager: RunManager) -> list[tuple[str, int]]:
-    """(run_id, attempt) of the unfinished runs this process executes (it holds their leases)."""
-    return [
+    """(run_id, attempt) of the unfinished runs this process executes (it holds their leases),
+    and of the runs it is taking over: their leases are kept, and they are not claimed again."""
+    runs = [
         (run.run_id, run.attempt)
         for run in manager.runs.values()
         if not run.finished and not run.relinquished and not run.released
     ]
+    return runs + [item for item in manager.claiming.items() if item[0] not in manager.runs]
 
 
 def fenced(manager: RunManager, run_id: str) -> None:
@@ -66,15 +68,45 @@ def relinquish(manager: RunManager, run: Run, reason: str) -> None:
 def take_over(manager: RunManager, run_id: str, attempt: int, handed_over: bool = False) -> None:
     """This worker claimed ``run_id`` after its worker was lost (or handed it over): continue it here."""
     context = contextvars.copy_context()
-    gevent.spawn(context.run, _take_over, manager, run_id, attempt, handed_over)
+    manager.claiming[run_id] = attempt
+    gevent.spawn(context.run, _claimed, manager, run_id, attempt, handed_over)
+
+
+def _claimed(manager: RunManager, run_id: str, attempt: int, handed_over: bool) -> None:
+    try:
+        _take_over(manager, run_id, attempt, handed_over)
+    finally:
+        if manager.claiming.get(run_id) == attempt:
+            del manager.claiming[run_id]
 
 
 def _take_over(manager: RunManager, run_id: str, attempt: int, handed_over: bool = False) -> None:
-    stored = manager.store.get(run_id)
-    # The attempt becomes the run's only writer before the thread is read (docs/faults.md).
-    if stored is None or stored.finished or not manager.store.take_over(run_id, attempt, manager.worker):
+    try:
+        stored = manager.store.get(run_id)
+        # The attempt becomes the run's only writer before the thread is read (docs/faults.md).
+        claimed = (
+            stored is not None
+            and not stored.finished
+            and manager.store.take_over(run_id, attempt, manager.worker)
+        )
+        entries = manager.coordinator.entries(run_id) if claimed else []
+        high_water = manager.store.committed_seq(run_id) if claimed else 0
+    except Exception as exc:
+        # A store is away for a moment: give the claim back, as a hand-over, so the next
+        # claim does not count as one more lost worker (docs/faults.md, "Attempts").
+        log.warning("could not take over run %s (%s); giving it back", run_id, exc)
+        manager.coordinator.release_claim(run_id, attempt, handed_over)
+        return
+    if stored is None or not claimed:
         log.warning("claimed run %s has no unfinished record; releasing it", run_id)
         manager.coordinator.abandon(run_id, stored.thread_id if stored else None)
+        return
+    if not entries or len(entries) < high_water:
+        # Redis lost events clients may have seen (docs/faults.md, "Store loss"): ids
+        # cannot be reused for other events, so the run ends here, interrupted.
+        log.error("run %s lost its log in Redis (store loss); ending it interrupted", run_id)
+        manager.store.set_state([run_id], "interrupted", ended_at=time.time())
+        manager.coordinator.abandon(run_id, stored.thread_id)
         return
     summary = stored.summary
     entries = manager.coordinator.entries(run_id)

@@ -49,6 +49,7 @@ class TcpProxy:
         self._sockets: list[socket.socket] = []
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._closed = False
+        self._refusing = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -80,6 +81,14 @@ class TcpProxy:
             with suppress(OSError):
                 sock.close()
 
+    def down(self) -> None:
+        """The server is gone: every connection is reset, new ones are refused (until :meth:`up`)."""
+        self._refusing = True
+        self.cut()
+
+    def up(self) -> None:
+        self._refusing = False
+
     def close(self) -> None:
         self._closed = True
         with suppress(OSError):
@@ -92,6 +101,9 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._refusing:
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
                 upstream.settimeout(None)

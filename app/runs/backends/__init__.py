@@ -105,6 +105,9 @@ class Coordinator(ABC):
         """A cancel requested for ``run_id`` while no process was executing it."""
         return None
 
+    def release_claim(self, run_id: str, attempt: int, handed_over: bool) -> None:  # noqa: B027
+        """A claim that could not start (a store away): let another worker claim it again."""
+
     def abandon(self, run_id: str, thread_id: str | None) -> None:  # noqa: B027
         """A claimed run has nothing to run (ended, or lost): release its lease and thread."""
 

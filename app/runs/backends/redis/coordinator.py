@@ -197,6 +197,9 @@ class RedisCoordinator(Coordinator):
     def revive(self, run_id: str, attempt: int) -> None:
         leases.revive(self, run_id, attempt)
 
+    def release_claim(self, run_id: str, attempt: int, handed_over: bool) -> None:
+        leases.release_claim(self, run_id, attempt, handed_over)
+
     def abandon(self, run_id: str, thread_id: str | None) -> None:
         leases.abandon(self, run_id, thread_id)
 

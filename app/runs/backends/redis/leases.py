@@ -52,6 +52,23 @@ def begin(coordinator: RedisCoordinator, run_id: str, attempt: int) -> None:
         )
 
 
+def release_claim(coordinator: RedisCoordinator, run_id: str, attempt: int, handed_over: bool) -> None:
+    """Give back a claim whose takeover could not start: the next claim does not count one more
+    lost worker, and keeps the reason of this one."""
+    try:
+        coordinator._hand_over(
+            keys=[coordinator._leases, coordinator._holders, coordinator._key(run_id, "handover")],
+            args=[
+                run_id,
+                f"{coordinator.worker}:{attempt}",
+                coordinator.ttl_ms,
+                "1" if handed_over else "lost",
+            ],
+        )
+    except redis.RedisError:
+        log.warning("could not give run %s back; it is claimed again when its lease expires", run_id)
+
+
 def hand_over(coordinator: RedisCoordinator, run_id: str) -> None:
     flush.flush_now(coordinator)
     attempt = next((a for r, a in coordinator._local() if r == run_id), None)

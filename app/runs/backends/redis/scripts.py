@@ -70,7 +70,8 @@ return 0
 
 # Claim a run whose lease expired: the next attempt is ours. The attempt (the fencing token)
 # grows on every claim; the run's count of lost workers (KEYS[6]) only when the run was not
-# handed over (KEYS[5], set by a graceful shutdown): STAGECAST_RUN_MAX_ATTEMPTS bounds failures.
+# handed over (KEYS[5], set by a graceful shutdown to '1', or to 'lost' by a claim given back
+# because its takeover could not start): STAGECAST_RUN_MAX_ATTEMPTS bounds failures.
 CLAIM = (
     NOW_MS
     + """
@@ -78,11 +79,14 @@ local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not expiry or tonumber(expiry) > now then return 0 end
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('ZREM', KEYS[1], ARGV[1]) return 0 end
 local attempt = redis.call('INCR', KEYS[3])
-local handed = redis.call('DEL', KEYS[5])
-if handed == 0 then
+local given = redis.call('GET', KEYS[5])
+redis.call('DEL', KEYS[5])
+if not given then
   redis.call('INCR', KEYS[6])
   redis.call('PEXPIRE', KEYS[6], 86400000)
 end
+local handed = 0
+if given == '1' then handed = 1 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. attempt)
 return {attempt, handed}
@@ -110,7 +114,7 @@ return #ARGV - 5
 # Let the lease lapse now, so another worker claims the run on its next tick.
 HAND_OVER = """
 if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
-  redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+  redis.call('SET', KEYS[3], ARGV[4] or '1', 'PX', ARGV[3])
   redis.call('ZADD', KEYS[1], 0, ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
