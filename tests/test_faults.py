@@ -257,8 +257,9 @@ def test_redis_down_while_a_run_finishes_then_its_host_killed(tmp_path: Path, cl
         outcome = summary(client, b, run_id)
         assert outcome["status"] == "success" and outcome["attempt"] == 1
         assert new_turn(client, b, thread_id).status_code == 200
-        time.sleep(3)  # nothing claims the run again
-        assert "releasing it" in b.log() and b.log().count("taking over run") == 1
+        time.sleep(3)  # nothing claims the run again (once, if its lease was left behind)
+        claims = b.log().count("taking over run")
+        assert claims <= 1 and (claims == 0 or "releasing it" in b.log())
 
 
 def test_redis_restarted_empty_after_its_host_was_killed(tmp_path: Path, client: httpx.Client) -> None:
