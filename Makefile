@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-quick soak clean
+.PHONY: run test lint bench bench-quick soak chaos clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench-quick: $(STAMP)
 # About 10 minutes of steady load on one worker; prints its RSS over time (docs/benchmarks.md).
 soak: $(STAMP)
 	$(PY) bench/soak.py
+
+# Randomized fault schedules over three local hosts, a redis-server and a fresh database, for
+# CHAOS_BUDGET_S seconds (default 600) from CHAOS_SEED; prints faults and violations (docs/faults.md).
+chaos: $(STAMP)
+	$(PY) -m tests.chaos
 
 clean:
 	rm -rf $(VENV) var artifacts bench/.venv-langgraph-server

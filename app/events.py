@@ -134,7 +134,9 @@ class RestartData(_Data):
     """A run taken over after its worker was lost (DESIGN.md, "Round 2 additions")."""
 
     attempt: int
-    reason: Literal["WorkerLost"] = "WorkerLost"
+    # WorkerLost: its worker stopped renewing the lease; HandedOver: its worker shut down
+    # gracefully and gave it up (docs/faults.md).
+    reason: Literal["WorkerLost", "HandedOver"] = "WorkerLost"
     discard_message_ids: list[str]
 
 
@@ -265,6 +267,11 @@ class EventFactory:
     def done(self, status: RunStatus, duration_ms: int) -> DoneEvent:
         return DoneEvent(data=DoneData(status=status, duration_ms=duration_ms), **self._envelope())
 
-    def restart(self, attempt: int, discard_message_ids: list[str]) -> RestartEvent:
-        data = RestartData(attempt=attempt, discard_message_ids=discard_message_ids)
+    def restart(
+        self,
+        attempt: int,
+        discard_message_ids: list[str],
+        reason: Literal["WorkerLost", "HandedOver"] = "WorkerLost",
+    ) -> RestartEvent:
+        data = RestartData(attempt=attempt, reason=reason, discard_message_ids=discard_message_ids)
         return RestartEvent(data=data, **self._envelope())

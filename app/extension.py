@@ -71,6 +71,14 @@ def init_state(
     checkpointer, store, coordinator = _distributed(settings) if settings.distributed else _embedded(settings)
     registry = load_agents(settings, checkpointer, agents, open_store(settings, checkpointer))
     manager = RunManager(settings, registry, store, coordinator, metrics)
+    if settings.distributed:
+        from app.runs.backends.redis import RedisCoordinator
+        from app.runs.sweeper import Sweeper
+
+        # A checkpoint write refused as stale stops that run here (docs/faults.md).
+        checkpointer.on_stale = manager.fenced  # type: ignore[attr-defined]
+        assert isinstance(coordinator, RedisCoordinator)
+        Sweeper(store, coordinator, settings.run_lease_s).start()
     streams = StreamSlots(settings)
     state = StagecastState(
         settings=settings,

@@ -66,3 +66,34 @@ def test_an_append_of_a_run_taken_over_is_fenced(coordinator: RedisCoordinator) 
     log_.append("b")
     assert coordinator._flush_now()
     assert coordinator.entries("run-2") == ["a"] and host.fenced_runs == ["run-2"]
+
+
+def test_readers_see_only_what_redis_accepted(coordinator: RedisCoordinator) -> None:
+    """The fenced append is the commit point (docs/faults.md): nothing before it is readable."""
+    coordinator._host = Host()
+    coordinator.begin("run-3", 1)
+    log_ = coordinator.new_log("run-3", "thread-3", 1, [])
+    log_.append("a")
+    log_.append("b")
+    log_.close()
+    assert log_.read(0, 0) == [] and not log_.closed and log_.appended() == ["a", "b"]
+    assert coordinator._flush_now()
+    assert log_.read(0, 0) == ["a", "b"] and log_.closed
+
+
+def test_a_redis_that_lost_a_live_run_gets_it_back_not_fenced(coordinator: RedisCoordinator) -> None:
+    """Redis restarted empty (no AOF): store loss, not a takeover; the executing worker
+    writes back what it had committed, then goes on."""
+    host = Host()
+    coordinator._host = host
+    coordinator.begin("run-4", 1)
+    log_ = coordinator.new_log("run-4", "thread-4", 1, [])
+    log_.append("a")
+    log_.append("b")
+    assert coordinator._flush_now()
+    coordinator.redis.flushall()
+    log_.append("c")
+    assert coordinator._flush_now()
+    assert coordinator.entries("run-4") == ["a", "b", "c"] and not host.fenced_runs
+    assert coordinator.redis.get("t:run:run-4:attempt") == "1"
+    assert coordinator.redis.zscore("t:leases", "run-4") is not None

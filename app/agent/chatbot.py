@@ -14,6 +14,7 @@ This module knows nothing of Flask, SSE or the run log: it hands events to ``emi
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,9 @@ class Restart:
     from_checkpoint: bool  # the graph continues from this run's last checkpoint
     discard_message_ids: list[str] = field(default_factory=list)
     kept_answer: list[str] = field(default_factory=list)  # delivered pieces that still count
+    # (text, node, message id): the answer of a graph that ended before its worker could
+    # deliver all of it, sent again whole, as one token (docs/faults.md).
+    replay: tuple[str, str, str] | None = None
 
 
 class ChatbotAgent:
@@ -110,10 +114,12 @@ class ChatbotAgent:
         emit: Emit,
         *,
         restart: Restart | None = None,
+        attempt: int = 1,
     ) -> None:
         """Run the graph once on ``thread_id``; emit events up to ``final``, ``interrupt`` or ``error``.
 
-        With ``restart``, continue an earlier attempt of the same run instead.
+        With ``restart``, continue an earlier attempt of the same run instead. ``attempt`` is
+        the fencing token of the run's checkpoint writes (docs/faults.md).
         """
         mapper = StreamMapper(events, self.stage_messages)
 
@@ -130,6 +136,9 @@ class ChatbotAgent:
                 "user_id": request.user_id,
                 "custom_prompt": request.custom_prompt,
                 "llm_config": request.llm_config.model_dump(exclude_none=True),
+                # The checkpointer refuses writes of an attempt that is no longer the run's.
+                "stagecast_run_id": events.run_id,
+                "stagecast_attempt": attempt,
             },
             # The agent's name lands in the thread's checkpoints: a resume goes back to it.
             "metadata": {
@@ -156,6 +165,8 @@ class ChatbotAgent:
                 graph_input = None  # LangGraph continues from the checkpoint; done nodes stay done
                 mapper.answer = list(restart.kept_answer)
                 mapper.values = self.graph.get_state(config).values
+                if restart.replay is not None:
+                    emit(mapper.replay(*restart.replay))
             else:
                 if request.checkpoint_id:
                     # A fork: the run's first checkpoint is a child of this one (app/agent/branches.py).
@@ -198,7 +209,14 @@ class ChatbotAgent:
         Otherwise the run starts over and every delivered token is discarded.
         """
         state = self.graph.get_state({"configurable": {"thread_id": thread_id}})
-        tokens = [(i, e["data"]) for i, e in enumerate(delivered) if e["type"] == "token"]
+        # Tokens an earlier restart discarded no longer count (a run may be taken over many
+        # times: hand-overs do not use up its attempts).
+        gone = {m for e in delivered if e["type"] == "restart" for m in e["data"]["discard_message_ids"]}
+        tokens = [
+            (i, e["data"])
+            for i, e in enumerate(delivered)
+            if e["type"] == "token" and e["data"]["message_id"] not in gone
+        ]
         if (state.metadata or {}).get("stagecast_run_id") != run_id:
             return Restart(False, list(dict.fromkeys(t["message_id"] for _, t in tokens)))
         rerun_from: dict[str, int] = {}
@@ -218,6 +236,16 @@ class ChatbotAgent:
             if (top := top_of.get(t["node"], t["node"])) in rerun_from and i > rerun_from[top]
         ]
         kept = [t["content"] for _, t in tokens if t["message_id"] not in discard]
+        if not state.next:
+            # The graph ended this run before its worker was lost, but not every token of its
+            # answer was committed: the checkpoint's answer is the run's, sent again whole.
+            answer = next(
+                (m.text for m in reversed(state.values.get("messages", [])) if isinstance(m, AIMessage)), None
+            )
+            if answer is not None and "".join(kept) != answer:
+                node = tokens[-1][1]["node"] if tokens else ""
+                every = list(dict.fromkeys(t["message_id"] for _, t in tokens))
+                return Restart(True, every, [], (answer, node, f"msg-{uuid.uuid4().hex}"))
         return Restart(True, list(dict.fromkeys(discard)), kept)
 
     def _graph_input(self, request: AgentInput, config: dict[str, Any]) -> Any:

@@ -215,6 +215,10 @@ class StreamMapper:
             if isinstance(message, AIMessage) and message.text and message.id not in self.streamed_ids:
                 yield self._token(message.text, node, message.id or f"msg-{uuid.uuid4().hex}")
 
+    def replay(self, text: str, node: str, message_id: str) -> Event:
+        """The whole answer of a graph that already ended, as one token (a restart)."""
+        return self._token(text, node, message_id)
+
     def _token(self, text: str, node: str, message_id: str) -> Event:
         self.streamed_ids.add(message_id)
         self.answer.append(text)

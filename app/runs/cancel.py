@@ -31,6 +31,9 @@ def cancel(manager: RunManager, run: Run, reason: str = "cancelled") -> bool:
     if run.finished or run.relinquished or not run.control.cancel(reason):
         return False
     log.info("run cancel requested", extra={"run_id": run.run_id, "reason": reason})
+    if reason != "shutdown":
+        # Durable before the API answers: a takeover after this worker dies reads it.
+        manager.coordinator.record_cancel(run.run_id, reason)
     if manager.admission.withdraw(run):
         abandon(manager, run)  # it was waiting to start: nothing to stop
     else:

@@ -37,6 +37,8 @@ def claim_thread(manager: RunManager, thread_id: str, run_id: str) -> None:
         while holder is not None and time.monotonic() < deadline:
             gevent.sleep(0.01)
             holder = manager.coordinator.claim_thread(thread_id, run_id)
+    if holder is not None and manager.coordinator.distributed and holder not in manager.runs:
+        holder = _release_if_ended(manager, thread_id, run_id, holder)
     if holder is None:
         return
     if manager.settings.busy_thread_policy == "reject":
@@ -55,3 +57,14 @@ def claim_thread(manager: RunManager, thread_id: str, run_id: str) -> None:
     raise ServiceError(
         ErrorCode.THREAD_BUSY, 409, f"Conversation {thread_id} is still busy with run {holder}."
     )
+
+
+def _release_if_ended(manager: RunManager, thread_id: str, run_id: str, holder: str) -> str | None:
+    """A busy mark whose run has ended (its end reached PostgreSQL, not Redis: a worker lost
+    between the two writes, or Redis away) is released by whoever finds it (docs/faults.md);
+    the thread is then claimed again. The holder still holding it, or None if claimed."""
+    stored = manager.store.get(holder)
+    if stored is None or not (stored.finished or stored.state == "interrupted"):
+        return holder
+    manager.coordinator.release_thread(thread_id, holder)
+    return manager.coordinator.claim_thread(thread_id, run_id)

@@ -97,6 +97,16 @@ class MemoryEventLog:
         signal, self._signal = self._signal, Signal()
         signal.set()
 
+    @property
+    def appended_seq(self) -> int:
+        """The seq of the last entry appended (committed or not): what the run's record counts."""
+        return len(self._entries)
+
+    def appended(self) -> list[str]:
+        """Every entry appended so far, as its producer wrote them (the run's record); a shared
+        log's readers may not see the last ones yet (docs/faults.md)."""
+        return self.read(0, 0)
+
     def read(self, after: int, timeout: float) -> list[str]:
         """Entries after sequence number ``after``, waiting up to ``timeout`` if there are none."""
         return [entry.decode("utf-8") for entry in self.read_bytes(after, timeout)]

@@ -74,6 +74,7 @@ class RunManager:
         self.coordinator = coordinator
         self.worker = coordinator.worker
         self.runs: dict[str, Run] = {}
+        self.claiming: dict[str, int] = {}  # runs being taken over here: their attempt
         self._finished: deque[str] = deque()  # ids of finished runs, oldest first
         self.active = 0
         self.admission = Admission(
@@ -204,7 +205,13 @@ class RunManager:
         agent = self.agents.get(run.agent)
         try:
             agent.run(
-                run.request, run.thread_id, run.control, events, partial(self._record, run), restart=restart
+                run.request,
+                run.thread_id,
+                run.control,
+                events,
+                partial(self._record, run),
+                restart=restart,
+                attempt=run.attempt,
             )
         except Exception as exc:
             # A bug outside the agent's own handling (the agent reports its own failures).
@@ -258,15 +265,22 @@ class RunManager:
         run.state = "interrupted" if run.control.reason == "shutdown" else status
         run.log.close()
         self._release(run)
+        # Recorded before its terminal event is committed in Redis, so a client that saw
+        # `done` finds the end on every host; the record is guarded by the attempt, so a run
+        # taken over meanwhile keeps its one end, and a claim that finds it ended releases
+        # what it holds (docs/faults.md).
+        self._record_end(run)
+        self.metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
+        log.info("run finished", extra={"status": status, "events": run.log.appended_seq})
+        self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
+        self._keep_finished(run)
+
+    def _record_end(self, run: Run) -> None:
         try:
-            self.store.finished(run, run.log.read(0, 0))
+            self.store.finished(run, run.log.appended())
         except Exception as exc:
             # Its events stay in the live log (memory, or Redis for its TTL); nothing stays locked.
             log.error("could not record the end of the run", exc_info=exc)
-        self.metrics.run_finished(run.agent, status, run.ended_at - started, (run.error or {}).get("error"))
-        log.info("run finished", extra={"status": status, "events": run.log.last_seq})
-        self._later(run, "forget", self.settings.run_ttl_s, lambda: self._forget(run))
-        self._keep_finished(run)
 
     def _release(self, run: Run) -> None:
         """What a run held in this process, given back once however it ended."""
@@ -349,9 +363,9 @@ class RunManager:
         """Another worker took ``run_id`` over: stop it here without writing anything more."""
         takeover.fenced(self, run_id)
 
-    def take_over(self, run_id: str, attempt: int) -> None:
-        """This worker claimed ``run_id`` after its worker was lost: continue it here."""
-        takeover.take_over(self, run_id, attempt)
+    def take_over(self, run_id: str, attempt: int, handed_over: bool = False) -> None:
+        """This worker claimed ``run_id`` after its worker was lost (or handed it over): continue it here."""
+        takeover.take_over(self, run_id, attempt, handed_over)
 
     # subscribers and the disconnect grace (app.runs.grace)
 

@@ -82,7 +82,7 @@ class Run:
             "started_at": self.started_at,
             "ended_at": ended,
             "duration_ms": round((ended - self.started_at) * 1000) if ended and self.started_at else None,
-            "events": self.log.last_seq,
+            "events": self.log.appended_seq,
             "subscribers": self.subscribers,
             "result": self.result,
             "error": self.error,

@@ -15,7 +15,7 @@ import contextvars
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import gevent
 
@@ -32,12 +32,14 @@ log = logging.getLogger(__name__)
 
 
 def local_runs(manager: RunManager) -> list[tuple[str, int]]:
-    """(run_id, attempt) of the unfinished runs this process executes (it holds their leases)."""
-    return [
+    """(run_id, attempt) of the unfinished runs this process executes (it holds their leases),
+    and of the runs it is taking over: their leases are kept, and they are not claimed again."""
+    runs = [
         (run.run_id, run.attempt)
         for run in manager.runs.values()
         if not run.finished and not run.relinquished and not run.released
     ]
+    return runs + [item for item in manager.claiming.items() if item[0] not in manager.runs]
 
 
 def fenced(manager: RunManager, run_id: str) -> None:
@@ -46,6 +48,11 @@ def fenced(manager: RunManager, run_id: str) -> None:
     if run is not None and not run.finished and not run.released:
         log.warning("run was taken over by another worker; stopping it here", extra={"run_id": run_id})
         relinquish(manager, run, "fenced")
+    elif run is not None:
+        # Ended here but never committed: its readers here follow the committed log instead.
+        log.warning("run was taken over by another worker; dropping its end", extra={"run_id": run_id})
+        manager._forget(run)
+        run.log.fail()
 
 
 def relinquish(manager: RunManager, run: Run, reason: str) -> None:
@@ -58,19 +65,58 @@ def relinquish(manager: RunManager, run: Run, reason: str) -> None:
         manager._release(run)
 
 
-def take_over(manager: RunManager, run_id: str, attempt: int) -> None:
-    """This worker claimed ``run_id`` after its worker was lost: continue it here."""
+def take_over(manager: RunManager, run_id: str, attempt: int, handed_over: bool = False) -> None:
+    """This worker claimed ``run_id`` after its worker was lost (or handed it over): continue it here."""
     context = contextvars.copy_context()
-    gevent.spawn(context.run, _take_over, manager, run_id, attempt)
+    manager.claiming[run_id] = attempt
+    gevent.spawn(context.run, _claimed, manager, run_id, attempt, handed_over)
 
 
-def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
-    stored = manager.store.get(run_id)
-    if stored is None or stored.finished:
-        log.warning("claimed run %s has no unfinished record; ignoring it", run_id)
+def _claimed(manager: RunManager, run_id: str, attempt: int, handed_over: bool) -> None:
+    try:
+        _take_over(manager, run_id, attempt, handed_over)
+    finally:
+        if manager.claiming.get(run_id) == attempt:
+            del manager.claiming[run_id]
+
+
+def _take_over(manager: RunManager, run_id: str, attempt: int, handed_over: bool = False) -> None:
+    try:
+        stored = manager.store.get(run_id)
+        # The attempt becomes the run's only writer before the thread is read (docs/faults.md).
+        claimed = (
+            stored is not None
+            and not stored.finished
+            and manager.store.take_over(run_id, attempt, manager.worker)
+        )
+        entries = manager.coordinator.entries(run_id) if claimed else []
+        high_water = manager.store.committed_seq(run_id) if claimed else 0
+    except Exception as exc:
+        # A store is away for a moment: give the claim back, as a hand-over, so the next
+        # claim does not count as one more lost worker (docs/faults.md, "Attempts").
+        log.warning("could not take over run %s (%s); giving it back", run_id, exc)
+        manager.coordinator.release_claim(run_id, attempt, handed_over)
+        return
+    if stored is None or not claimed:
+        log.warning("claimed run %s has no unfinished record; releasing it", run_id)
+        manager.coordinator.abandon(run_id, stored.thread_id if stored else None)
+        return
+    if not entries or len(entries) < high_water:
+        # Redis lost events clients may have seen (docs/faults.md, "Store loss"): ids
+        # cannot be reused for other events, so the run ends here, interrupted.
+        log.error("run %s lost its log in Redis (store loss); ending it interrupted", run_id)
+        manager.store.set_state([run_id], "interrupted", ended_at=time.time())
+        manager.coordinator.abandon(run_id, stored.thread_id)
         return
     summary = stored.summary
     entries = manager.coordinator.entries(run_id)
+    if not entries or len(entries) < manager.store.committed_seq(run_id):
+        # Redis lost events clients may have seen (docs/faults.md, "Store loss"): ids
+        # cannot be reused for other events, so the run ends here, interrupted.
+        log.error("run %s lost its log in Redis (store loss); ending it interrupted", run_id)
+        manager.store.set_state([run_id], "interrupted", ended_at=time.time())
+        manager.coordinator.abandon(run_id, stored.thread_id)
+        return
     run = Run(
         run_id=run_id,
         thread_id=stored.thread_id,
@@ -102,22 +148,25 @@ def _take_over(manager: RunManager, run_id: str, attempt: int) -> None:
             manager._fail(run, events, cancellation(cancel_reason))
         manager._finish(run, events)
         return
-    if attempt > manager.settings.run_max_attempts:
+    lost = manager.coordinator.lost_workers(run_id)  # hand-overs do not count (docs/faults.md)
+    if lost >= manager.settings.run_max_attempts:
         manager._fail(
             run,
             events,
             RunFailure(
                 ErrorCode.INTERRUPTED,
                 "error",
-                f"The run was interrupted: its worker was lost {attempt - 1} times.",
+                f"The run was interrupted: its worker was lost {lost} times.",
                 True,
             ),
         )
         manager._finish(run, events)
         return
     restart = manager.agents.get(run.agent).plan_restart(run.thread_id, run_id, delivered)
-    manager._append(run, events.restart(attempt, restart.discard_message_ids))
+    reason: Literal["WorkerLost", "HandedOver"] = "HandedOver" if handed_over else "WorkerLost"
+    manager._append(run, events.restart(attempt, restart.discard_message_ids, reason))
     manager._record_progress(run)
     log.info("run taken over", extra={"attempt": attempt, "discarded": restart.discard_message_ids})
-    remaining = manager.settings.run_timeout_s - (time.time() - run.created_at)
+    # Its age on the store's clock, not on the clocks of two hosts (docs/faults.md).
+    remaining = manager.settings.run_timeout_s - manager.store.age_s(run_id, run.created_at)
     manager._schedule(run, max(1.0, remaining), restart)

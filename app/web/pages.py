@@ -17,6 +17,7 @@ EXAMPLE_QUESTIONS = (
     ("Request 120 x ABC-12345 for the line 3 pump overhaul", "review"),
 )
 
+
 @bp.get("/")
 def dashboard() -> Response:
     registry = stagecast().manager.agents

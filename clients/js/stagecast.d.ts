@@ -130,7 +130,8 @@ export interface DoneData {
 export interface RestartData {
   /** 2 for the first takeover, then 3, ... */
   attempt: number;
-  reason: 'WorkerLost';
+  /** WorkerLost: its worker stopped renewing its lease; HandedOver: its worker shut down gracefully. */
+  reason: 'WorkerLost' | 'HandedOver';
   discard_message_ids: string[];
 }
 

@@ -53,9 +53,12 @@ def test_same_thread_keeps_its_history(node_clients: Path, protocol_server: Serv
 
 def test_tool_calls_with_results(node_clients: Path, protocol_server: Server) -> None:
     out = run_agent(protocol_server, "/api/ag-ui/tools", "stock?")
-    assert [
-        t for t in out["types"] if t.startswith("TOOL_CALL")
-    ] == ["TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END", "TOOL_CALL_RESULT"]
+    assert [t for t in out["types"] if t.startswith("TOOL_CALL")] == [
+        "TOOL_CALL_START",
+        "TOOL_CALL_ARGS",
+        "TOOL_CALL_END",
+        "TOOL_CALL_RESULT",
+    ]
     call = next(m for m in out["messages"] if m.get("toolCalls"))["toolCalls"][0]
     assert call["id"] == "call-1" and call["function"]["name"] == "stock_lookup"
     assert json.loads(call["function"]["arguments"]) == {"part": "ABC-12345"}

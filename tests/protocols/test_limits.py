@@ -47,9 +47,7 @@ def test_run_limit_is_429_with_retry_after_before_the_stream(one_run_server: Ser
 def test_history_limit(protocol_server: Server) -> None:
     url = protocol_server.url
     earlier = [{"role": "user", "content": f"q{i}"} for i in range(60)]  # the limit is 50
-    too_long = httpx.post(
-        f"{url}/v1/chat/completions", json={"model": "chat", "messages": [*earlier, USER]}
-    )
+    too_long = httpx.post(f"{url}/v1/chat/completions", json={"model": "chat", "messages": [*earlier, USER]})
     assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "ValidationError"
     # A useChat chat resends all its messages: only the latest 50 seed a new thread.
     messages = [ui_message(f"m{i}", m["role"], m["content"]) for i, m in enumerate(earlier)]

@@ -107,9 +107,14 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 10) ->
 
 
 @contextmanager
-def run_server(data_dir: Path, **settings: object) -> Iterator[Server]:
+def run_server(
+    data_dir: Path, *, env_extra: dict[str, str] | None = None, **settings: object
+) -> Iterator[Server]:
     """Run gunicorn with ``STAGECAST_<NAME>=value`` for each setting; stop it afterwards.
-    A ``bind`` setting (e.g. ``0.0.0.0:<port>``) replaces the loopback one; it needs a port."""
+    A ``bind`` setting (e.g. ``0.0.0.0:<port>``) replaces the loopback one; it needs a port.
+
+    ``env_extra``: more environment for this server only (``PYTHONPATH`` is put in front of
+    the repo's, e.g. a ``sitecustomize`` that skews its clock)."""
     port = int(str(settings["bind"]).rpartition(":")[2]) if "bind" in settings else free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STAGECAST_", "OPENAI_"))}
     env.update(
@@ -126,6 +131,8 @@ def run_server(data_dir: Path, **settings: object) -> Iterator[Server]:
     )
     if "openai_base_url" in settings:
         env["OPENAI_BASE_URL"] = str(settings["openai_base_url"])
+    for name, value in (env_extra or {}).items():
+        env[name] = f"{value}{os.pathsep}{env[name]}" if name == "PYTHONPATH" else value
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"gunicorn-{port}.log"
     with log_path.open("wb") as log_file:

@@ -53,11 +53,14 @@ def redis_prefix(url: str = REDIS_URL) -> Iterator[str]:
 
 class RedisServer:
     """A redis-server of the test's own, on its own port, persisting to its own directory
-    (append-only file), so a test can stop and restart it like an outage."""
+    (append-only file), so a test can stop and restart it like an outage. With
+    ``appendonly=False`` it keeps nothing: a restart comes back empty, like a failover to an
+    empty replica."""
 
-    def __init__(self, directory: Path, port: int) -> None:
+    def __init__(self, directory: Path, port: int, *, appendonly: bool = True) -> None:
         self.directory = directory
         self.port = port
+        self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,7 +80,7 @@ class RedisServer:
                 "--dir",
                 str(self.directory),
                 "--appendonly",
-                "yes",
+                "yes" if self.appendonly else "no",
                 "--appendfsync",
                 "always",
                 "--save",
@@ -100,3 +103,16 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
         self.process = None
+
+    def kill(self) -> None:
+        """``kill -9``: whatever was not yet persisted is lost."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def restart_empty(self) -> None:
+        """Lose every key: kill the server, delete its files, start it again."""
+        self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.start()

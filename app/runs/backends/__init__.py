@@ -29,7 +29,7 @@ class RunHost(Protocol):
 
     def cancel_local(self, run_id: str, reason: str) -> None: ...
 
-    def take_over(self, run_id: str, attempt: int) -> None: ...
+    def take_over(self, run_id: str, attempt: int, handed_over: bool = False) -> None: ...
 
     def fenced(self, run_id: str) -> None: ...
 
@@ -94,9 +94,22 @@ class Coordinator(ABC):
         """Every event of ``run_id`` the shared log holds (for a takeover)."""
         return []
 
+    def record_cancel(self, run_id: str, reason: str) -> None:  # noqa: B027
+        """A cancel accepted for a run executing here: keep it where a takeover reads it."""
+
+    def lost_workers(self, run_id: str) -> int:
+        """How many times ``run_id`` lost its worker (graceful hand-overs do not count)."""
+        return 0
+
     def cancel_reason(self, run_id: str) -> str | None:
         """A cancel requested for ``run_id`` while no process was executing it."""
         return None
+
+    def release_claim(self, run_id: str, attempt: int, handed_over: bool) -> None:  # noqa: B027
+        """A claim that could not start (a store away): let another worker claim it again."""
+
+    def abandon(self, run_id: str, thread_id: str | None) -> None:  # noqa: B027
+        """A claimed run has nothing to run (ended, or lost): release its lease and thread."""
 
     def hand_over(self, run_id: str) -> None:  # noqa: B027
         """Give up ``run_id`` so another process takes it over at once (graceful shutdown)."""

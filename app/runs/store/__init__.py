@@ -88,28 +88,81 @@ class RunStore(ABC):
             ),
         )
 
-    def updated(self, run: Run) -> None:
-        """The run's state, worker or attempt changed (it started, or was taken over)."""
-        self._execute(
-            "UPDATE run_records SET state = ?, worker = ?, attempt = ?, summary = ?"
-            " WHERE run_id = ? AND events IS NULL",
-            (run.state, run.worker, run.attempt, _dump(run.summary()), run.run_id),
+    # Every update of a record names the attempt that makes it, and changes the row only if
+    # that attempt is still the run's (the fencing token, docs/faults.md): a paused or
+    # partitioned worker whose run was taken over cannot rewrite its status or its end.
+
+    def updated(self, run: Run) -> bool:
+        """The run's state or worker changed (it started); False if its attempt is stale."""
+        return bool(
+            self._execute(
+                "UPDATE run_records SET state = ?, worker = ?, summary = ?"
+                " WHERE run_id = ? AND events IS NULL AND attempt = ? RETURNING run_id",
+                (run.state, run.worker, _dump(run.summary()), run.run_id, run.attempt),
+            )
         )
 
-    def finished(self, run: Run, events: list[str]) -> None:
-        self._execute(
-            "UPDATE run_records SET state = ?, worker = ?, attempt = ?, summary = ?, events = ?, ended_at = ?"
-            " WHERE run_id = ?",
-            (
-                run.state,
-                run.worker,
-                run.attempt,
-                _dump(run.summary()),
-                _dump(events),
-                run.ended_at or time.time(),
-                run.run_id,
-            ),
+    def take_over(self, run_id: str, attempt: int, worker: str) -> bool:
+        """Make ``attempt`` (claimed by ``worker``) the run's only writer, before it reads the
+        thread's checkpoint: from this commit on, every write of an older attempt is refused.
+        False if the run has ended or a newer attempt holds it."""
+        return bool(
+            self._execute(
+                "UPDATE run_records SET attempt = ?, worker = ?, state = 'running'"
+                " WHERE run_id = ? AND events IS NULL AND attempt < ? RETURNING run_id",
+                (attempt, worker, run_id, attempt),
+            )
         )
+
+    def finished(self, run: Run, events: list[str]) -> bool:
+        """The run's end, written once, by its current attempt; False if refused."""
+        return bool(
+            self._execute(
+                "UPDATE run_records SET state = ?, worker = ?, summary = ?, events = ?, ended_at = ?"
+                " WHERE run_id = ? AND events IS NULL AND attempt = ? RETURNING run_id",
+                (
+                    run.state,
+                    run.worker,
+                    _dump(run.summary()),
+                    _dump(events),
+                    run.ended_at or time.time(),
+                    run.run_id,
+                    run.attempt,
+                ),
+            )
+        )
+
+    def live(self) -> list[tuple[str, str, int]]:
+        """(run_id, thread_id, attempt) of every run that may still execute somewhere."""
+        return [
+            (row[0], row[1], row[2])
+            for row in self._execute(
+                "SELECT run_id, thread_id, attempt FROM run_records"
+                " WHERE events IS NULL AND state NOT IN ('interrupted', 'draining')"
+            )
+        ]
+
+    def ended_in_log(self, run_id: str, attempt: int, state: str, events: list[str], ended_at: float) -> bool:
+        """Record the end of a run whose terminal event is committed in the shared log but whose
+        worker never recorded it (killed between the two writes)."""
+        return bool(
+            self._execute(
+                "UPDATE run_records SET state = ?, events = ?, ended_at = ?"
+                " WHERE run_id = ? AND events IS NULL AND attempt = ? RETURNING run_id",
+                (state, _dump(events), ended_at, run_id, attempt),
+            )
+        )
+
+    def age_s(self, run_id: str, created_at: float) -> float:
+        """Seconds since the run was created (``created_at``: its record's, on its host's clock)."""
+        return time.time() - created_at
+
+    def mark_committed(self, marks: Sequence[tuple[str, int, int]]) -> None:  # noqa: B027
+        """High-water marks of committed events (a shared log that can lose data only)."""
+
+    def committed_seq(self, run_id: str) -> int:
+        """The run's last high-water mark: a shared log shorter than it lost data."""
+        return 0
 
     def forget(self, run_id: str) -> None:
         """Undo :meth:`started` for a run whose start failed half-way."""

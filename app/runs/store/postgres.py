@@ -7,23 +7,29 @@ gunicorn's master (DESIGN.md, "Distributed mode"). The pool is made after fork, 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
+from langgraph.checkpoint.base import id as checkpoint_ids
 from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.runs.backends import StoreUnavailableError
 from app.runs.store import SCHEMA, RunStore
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # One lock id for "creating Stagecast's tables": workers starting together do it once.
 _SCHEMA_LOCK = 0x5743_0001
@@ -75,6 +81,14 @@ class PostgresCheckpointer(PostgresSaver):
     def __init__(self, pool: ConnectionPool) -> None:
         super().__init__(pool)  # type: ignore[arg-type]
         self.pool = pool
+        # Told the run id of a write refused as stale (the run manager stops that run here).
+        self.on_stale: Callable[[str], None] = lambda run_id: None
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        found = _reconnecting(self.pool, lambda: super(PostgresCheckpointer, self).get_tuple(config))
+        if found is not None:
+            _ids_after(found.checkpoint["id"])
+        return found
 
     def put(
         self,
@@ -83,23 +97,34 @@ class PostgresCheckpointer(PostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        with self._as_one_statement():
+        with self._as_one_statement(_fence_of(config)):
             return super().put(config, checkpoint, metadata, new_versions)
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        with self._as_one_statement():
+        with self._as_one_statement(_fence_of(config)):
             super().put_writes(config, writes, task_id, task_path)
 
     @contextmanager
-    def _as_one_statement(self) -> Iterator[None]:
+    def _as_one_statement(self, fence: tuple[str, int] | None) -> Iterator[None]:
         batch = _Batch()
         token = _BATCH.set(batch)
         try:
             yield
         finally:
             _BATCH.reset(token)
+        if fence is not None:
+            try:
+                _reconnecting(self.pool, lambda: self._write_fenced(batch, *fence))
+            except StaleAttemptError as exc:
+                log.warning("%s", exc)
+                self.on_stale(fence[0])  # that attempt stops here, quietly (docs/faults.md)
+                raise
+            return
+        _reconnecting(self.pool, lambda: self._write(batch))
+
+    def _write(self, batch: _Batch) -> None:
         merged = batch.merged()
         if merged is None:
             # Not mergeable (see _Batch.merged): the statements as the library sends them.
@@ -110,6 +135,29 @@ class PostgresCheckpointer(PostgresSaver):
             with self.pool.connection() as conn:
                 conn.execute(merged[0], merged[1], binary=True)
 
+    def _write_fenced(self, batch: _Batch, run_id: str, attempt: int) -> None:
+        """The batch, committed only if ``attempt`` is still ``run_id``'s, in one transaction.
+
+        ``FOR SHARE`` locks the run's row until the commit: a takeover's attempt bump
+        (:meth:`RunStore.take_over`) waits for a write that passed the check, and a write that
+        comes after the bump finds the new attempt and is refused. So a stale attempt's write
+        either lands before the new attempt reads the thread, or never (docs/faults.md)."""
+        merged = batch.merged()
+        with self.pool.connection() as conn, conn.transaction():
+            current = conn.execute(
+                "SELECT 1 AS ok FROM run_records"
+                " WHERE run_id = %s AND attempt = %s AND events IS NULL FOR SHARE",
+                (run_id, attempt),
+            ).fetchone()
+            if current is None:
+                raise StaleAttemptError(run_id, attempt)
+            if merged is None:
+                with conn.cursor() as cur:
+                    for sql, rows in batch.statements:
+                        cur.executemany(sql, rows)
+            elif merged[0]:
+                conn.execute(merged[0], merged[1], binary=True)
+
     @contextmanager
     def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
         batch = _BATCH.get()
@@ -118,6 +166,54 @@ class PostgresCheckpointer(PostgresSaver):
             return
         with super()._cursor(pipeline=pipeline) as cur:
             yield cur
+
+
+class StaleAttemptError(RuntimeError):
+    """A checkpoint write of an attempt that is no longer the run's (it was taken over, or has
+    ended): refused, nothing written."""
+
+    def __init__(self, run_id: str, attempt: int) -> None:
+        super().__init__(f"attempt {attempt} of run {run_id} is no longer the run's; its write was refused")
+        self.run_id = run_id
+        self.attempt = attempt
+
+
+def _ids_after(checkpoint_id: str) -> None:
+    """Make the checkpoint ids this process creates from now on sort after ``checkpoint_id``.
+
+    LangGraph names a checkpoint with a uuid6 made from the writing host's clock and takes a
+    thread's newest checkpoint by id. A turn written by a host whose clock is behind the
+    previous turn's host would sort before it, and the thread's head would go back to the
+    older turn (one clock: docs/faults.md). Every run reads its thread's head before it
+    writes, so raising LangGraph's own monotonic floor here keeps a thread's ids growing."""
+    try:
+        stamp = checkpoint_ids.UUID(checkpoint_id).time
+    except ValueError:
+        return
+    floor = checkpoint_ids._last_v6_timestamp
+    if floor is None or stamp > floor:
+        checkpoint_ids._last_v6_timestamp = stamp
+
+
+def _reconnecting(pool: ConnectionPool, action: Callable[[], _T]) -> _T:
+    """``action()``, once more if a connection turned out to be lost (a failover, a proxy or a
+    server restart): the pool then replaces every broken idle connection first, so a burst of
+    them costs one retry, not one failed run each. Safe to repeat: the checkpoint writes are
+    upserts and the record updates are guarded (docs/faults.md)."""
+    try:
+        return action()
+    except psycopg.OperationalError as exc:
+        log.warning("a PostgreSQL connection was lost (%s); trying once more", str(exc).strip())
+        pool.check()
+        return action()
+
+
+def _fence_of(config: RunnableConfig) -> tuple[str, int] | None:
+    """(run id, attempt) of the run writing, carried in its config by the agent; None for a
+    write outside a run (a thread edited through the API, tests)."""
+    configurable = config.get("configurable") or {}
+    run_id, attempt = configurable.get("stagecast_run_id"), configurable.get("stagecast_attempt")
+    return (run_id, int(attempt)) if run_id and attempt else None
 
 
 # The batch of the put/put_writes running in this greenlet (each greenlet has its own context).
@@ -180,12 +276,49 @@ class PostgresRunStore(RunStore):
         with schema_lock(pool), pool.connection() as conn:
             for statement in filter(str.strip, SCHEMA.split(";")):  # prepared: one at a time
                 conn.execute(statement)
+            # The highest event seq each live run committed in Redis (docs/faults.md, "Store loss").
+            conn.execute(
+                "ALTER TABLE run_records ADD COLUMN IF NOT EXISTS committed_seq INTEGER NOT NULL DEFAULT 0"
+            )
+            # When the run was created, on PostgreSQL's clock (shared deadlines: docs/faults.md).
+            conn.execute(
+                "ALTER TABLE run_records"
+                " ADD COLUMN IF NOT EXISTS created_db TIMESTAMPTZ NOT NULL DEFAULT now()"
+            )
+
+    def age_s(self, run_id: str, created_at: float) -> float:
+        rows = self._execute(
+            "SELECT EXTRACT(EPOCH FROM now() - created_db)::float8 FROM run_records WHERE run_id = ?",
+            (run_id,),
+        )
+        return float(rows[0][0]) if rows else 0.0
+
+    def mark_committed(self, marks: Sequence[tuple[str, int, int]]) -> None:
+        """Raise the high-water marks of (run_id, attempt, committed seq), in one statement;
+        a stale attempt's mark is ignored."""
+        if not marks:
+            return
+        rows = ", ".join(["(?, ?::int, ?::int)"] * len(marks))
+        self._execute(
+            "UPDATE run_records AS r SET committed_seq = v.seq"
+            f" FROM (VALUES {rows}) AS v(run_id, attempt, seq)"
+            " WHERE r.run_id = v.run_id AND r.attempt = v.attempt AND r.events IS NULL"
+            " AND r.committed_seq < v.seq",
+            [value for mark in marks for value in mark],
+        )
+
+    def committed_seq(self, run_id: str) -> int:
+        rows = self._execute("SELECT committed_seq FROM run_records WHERE run_id = ?", (run_id,))
+        return int(rows[0][0]) if rows else 0
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
+        def execute() -> list[tuple[Any, ...]]:
             with self._pool.connection() as conn:
                 cursor = conn.cursor(row_factory=tuple_row)
                 cursor.execute(sql.replace("?", "%s"), params)
                 return cursor.fetchall() if cursor.description else []
+
+        try:
+            return _reconnecting(self._pool, execute)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreUnavailableError(f"PostgreSQL is unavailable: {exc}") from exc

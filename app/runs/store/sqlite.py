@@ -38,9 +38,9 @@ class SQLiteRunStore(RunStore):
         self._check_file()
         super().started(run)
 
-    def finished(self, run: Run, events: list[str]) -> None:
+    def finished(self, run: Run, events: list[str]) -> bool:
         self._check_file()
-        super().finished(run, events)
+        return super().finished(run, events)
 
     def _check_file(self) -> None:
         """Log once when the file under the connection was deleted or replaced: SQLite keeps

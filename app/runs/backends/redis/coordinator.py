@@ -6,6 +6,7 @@ What lives where in Redis is in the docstring of :mod:`app.runs.backends.redis`.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterable
 
 import gevent
@@ -59,6 +60,11 @@ class RedisCoordinator(Coordinator):
         self._renew = self.redis.register_script(scripts.RENEW)
         self._claim = self.redis.register_script(scripts.CLAIM)
         self._hand_over = self.redis.register_script(scripts.HAND_OVER)
+        self._reseed = self.redis.register_script(scripts.RESEED)
+        self._expired = self.redis.register_script(scripts.EXPIRED)
+        self._watch = self.redis.register_script(scripts.WATCH)
+        self._watchers = self.redis.register_script(scripts.WATCHERS)
+        self._local_logs: weakref.WeakValueDictionary[str, SharedLog] = weakref.WeakValueDictionary()
         self._host: RunHost | None = None
         self._dirty: dict[str, SharedLog] = {}
         self._flush_signal = Signal()
@@ -107,7 +113,8 @@ class RedisCoordinator(Coordinator):
     # --- the rooms: each job in its own module, behind the Coordinator interface ---
 
     def new_log(self, run_id: str, thread_id: str, attempt: int, entries: list[str]) -> MemoryEventLog:
-        return SharedLog(self, run_id, thread_id, attempt, entries)
+        shared = self._local_logs[run_id] = SharedLog(self, run_id, thread_id, attempt, entries)
+        return shared
 
     def append_keys(self, run_id: str, thread_id: str) -> tuple[str, ...]:
         """The keys of the append script (``scripts.APPEND``'s KEYS[1..7]) for one run."""
@@ -155,6 +162,12 @@ class RedisCoordinator(Coordinator):
     def cancel_reason(self, run_id: str) -> str | None:
         return signals.cancel_reason(self, run_id)
 
+    def record_cancel(self, run_id: str, reason: str) -> None:
+        signals.record_cancel(self, run_id, reason)
+
+    def lost_workers(self, run_id: str) -> int:
+        return signals.lost_workers(self, run_id)
+
     def watching(self, run_id: str, delta: int) -> None:
         signals.watching(self, run_id, delta)
 
@@ -171,6 +184,24 @@ class RedisCoordinator(Coordinator):
 
     def entries(self, run_id: str) -> list[str]:
         return mirrors.entries(self, run_id)
+
+    # sweeping (app.runs.sweeper)
+
+    def committed_marks(self) -> list[tuple[str, int, int]]:
+        """(run_id, attempt, committed seq) of the runs executing here."""
+        return [(run_id, shared.attempt, shared.sent) for run_id, shared in list(self._local_logs.items())]
+
+    def lease_states(self, run_ids: list[str]) -> dict[str, tuple[bool, bool]]:
+        return leases.lease_states(self, run_ids)
+
+    def revive(self, run_id: str, attempt: int) -> None:
+        leases.revive(self, run_id, attempt)
+
+    def release_claim(self, run_id: str, attempt: int, handed_over: bool) -> None:
+        leases.release_claim(self, run_id, attempt, handed_over)
+
+    def abandon(self, run_id: str, thread_id: str | None) -> None:
+        leases.abandon(self, run_id, thread_id)
 
     # --- availability ---
 

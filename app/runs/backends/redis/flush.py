@@ -24,15 +24,18 @@ log = logging.getLogger(__name__)
 
 
 class SharedLog(MemoryEventLog):
-    """The log of a run executing here: read from memory by this worker's clients, and sent
-    to Redis in order, batched per hub turn, by the coordinator's flusher."""
+    """The log of a run executing here. Appends wait in memory, in order, until the
+    coordinator's flusher (batched per hub turn) has them accepted by the fenced append in
+    Redis: only then do this worker's readers see them. The fenced append is the commit
+    point, so no client sees an event that a takeover could later replace (docs/faults.md)."""
 
     def __init__(
         self, coordinator: RedisCoordinator, run_id: str, thread_id: str, attempt: int, entries: list[str]
     ) -> None:
         super().__init__()
-        self._entries = [entry.encode("utf-8") for entry in entries]
-        self.sent = len(entries)
+        self._entries = [entry.encode("utf-8") for entry in entries]  # committed: what readers see
+        self._pending: list[bytes] = []  # appended, not yet accepted by Redis
+        self._sealed = False  # the terminal event is appended (maybe not yet committed)
         self.run_id = run_id
         self.thread_id = thread_id
         self.attempt = attempt
@@ -40,17 +43,48 @@ class SharedLog(MemoryEventLog):
         # The append script's keys, made once: every flush of this run sends them.
         self.keys = coordinator.append_keys(run_id, thread_id)
 
+    @property
+    def sent(self) -> int:
+        return len(self._entries)
+
+    @property
+    def sealed(self) -> bool:
+        return self._sealed
+
     def append(self, entry: str) -> int:
-        seq = super().append(entry)
+        if self._sealed:  # a late event of a run already ended (a cancel deadline): dropped
+            return len(self._entries) + len(self._pending)
+        self._pending.append(entry.encode("utf-8"))
         self._coordinator.schedule_flush(self)
-        return seq
+        return len(self._entries) + len(self._pending)
 
     def close(self) -> None:
-        super().close()
+        self._sealed = True
         self._coordinator.schedule_flush(self)
 
     def unsent(self) -> list[bytes]:
-        return self._entries[self.sent :]  # UTF-8, as Redis keeps them
+        return self._pending  # UTF-8, as Redis keeps them
+
+    def committed(self, last_seq: int) -> None:
+        """Redis accepted every entry up to ``last_seq``: readers here may see them now."""
+        count = last_seq - len(self._entries)
+        if count > 0:
+            accepted, self._pending = self._pending[:count], self._pending[count:]
+            self._entries.extend(accepted)
+        if self._sealed and not self._pending and not self.closed:
+            super().close()  # wakes the readers
+        elif count > 0:
+            self.wake()
+
+    @property
+    def appended_seq(self) -> int:
+        return len(self._entries) + len(self._pending)
+
+    def appended(self) -> list[str]:
+        return [entry.decode("utf-8") for entry in self._entries + self._pending]
+
+    def committed_entries(self) -> list[bytes]:
+        return self._entries
 
 
 def schedule_flush(coordinator: RedisCoordinator, shared: SharedLog) -> None:
@@ -78,7 +112,7 @@ def flush_now(coordinator: RedisCoordinator) -> bool:
         # execute() would first send SCRIPT EXISTS, a second round trip per flush.
         sha = coordinator._append.sha
         for shared in logs:
-            closed = "1" if shared.closed else "0"
+            closed = "1" if shared.sealed else "0"
             args = (shared.attempt, coordinator.ttl_ms, closed, shared.sent + 1, shared.run_id)
             pipe.evalsha(sha, len(shared.keys), *shared.keys, *args, *shared.unsent())
         try:
@@ -101,10 +135,40 @@ def flush_now(coordinator: RedisCoordinator) -> bool:
                 coordinator._dirty.setdefault(shared.run_id, shared)
                 continue
             if isinstance(result, int) and result >= 0:
-                shared.sent = result
+                shared.committed(result)
                 continue
-            if not isinstance(result, int) or result != -1:
+            if result == -3 or (result == -2 and log_length(coordinator, shared.run_id) < shared.sent):
+                if restore(coordinator, shared):
+                    coordinator._dirty.setdefault(shared.run_id, shared)
+                    continue
+            elif result != -1:
                 log.error("append to run %s refused: %r", shared.run_id, result)
             if coordinator._host is not None:
                 coordinator._host.fenced(shared.run_id)
     return True
+
+
+def log_length(coordinator: RedisCoordinator, run_id: str) -> int:
+    return int(coordinator.redis.xlen(coordinator._key(run_id, "log")))
+
+
+def restore(coordinator: RedisCoordinator, shared: SharedLog) -> bool:
+    """Redis lost (part of) a run executing here: write back what this worker committed;
+    False if another attempt holds the run now (then it is fenced)."""
+    log.error(
+        "Redis lost the log of run %s (store loss, not a takeover); restoring its %d committed events",
+        shared.run_id,
+        shared.sent,
+    )
+    restored = coordinator._reseed(
+        keys=list(shared.keys),
+        args=[
+            shared.attempt,
+            coordinator.lease_ms,
+            shared.run_id,
+            coordinator.worker,
+            coordinator.thread_ttl_ms,
+            *shared.committed_entries(),
+        ],
+    )
+    return int(restored) >= 0

@@ -8,7 +8,6 @@ takes the coordinator, the one door to them.
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import gevent
@@ -53,12 +52,30 @@ def begin(coordinator: RedisCoordinator, run_id: str, attempt: int) -> None:
         )
 
 
+def release_claim(coordinator: RedisCoordinator, run_id: str, attempt: int, handed_over: bool) -> None:
+    """Give back a claim whose takeover could not start: the next claim does not count one more
+    lost worker, and keeps the reason of this one."""
+    try:
+        coordinator._hand_over(
+            keys=[coordinator._leases, coordinator._holders, coordinator._key(run_id, "handover")],
+            args=[
+                run_id,
+                f"{coordinator.worker}:{attempt}",
+                coordinator.ttl_ms,
+                "1" if handed_over else "lost",
+            ],
+        )
+    except redis.RedisError:
+        log.warning("could not give run %s back; it is claimed again when its lease expires", run_id)
+
+
 def hand_over(coordinator: RedisCoordinator, run_id: str) -> None:
     flush.flush_now(coordinator)
     attempt = next((a for r, a in coordinator._local() if r == run_id), None)
     try:
         coordinator._hand_over(
-            keys=[coordinator._leases, coordinator._holders], args=[run_id, f"{coordinator.worker}:{attempt}"]
+            keys=[coordinator._leases, coordinator._holders, coordinator._key(run_id, "handover")],
+            args=[run_id, f"{coordinator.worker}:{attempt}", coordinator.ttl_ms],
         )
     except redis.RedisError:
         log.warning("could not hand run %s over; it is taken over when its lease expires", run_id)
@@ -88,35 +105,77 @@ def keep(coordinator: RedisCoordinator) -> None:
             args=[run_id, coordinator.worker, attempt, coordinator.lease_ms],
             client=pipe,
         )
-    expiry = signals.watch_expiry(coordinator)
+    watch_ms = signals.watch_ms(coordinator)
     for run_id in coordinator._watch_counts:
-        pipe.zadd(coordinator._key(run_id, "watch"), {coordinator.worker: expiry})
-        pipe.pexpire(coordinator._key(run_id, "watch"), coordinator.ttl_ms)
-    pipe.zrangebyscore(coordinator._leases, "-inf", time.time() * 1000)
+        key = coordinator._key(run_id, "watch")
+        coordinator._watch(keys=[key], args=[coordinator.worker, watch_ms, coordinator.ttl_ms], client=pipe)
+    coordinator._expired(keys=[coordinator._leases], client=pipe)
     results = pipe.execute()
     coordinator._came_back()
     host = coordinator._host
     if host is None:
         return
     for (run_id, _), renewed in zip(local, results, strict=False):
+        shared = coordinator._local_logs.get(run_id)
+        if renewed == -3 and shared is not None and flush.restore(coordinator, shared):
+            continue  # Redis lost the run's keys; they are back
         if not renewed:
             host.fenced(run_id)
     for mirror_run, mirror in list(coordinator._mirrors.items()):
         if not mirror.log.closed:
             mirrors.catch_up(coordinator, mirror_run, mirror.log)
+    if getattr(host, "draining", False):
+        return  # a worker shutting down claims nothing: it would only hand it over again
     mine = {run_id for run_id, _ in local}
     for run_id in results[-1]:
         if run_id in mine:
             continue
-        attempt = coordinator._claim(
+        claimed = coordinator._claim(
             keys=[
                 coordinator._leases,
                 coordinator._holders,
                 coordinator._key(run_id, "attempt"),
                 coordinator._key(run_id, "closed"),
+                coordinator._key(run_id, "handover"),
+                coordinator._key(run_id, "lost"),
             ],
             args=[run_id, coordinator.worker, coordinator.lease_ms],
         )
-        if attempt:
+        if claimed:  # [attempt, 1 if handed over]
+            attempt, handed = int(claimed[0]), bool(claimed[1])
             log.info("taking over run %s (attempt %d)", run_id, attempt)
-            host.take_over(run_id, int(attempt))
+            host.take_over(run_id, attempt, handed)
+
+
+def lease_states(coordinator: RedisCoordinator, run_ids: list[str]) -> dict[str, tuple[bool, bool]]:
+    """For each run: (it has a lease, its log's terminal event is committed)."""
+    pipe = coordinator.redis.pipeline(transaction=False)
+    for run_id in run_ids:
+        pipe.zscore(coordinator._leases, run_id)
+        pipe.exists(coordinator._key(run_id, "closed"))
+    replies = pipe.execute()
+    return {
+        run_id: (replies[2 * i] is not None, bool(replies[2 * i + 1])) for i, run_id in enumerate(run_ids)
+    }
+
+
+def revive(coordinator: RedisCoordinator, run_id: str, attempt: int) -> None:
+    """An unfinished run with no lease (Redis lost it): make it claimable at once, after
+    ``attempt`` (the one PostgreSQL knows), by whichever worker's next tick comes first."""
+    pipe = coordinator.redis.pipeline(transaction=False)
+    pipe.set(coordinator._key(run_id, "attempt"), attempt, nx=True)
+    pipe.zadd(coordinator._leases, {run_id: 0}, nx=True)
+    pipe.execute()
+
+
+def abandon(coordinator: RedisCoordinator, run_id: str, thread_id: str | None) -> None:
+    """A claimed run turned out to have nothing to run: give back its lease and its thread."""
+    try:
+        pipe = coordinator.redis.pipeline(transaction=False)
+        pipe.zrem(coordinator._leases, run_id)
+        pipe.hdel(coordinator._holders, run_id)
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not release the lease of run %s", run_id)
+    if thread_id is not None:
+        release_thread(coordinator, thread_id, run_id)

@@ -14,6 +14,7 @@ import gevent
 import redis
 
 from app.runs.backends import StoreUnavailableError
+from app.runs.backends.redis import signals
 from app.runs.log import MemoryEventLog
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def listen_loop(coordinator: RedisCoordinator) -> None:
         pubsub = coordinator.redis.pubsub()
         try:
             pubsub.subscribe(coordinator._cancel_channel)
+            signals.reread_cancels(coordinator)
             subscribed: set[str] = set()
             while True:
                 wanted = set(coordinator._mirrors)
