@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,15 @@ class CronRecord:
         }
 
 
+# Schedulers of this process that wait for a first row (the embedded mode): told on an add.
+_WAITING: list[Callable[[], None]] = []
+
+
+def when_added(start: Callable[[], None]) -> None:
+    """Call ``start`` once, at the next row this process adds."""
+    _WAITING.append(start)
+
+
 class Crons:
     """The cron rows, on the engine of the API's records."""
 
@@ -65,7 +74,12 @@ class Crons:
             return float(self._execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")[0][0])
         return time.time()
 
+    def any(self) -> bool:
+        return bool(self._execute("SELECT 1 FROM langgraph_crons LIMIT 1"))
+
     def add(self, cron: CronRecord) -> None:
+        while _WAITING:
+            _WAITING.pop()()
         self._execute(
             f"INSERT INTO langgraph_crons ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (

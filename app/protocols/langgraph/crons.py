@@ -25,7 +25,7 @@ from app.errors import not_found
 from app.events import ErrorCode
 from app.ownership import check_thread
 from app.protocols.langgraph.api import _body, bp, service
-from app.protocols.langgraph.cron_table import RUN_ID_KEY, CronRecord, Crons
+from app.protocols.langgraph.cron_table import RUN_ID_KEY, CronRecord, Crons, when_added
 from app.protocols.langgraph.inputs import run_request, unprocessable
 from app.protocols.langgraph.models import CronCreate, CronSearch, RunCreate
 from app.protocols.langgraph.schedule import ScheduleError, parse
@@ -39,9 +39,19 @@ CRON_NOT_FOUND = "CronNotFound"
 
 
 def start_scheduler(app: Flask, svc: LangGraphService) -> None:
-    """Every worker polls for due crons (see the module docstring)."""
+    """Every worker polls for due crons (see the module docstring). In the embedded mode a
+    worker starts polling only once the table holds a row (at its start, or when it adds
+    one): an idle service touches no SQLite file in the background, where a read can fault
+    the worker if the data directory has become unwritable (tests/test_process_faults.py)."""
     crons = Crons(svc.records)
-    gevent.spawn(contextvars.copy_context().run, _loop, app, svc, crons)
+
+    def start() -> None:
+        gevent.spawn(contextvars.copy_context().run, _loop, app, svc, crons)
+
+    if svc.settings.distributed or crons.any():
+        start()
+    else:
+        when_added(start)
 
 
 def _loop(app: Flask, svc: LangGraphService, crons: Crons) -> None:
