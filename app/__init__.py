@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 if TYPE_CHECKING:
-    from app.extension import Stagecast
+    from .extension import Stagecast
 
 __all__ = ["Stagecast", "create_app"]
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the service; ``config`` overrides settings (tests), the rest comes from STAGECAST_*."""
-    from app.extension import PROTOCOLS, Stagecast
+    from .extension import PROTOCOLS, Stagecast
 
     app = Flask(__name__)
     # Every protocol, the dashboard at /, /healthz, /metrics and the docs, at the paths they
@@ -32,7 +32,7 @@ def __getattr__(name: str) -> Any:
     # Imported on first use: the gunicorn master imports this package (for its settings)
     # before gevent has patched, so nothing here may load LangGraph (docs/architecture.md, trap 6).
     if name == "Stagecast":
-        from app.extension import Stagecast
+        from .extension import Stagecast
 
         return Stagecast
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

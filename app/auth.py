@@ -8,7 +8,7 @@ is by URL prefix in ``before_request``, so routes added later are covered withou
 ``EventSource`` cannot send headers, so a run's ``stream_url`` carries ``?access_token=``: a
 short-lived HS256 token naming one user and one run, accepted only on that run's stream URL
 (never a long-lived key in a URL). Runs and threads belong to their creator; to anyone else
-they do not exist (``404``), so a guessed id tells nothing (README, "Security").
+they do not exist (``404``), so a guessed id tells nothing (docs/security.md).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Blueprint, Flask, Request, Response, current_app, g, request, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.config import Settings
-from app.errors import ServiceError
-from app.events import ErrorCode
+from .config import Settings
+from .errors import ServiceError
+from .events import ErrorCode
 
 # Everything a client calls to run agents or read their output; /healthz, /metrics (its own
 # token), the pages and /openapi.json stay outside.

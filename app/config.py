@@ -2,7 +2,7 @@
 
 This module imports nothing but pydantic (and ``limits``' parser), so ``gunicorn.conf.py`` can read the same
 settings in the master process without importing LangGraph, httpx or psycopg before
-gevent has patched the standard library (DESIGN.md, trap 6).
+gevent has patched the standard library (docs/architecture.md, trap 6).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         20.0, ge=0, description="longest wait before a retry; a longer Retry-After fails the run at once"
     )
 
-    # --- security (README "Security"); authentication is off until a key or JWT key is set ---
+    # --- security (docs/security.md); authentication is off until a key or JWT key is set ---
     api_keys: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="user=key pairs, comma-separated, or @path to a file of them"
     )

@@ -6,7 +6,7 @@ contract's body ``{"success": false, "error": code, "message": message}``.
 
 from __future__ import annotations
 
-from app.events import ErrorCode
+from .events import ErrorCode
 
 
 class ServiceError(Exception):

@@ -1,4 +1,4 @@
-"""The events of the native protocol (DESIGN.md, "Events"), as pydantic models.
+"""The events of the native protocol (docs/protocol.md, "Events"), as pydantic models.
 
 Every event is an envelope ``{type, data, run_id, trace_id, ts}``; ``ts`` is Unix time in
 milliseconds. :class:`EventFactory` stamps the envelope for one run so producers only say
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 EventType = Literal[
     "start", "progress", "sources", "token", "tool_call", "interrupt", "final", "error", "done", "restart"
 ]
-# "paused": the graph called ``interrupt()``; the thread waits for a ``resume`` (DESIGN.md, Round 2).
+# "paused": the graph called ``interrupt()``; the thread waits for a ``resume`` (docs/agents.md).
 RunStatus = Literal["success", "error", "cancelled", "timeout", "paused"]
 
 
@@ -131,7 +131,7 @@ class DoneData(_Data):
 
 
 class RestartData(_Data):
-    """A run taken over after its worker was lost (DESIGN.md, "Round 2 additions")."""
+    """A run taken over after its worker was lost (docs/protocol.md, "The takeover rule")."""
 
     attempt: int
     # WorkerLost: its worker stopped renewing the lease; HandedOver: its worker shut down

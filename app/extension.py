@@ -1,7 +1,7 @@
 """Stagecast as a Flask extension (:class:`Stagecast`), and one app's state, kept on the Flask
 app as ``app.extensions["stagecast"]`` (:class:`StagecastState`; docs/extension.md).
 
-Two modes, chosen by the settings (DESIGN.md, "Distributed mode"):
+Two modes, chosen by the settings (docs/architecture.md, "Distributed mode"):
 - embedded (default): run logs in this process's memory; run records and checkpoints in
   SQLite under ``STAGECAST_DATA_DIR``;
 - distributed (``STAGECAST_REDIS_URL`` and ``STAGECAST_DATABASE_URL``): run logs, fan-out,
@@ -21,15 +21,15 @@ from typing import Any
 from flask import Blueprint, Flask, Request, current_app
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from app import metrics
-from app.agent.registry import load_agents
-from app.agent.store import open_store
-from app.config import Settings, load_settings
-from app.runs.backends import Coordinator, worker_name
-from app.runs.manager import RunManager
-from app.runs.store import RunStore
-from app.transport.slots import StreamSlots
-from app.transport.streams import Transport
+from . import metrics
+from .agent.registry import load_agents
+from .agent.store import open_store
+from .config import Settings, load_settings
+from .runs.backends import Coordinator, worker_name
+from .runs.manager import RunManager
+from .runs.store import RunStore
+from .transport.slots import StreamSlots
+from .transport.streams import Transport
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ def init_state(
     registry = load_agents(settings, checkpointer, agents, open_store(settings, checkpointer))
     manager = RunManager(settings, registry, store, coordinator, metrics)
     if settings.distributed:
-        from app.runs.backends.redis import RedisCoordinator
-        from app.runs.sweeper import Sweeper
+        from .runs.backends.redis import RedisCoordinator
+        from .runs.sweeper import Sweeper
 
         # A checkpoint write refused as stale stops that run here (docs/faults.md).
         checkpointer.on_stale = manager.fenced  # type: ignore[attr-defined]
@@ -94,9 +94,9 @@ def init_state(
 
 
 def _embedded(settings: Settings) -> tuple[BaseCheckpointSaver, RunStore, Coordinator]:
-    from app.runs.backends.memory import MemoryCoordinator
-    from app.runs.store.sqlite import SQLiteRunStore, connect
-    from app.runs.store.sqlite_checkpoints import SqliteCheckpointer
+    from .runs.backends.memory import MemoryCoordinator
+    from .runs.store.sqlite import SQLiteRunStore, connect
+    from .runs.store.sqlite_checkpoints import SqliteCheckpointer
 
     checkpointer = SqliteCheckpointer(connect(settings.database_path))
     checkpointer.setup()
@@ -105,8 +105,8 @@ def _embedded(settings: Settings) -> tuple[BaseCheckpointSaver, RunStore, Coordi
 
 
 def _distributed(settings: Settings) -> tuple[BaseCheckpointSaver, RunStore, Coordinator]:
-    from app.runs.backends.redis import RedisCoordinator
-    from app.runs.store.postgres import PostgresCheckpointer, PostgresRunStore, open_pool
+    from .runs.backends.redis import RedisCoordinator
+    from .runs.store.postgres import PostgresCheckpointer, PostgresRunStore, open_pool
 
     assert settings.database_url is not None and settings.redis_url is not None
     pool = open_pool(settings.database_url, settings.database_pool_size)
@@ -127,7 +127,7 @@ def _distributed(settings: Settings) -> tuple[BaseCheckpointSaver, RunStore, Coo
 
 def _setup_checkpointer(pool: object, checkpointer: BaseCheckpointSaver) -> None:
     """Create LangGraph's tables once, even when several workers start together."""
-    from app.runs.store.postgres import schema_lock
+    from .runs.store.postgres import schema_lock
 
     with schema_lock(pool):  # type: ignore[arg-type]
         checkpointer.setup()  # type: ignore[attr-defined]
@@ -238,13 +238,13 @@ def _mount_standalone(
 ) -> StagecastState:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from app import auth, openapi, ratelimit, security, web
-    from app.api import agents, chat, errors, health, runs, stream_tokens, threads
-    from app.api import metrics as metrics_api
-    from app.api.body import BodyGuard
-    from app.logs import configure_logging
-    from app.protocols import ag_ui, ai_sdk, langgraph, openai
-    from app.tracing import add_trace_header, bind_trace_id
+    from . import auth, openapi, ratelimit, security, web
+    from .api import agents, chat, errors, health, runs, stream_tokens, threads
+    from .api import metrics as metrics_api
+    from .api.body import BodyGuard
+    from .logs import configure_logging
+    from .protocols import ag_ui, ai_sdk, langgraph, openai
+    from .tracing import add_trace_header, bind_trace_id
 
     configure_logging(settings.log_level)
     # Body limits (size, chunked bodies included, and read time) are kept by BodyGuard, not
@@ -284,11 +284,11 @@ def _mount_standalone(
 def _mount(
     app: Flask, settings: Settings, prefix: str, options: Mapping[str, Any], protocols: tuple[str, ...]
 ) -> StagecastState:
-    from app import auth, ratelimit, security, web
-    from app.api import agents, chat, errors, runs, stream_tokens, threads
-    from app.api.body import BodyGuard
-    from app.protocols import ag_ui, ai_sdk, langgraph, openai
-    from app.tracing import add_trace_header, bind_trace_id
+    from . import auth, ratelimit, security, web
+    from .api import agents, chat, errors, runs, stream_tokens, threads
+    from .api.body import BodyGuard
+    from .protocols import ag_ui, ai_sdk, langgraph, openai
+    from .tracing import add_trace_header, bind_trace_id
 
     # Only Stagecast's requests are held to its body limits; the host's keep their own.
     host_wsgi = app.wsgi_app
@@ -336,7 +336,7 @@ def _serve_in_gevent_worker(state: StagecastState) -> None:
         return
     import gevent
 
-    from app.agent import executor
+    from .agent import executor
 
     executor.install()
     # gunicorn's worker handles SIGTERM with its own bound method, and only flips ``alive``.

@@ -27,9 +27,9 @@ from typing import Any
 
 import gevent
 
-from app.config import SettingsError, load_settings
-from app.logs import close_logging
-from app.preflight import anonymous_bind_problem, data_dir_problem
+from .config import SettingsError, load_settings
+from .logs import close_logging
+from .preflight import anonymous_bind_problem, data_dir_problem
 
 try:
     _settings = load_settings()
@@ -142,7 +142,7 @@ def post_worker_init(worker: Any) -> None:
     app served without this file has them too).
     """
     # Imported here, after the worker's monkey-patch (trap 6).
-    from app import http_errors
+    from . import http_errors
 
     http_errors.install()
     tune_gc()

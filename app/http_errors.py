@@ -15,7 +15,7 @@ from typing import Any
 
 from gunicorn import util
 
-from app.events import ErrorCode
+from .events import ErrorCode
 
 _CODES = {
     400: ErrorCode.BAD_REQUEST,
@@ -26,7 +26,10 @@ _CODES = {
     501: "NotImplemented",
 }
 _MESSAGES = {
-    414: "The request line is too long; send a long message with POST (see the README's limits).",
+    414: (
+        "The request line is too long; send a long message with POST"
+        " (docs/protocol.md, 'Limits of the EventSource form')."
+    ),
     431: "A request header is too large.",
 }
 

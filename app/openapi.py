@@ -21,8 +21,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from app.api.requests import StreamQuery
-from app.api.schemas import (
+from .api.requests import StreamQuery
+from .api.schemas import (
     CancelResult,
     ChatResult,
     ErrorBody,
@@ -37,12 +37,12 @@ from app.api.schemas import (
     ThreadMessages,
     ThreadOwner,
 )
-from app.api.threads import ThreadHandOver
-from app.auth import StreamToken, StreamTokenRequest
-from app.config import Settings
-from app.events import Event
-from app.runs.models import RunRequest
-from app.security import may_start_run
+from .api.threads import ThreadHandOver
+from .auth import StreamToken, StreamTokenRequest
+from .config import Settings
+from .events import Event
+from .runs.models import RunRequest
+from .security import may_start_run
 
 Kind = Literal["json", "sse", "html", "text", "empty"]
 _REF = "#/components/schemas/{model}"
@@ -248,7 +248,7 @@ def build(app: Flask) -> dict[str, Any]:
         "info": {
             "title": "Stagecast",
             "version": "1",
-            "description": "Stream LangGraph agent runs as Server-Sent Events (protocol: README).",
+            "description": "Stream LangGraph agent runs as Server-Sent Events (protocol: docs/protocol.md).",
         },
         "paths": paths,
         "components": {
@@ -337,8 +337,8 @@ def _operation(
     for status, description in _SERVER_LIMITS.items():
         answer["responses"][str(status)] = {"description": description}
     if not op.declared:
-        # The protocol's own shapes (README, "Use it from…"); Stagecast's errors are ErrorBody.
-        answer["responses"]["default"] = {"description": "As the protocol defines; see the README"}
+        # The protocol's own shapes (docs/clients.md); Stagecast's errors are ErrorBody.
+        answer["responses"]["default"] = {"description": "As the protocol defines; see docs/clients.md"}
     return answer
 
 

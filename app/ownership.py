@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.auth import current_principal
-from app.errors import ServiceError, not_found
-from app.events import ErrorCode
-from app.extension import stagecast
-from app.runs.owners import is_key, public_thread_id, thread_key
+from .auth import current_principal
+from .errors import ServiceError, not_found
+from .events import ErrorCode
+from .extension import stagecast
+from .runs.owners import is_key, public_thread_id, thread_key
 
 
 def _no_run(run_id: str) -> ServiceError:

@@ -6,7 +6,7 @@ by exiting, taking the workers that still serve with it. So the master checks fi
 start it refuses with one clear line; on a HUP reload it keeps the running workers.
 
 This module imports only the standard library: it runs in the master, before gevent has
-patched anything (DESIGN.md, trap 6).
+patched anything (docs/architecture.md, trap 6).
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
-from app.api.errors import error_response
-from app.auth import current_principal
-from app.config import Settings
-from app.errors import ServiceError
-from app.events import ErrorCode
-from app.security import starts_run
+from .api.errors import error_response
+from .auth import current_principal
+from .config import Settings
+from .errors import ServiceError
+from .events import ErrorCode
+from .security import starts_run
 
 
 def _client_key() -> str:

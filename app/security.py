@@ -24,11 +24,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Request, Response, current_app, request
 from flask_cors import CORS
 
-from app.api.streaming import last_event_id_of
-from app.config import Settings
-from app.errors import ServiceError, not_found
-from app.events import ErrorCode
-from app.runs.owners import ID_PATTERN
+from .api.streaming import last_event_id_of
+from .config import Settings
+from .errors import ServiceError, not_found
+from .events import ErrorCode
+from .runs.owners import ID_PATTERN
 
 # Pages load everything from this origin: no CDN, no inline script or style.
 PAGE_POLICY = "; ".join(

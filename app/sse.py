@@ -2,7 +2,7 @@
 
 Standard library only: this module knows neither Flask nor LangGraph.
 
-Deliberate choices, from the wire contract (DESIGN.md):
+Deliberate choices, from the wire contract (docs/protocol.md, "The response"):
 - LF line endings only; the spec allows CR and CRLF too, but one form keeps the bytes exact.
 - No ``event:`` field in the native protocol: ``EventSource.onmessage`` sees only unnamed
   events, and front-ends switch on ``data.type``. Adapters whose protocol names its events
@@ -23,12 +23,12 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 SSE_HEADERS: dict[str, str] = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache",
-    # nginx: do not buffer this response (DESIGN.md, trap 10).
+    # nginx: do not buffer this response (docs/architecture.md, trap 10).
     "X-Accel-Buffering": "no",
 }
 
 # gunicorn drops empty writes and notices a dead client only when a write fails, so the
-# keep-alive must be a non-empty comment (DESIGN.md, trap 1).
+# keep-alive must be a non-empty comment (docs/architecture.md, trap 1).
 HEARTBEAT = b": heartbeat\n\n"
 
 

@@ -8,7 +8,7 @@ import uuid
 
 from flask import Response, g, request
 
-from app.logs import bind_log_context
+from .logs import bind_log_context
 
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 from flask import Request
 from pydantic import BaseModel, ValidationError
 
-from app.auth import bind_user
-from app.config import Settings
-from app.errors import ServiceError, bad_request
-from app.events import ErrorCode
-from app.runs.models import RunRequest
+from .auth import bind_user
+from .config import Settings
+from .errors import ServiceError, bad_request
+from .events import ErrorCode
+from .runs.models import RunRequest
 
 Model = TypeVar("Model", bound=BaseModel)
 # json.loads recurses once per nesting level; a body of "[[[[…" deeper than the interpreter's

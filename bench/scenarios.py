@@ -1,6 +1,6 @@
 """The scenarios: how many streams, how they arrive, how clients read, how the upstream paces.
 
-Pacing defaults to what DESIGN.md's measurements used: 20 tokens/s per stream, after a
+Pacing defaults to what docs/benchmarks.md's measurements use: 20 tokens/s per stream, after a
 0.3 s time to first token; a short answer is 60 tokens (about 3.3 s).
 """
 

@@ -16,7 +16,7 @@ QUESTION = "ABC-12345 부품의 재고는?"
 
 
 def assert_contract(result, run_id: str) -> None:
-    """Every rule of DESIGN.md's wire contract that holds for any run."""
+    """Every rule of the wire contract (docs/protocol.md) that holds for any run."""
     events = result.events
     for message, event in zip(result.messages, events, strict=True):
         EVENTS.validate_python(event)

@@ -19,7 +19,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
-from app.agent.threads import pending_interrupt
+from .threads import pending_interrupt
 
 # The config metadata key the agent stamps on its runs (app/agent/chatbot.py).
 RUN_ID_KEY = "stagecast_run_id"

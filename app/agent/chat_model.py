@@ -31,10 +31,10 @@ from openai.resources.chat.completions import Completions
 from openai.types.chat import ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.agent.control import RunControl
-from app.agent.fast_openai import FastChatOpenAI
-from app.agent.model_transport import GuardedTransport
-from app.config import Settings
+from ..config import Settings
+from .control import RunControl
+from .fast_openai import FastChatOpenAI
+from .model_transport import GuardedTransport
 
 
 class ChunkDictOpenAI(openai.OpenAI):

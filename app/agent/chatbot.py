@@ -20,18 +20,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.pregel._messages import StreamMessagesHandler
 from langgraph.types import Command, Send
 
-from app.agent.control import RunControl
-from app.agent.errors import classify
-from app.agent.inline import StreamItem, with_inline_stream
-from app.agent.models import AgentInput
-from app.agent.stream_mapping import StreamMapper
-from app.agent.threads import AGENT_KEY
-from app.errors import ServiceError
-from app.events import ErrorCode, Event, EventFactory, PendingInterrupt
+from ..errors import ServiceError
+from ..events import ErrorCode, Event, EventFactory, PendingInterrupt
+from .control import RunControl
+from .errors import classify
+from .inline import StreamItem, with_inline_stream
+from .models import AgentInput
+from .stream_mapping import StreamMapper
+from .threads import AGENT_KEY
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class ChatbotAgent:
                 for event in mapper.message_chunk(message, metadata.get("langgraph_node", "")):
                     emit(event)
 
-        config: dict[str, Any] = {
+        config: RunnableConfig = {
             "configurable": {
                 "thread_id": thread_id,
                 "user_id": request.user_id,
@@ -186,7 +187,7 @@ class ChatbotAgent:
                 pass  # every item went to on_item as it happened
             control.raise_if_cancelled()
             if not mapper.interrupts and (request.interrupt_before or request.interrupt_after):
-                thread = {"configurable": {"thread_id": thread_id}}
+                thread: RunnableConfig = {"configurable": {"thread_id": thread_id}}
                 if self.graph.get_state(thread).next:
                     # Stopped at a breakpoint: paused, with no question; a run that
                     # ``proceed``s continues it.
@@ -248,7 +249,7 @@ class ChatbotAgent:
                 return Restart(True, every, [], (answer, node, f"msg-{uuid.uuid4().hex}"))
         return Restart(True, list(dict.fromkeys(discard)), kept)
 
-    def _graph_input(self, request: AgentInput, config: dict[str, Any]) -> Any:
+    def _graph_input(self, request: AgentInput, config: RunnableConfig) -> Any:
         """What the graph is given: a ``Command``, nothing (continue), or the new message."""
         if request.command is not None or request.resuming:
             command = request.command
@@ -261,7 +262,7 @@ class ChatbotAgent:
             return None  # LangGraph continues from the checkpoint with the nodes it names
         return {"messages": self._input_messages(request, config), "question": request.message}
 
-    def _input_messages(self, request: AgentInput, config: dict[str, Any]) -> list[BaseMessage]:
+    def _input_messages(self, request: AgentInput, config: RunnableConfig) -> list[BaseMessage]:
         """The new question, after the client's ``history`` if the thread has none of its own."""
         question = HumanMessage(request.message or "")
         if not request.history:

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from app.agent.run_metrics import NO_METRICS, RunMetrics
+from .run_metrics import NO_METRICS, RunMetrics
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import NamedTuple
 import httpx
 import openai
 
-from app.agent.control import RunControl
-from app.events import ErrorCode, RunStatus
+from ..events import ErrorCode, RunStatus
+from .control import RunControl
 
 CANCEL_REASONS: dict[str, tuple[str, RunStatus, str]] = {
     "cancelled": (ErrorCode.CANCELLED, "cancelled", "The run was cancelled."),

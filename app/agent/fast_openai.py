@@ -38,7 +38,7 @@ from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import _handle_openai_api_error, _handle_openai_bad_request
 from openai._httpx2 import request_exceptions, timeout_exceptions
 
-from app.agent.errors import UpstreamMisbehaved
+from .errors import UpstreamMisbehaved
 
 __all__ = ["FastChatOpenAI", "iter_sse_data"]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import (
     CONFIG_KEY_CHECKPOINT_NS,
     CONFIG_KEY_RUNTIME,
@@ -40,8 +41,8 @@ INLINE_MODES: set[StreamMode] = {"tasks", "custom", "values"}
 
 
 def with_inline_stream(
-    config: dict[str, Any], on_item: Callable[[StreamItem], None], store: BaseStore | None = None
-) -> dict[str, Any]:
+    config: RunnableConfig, on_item: Callable[[StreamItem], None], store: BaseStore | None = None
+) -> RunnableConfig:
     """``config`` with ``on_item`` receiving the graph's ``tasks``, ``custom`` and ``values``
     items, from any depth, in the greenlet that produced them. The runtime put in the config
     is the one LangGraph uses, so it carries the graph's ``store`` (``get_store()``)."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import gevent
 import httpx
 
-from app.agent.errors import UpstreamMisbehaved
+from .errors import UpstreamMisbehaved
 
 # Longest stretch a model stream keeps the hub before yielding, and the pieces a large read
 # is handed over in (a few dozen model chunks); measured in docs/benchmarks.md.

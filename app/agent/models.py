@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.agent.chat_model import LLMConfig
+from .chat_model import LLMConfig
 
 _GRAPH_CONTROLS = ("command", "interrupt_before", "interrupt_after", "proceed")
 

@@ -20,8 +20,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.store.base import BaseStore
 
-from app.agent.chatbot import ChatbotAgent
-from app.config import Settings
+from ..config import Settings
+from .chatbot import ChatbotAgent
 
 
 class UnknownAgentError(LookupError):

@@ -29,7 +29,7 @@ from langgraph.store.base import (
     SearchOp,
 )
 
-from app.config import Settings
+from ..config import Settings
 
 _SCOPE: ContextVar[tuple[str, ...]] = ContextVar("stagecast_store_scope", default=())
 
@@ -114,14 +114,14 @@ def open_store(settings: Settings, checkpointer: BaseCheckpointSaver) -> ScopedS
     if settings.database_url is None:
         from langgraph.store.sqlite import SqliteStore
 
-        from app.runs.store.sqlite import connect
+        from ..runs.store.sqlite import connect
 
         sqlite_store = SqliteStore(connect(settings.database_path))
         sqlite_store.setup()
         return ScopedStore(sqlite_store)
     from langgraph.store.postgres import PostgresStore
 
-    from app.runs.store.postgres import schema_lock
+    from ..runs.store.postgres import schema_lock
 
     pool = checkpointer.conn  # type: ignore[attr-defined]
     postgres_store = PostgresStore(pool)

@@ -28,8 +28,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 
-from app.agent.threads import pending_interrupt
-from app.events import (
+from ..events import (
     Event,
     EventFactory,
     FinalData,
@@ -38,6 +37,7 @@ from app.events import (
     SourceData,
     ToolCallData,
 )
+from .threads import pending_interrupt
 
 log = logging.getLogger(__name__)
 

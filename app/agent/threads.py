@@ -14,7 +14,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic_core import to_jsonable_python
 
-from app.events import PendingInterrupt
+from ..events import PendingInterrupt
 
 # LangGraph's channel for interrupts (private since 1.0 as ``langgraph.constants.INTERRUPT``);
 # its name is also what the public ``__interrupt__`` key of streamed values is called.

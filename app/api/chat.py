@@ -6,21 +6,21 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.requests import run_request_from_body, run_request_from_query
-from app.api.streaming import (
+from ..auth import current_owner
+from ..extension import stagecast
+from ..ownership import check_run
+from ..runs.models import RunRequest
+from ..runs.owners import public_thread_id
+from ..tracing import current_trace_id
+from ..transport.streams import run_failure
+from .requests import run_request_from_body, run_request_from_query
+from .streaming import (
     head_response,
     last_event_id_of,
     parse_event_id,
     resume_response,
     stream_response,
 )
-from app.auth import current_owner
-from app.extension import stagecast
-from app.ownership import check_run
-from app.runs.models import RunRequest
-from app.runs.owners import public_thread_id
-from app.tracing import current_trace_id
-from app.transport.streams import run_failure
 
 bp = Blueprint("chat", __name__, url_prefix="/chat")
 

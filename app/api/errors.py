@@ -7,9 +7,9 @@ import logging
 from flask import Blueprint, Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.errors import ServiceError
-from app.events import ErrorCode
-from app.runs.backends import StoreUnavailableError
+from ..errors import ServiceError
+from ..events import ErrorCode
+from ..runs.backends import StoreUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import hmac
 
 from flask import Blueprint, Response, request
 
-from app import metrics
-from app.auth import Unauthorized, authenticator
-from app.extension import stagecast
+from .. import metrics
+from ..auth import Unauthorized, authenticator
+from ..extension import stagecast
 
 bp = Blueprint("metrics", __name__)
 

@@ -10,11 +10,11 @@ from typing import Any, Literal
 from flask import Request
 from pydantic import BaseModel, Field
 
-from app.config import Settings
-from app.errors import bad_request
-from app.events import ErrorCode
-from app.runs.models import RunRequest
-from app.validation import TOO_DEEP, json_object_body, validate_run_request
+from ..config import Settings
+from ..errors import bad_request
+from ..events import ErrorCode
+from ..runs.models import RunRequest
+from ..validation import TOO_DEEP, json_object_body, validate_run_request
 
 
 class StreamQuery(BaseModel):

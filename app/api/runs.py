@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api.requests import run_request_from_body
-from app.api.streaming import head_response, last_event_id_of, parse_event_id, resume_response
-from app.auth import current_owner, stream_token_for
-from app.errors import bad_request
-from app.extension import stagecast
-from app.ownership import check_run, listed_owner, visible_run
-from app.runs.owners import public_thread_id
-from app.tracing import current_trace_id
+from ..auth import current_owner, stream_token_for
+from ..errors import bad_request
+from ..extension import stagecast
+from ..ownership import check_run, listed_owner, visible_run
+from ..runs.owners import public_thread_id
+from ..tracing import current_trace_id
+from .requests import run_request_from_body
+from .streaming import head_response, last_event_id_of, parse_event_id, resume_response
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 

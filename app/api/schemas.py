@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.runs import MAX_PAGE
-from app.events import FinalData
+from ..events import FinalData
+from .runs import MAX_PAGE
 
 
 class _Answer(BaseModel):

@@ -1,13 +1,13 @@
 """``/api/stream-tokens``: how a page opens a run's stream with ``EventSource``, which cannot
-send an ``Authorization`` header (README, "Security")."""
+send an ``Authorization`` header (docs/security.md)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.auth import StreamTokenRequest, stream_token_for
-from app.ownership import visible_run
-from app.validation import validate_body
+from ..auth import StreamTokenRequest, stream_token_for
+from ..ownership import visible_run
+from ..validation import validate_body
 
 bp = Blueprint("stream_tokens", __name__, url_prefix="/stream-tokens")
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from app.errors import bad_request
-from app.events import ErrorCode
-from app.runs.log import MemoryEventLog
-from app.runs.manager import RunFinishingElsewhere
-from app.runs.models import Run
-from app.sse import SSE_HEADERS, encode_comment, encode_retry
-from app.transport.encoders import native_encoder
-from app.transport.slots import client_address
-from app.transport.streams import Transport, sse_headers
+from ..errors import bad_request
+from ..events import ErrorCode
+from ..runs.log import MemoryEventLog
+from ..runs.manager import RunFinishingElsewhere
+from ..runs.models import Run
+from ..sse import SSE_HEADERS, encode_comment, encode_retry
+from ..transport.encoders import native_encoder
+from ..transport.slots import client_address
+from ..transport.streams import Transport, sse_headers
 
 
 def last_event_id_of(request: Request) -> str | None:

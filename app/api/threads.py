@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.agent.branches import has_checkpoint, history, messages_at
-from app.agent.threads import read_thread
-from app.auth import current_principal
-from app.errors import ServiceError, bad_request, not_found
-from app.events import ErrorCode
-from app.extension import stagecast
-from app.ownership import check_thread
-from app.runs.owners import SEPARATOR
-from app.validation import validate_body
+from ..agent.branches import has_checkpoint, history, messages_at
+from ..agent.threads import read_thread
+from ..auth import current_principal
+from ..errors import ServiceError, bad_request, not_found
+from ..events import ErrorCode
+from ..extension import stagecast
+from ..ownership import check_thread
+from ..runs.owners import SEPARATOR
+from ..validation import validate_body
 
 bp = Blueprint("threads", __name__, url_prefix="/threads")
 

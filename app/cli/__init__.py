@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, ask_parser = _parsers()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from app.cli.serve import serve
+        from .serve import serve
 
         return serve(args.bind, args.workers, args.gunicorn_args)
     if args.resume and args.question:
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.last_event_id and not args.resume:
         ask_parser.error("--last-event-id needs --resume")
-    from app.cli.ask import ask
+    from .ask import ask
 
     return ask(
         url=args.url,

@@ -11,7 +11,7 @@ import httpx
 from rich.console import Console
 from rich.text import Text
 
-from app.cli import (
+from . import (
     EXIT_HTTP_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -19,7 +19,7 @@ from app.cli import (
     EXIT_RUN_FAILED,
     EXIT_UNREACHABLE,
 )
-from app.cli.render import (
+from .render import (
     JsonPresenter,
     LivePresenter,
     PlainPresenter,
@@ -27,8 +27,8 @@ from app.cli.render import (
     error_text,
     question_text,
 )
-from app.cli.stream import HttpError, Reconnect, RunFollower, StreamError
-from app.cli.view import RunView
+from .stream import HttpError, Reconnect, RunFollower, StreamError
+from .view import RunView
 
 
 def ask(

@@ -18,8 +18,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from app.cli.stream import Reconnect, WireEvent
-from app.cli.view import RunView, Stage
+from .stream import Reconnect, WireEvent
+from .view import RunView, Stage
 
 _STATUS_STYLE = {
     "success": "bold green",

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from app.cli import EXIT_USAGE
+from . import EXIT_USAGE
 
 # ``app`` in the repository, ``stagecast`` once installed.
 PACKAGE = __name__.split(".")[0]

@@ -3,7 +3,7 @@
 This module reads the wire and nothing else: it knows neither rich nor how a run is shown.
 It is the Python counterpart of ``clients/js/stagecast.js``:
 
-- A run lives on the server, not in the connection (DESIGN.md, "The run model"). When the
+- A run lives on the server, not in the connection (docs/architecture.md, "The run model"). When the
   connection drops before the run's ``done`` event, the follower rejoins
   ``/api/runs/<run_id>/stream`` with ``Last-Event-ID`` and gets exactly the events it missed;
   the question is never sent twice.
@@ -191,7 +191,7 @@ class RunFollower:
         with connect_sse(self.client, method, url, json=body, headers=dict(headers)) as source:
             response = source.response
             if response.status_code == 204:
-                # A rejoin of a run that ended and was fully delivered (DESIGN.md).
+                # A rejoin of a run that ended and was fully delivered (docs/protocol.md, "Resuming").
                 self.finished = True
                 return
             if response.status_code >= 400:

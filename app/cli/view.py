@@ -4,7 +4,7 @@ The Python twin of the JS client's reducer (``clients/js/state.js``): a ``progre
 opens a stage (``in_progress``), updates it, or closes it (``completed``); timings are the
 server's ``ts`` (ms), so a resumed stream keeps the real timings. A ``restart`` event (the
 run was taken over after its worker was lost) drops the tokens of the message ids it
-discards, so the kept tokens concatenate to ``final.content`` (DESIGN.md, "Round 2 additions").
+discards, so the kept tokens concatenate to ``final.content`` (docs/protocol.md, "The takeover rule").
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ Offline, deterministic and standard library + pydantic only. Typical use::
     context = build_llm_context(analysis, retrieval)            # or: prompt for an LLM
 """
 
-from app.knowledge.base import KnowledgeBase, bundled_knowledge
-from app.knowledge.context import build_llm_context
-from app.knowledge.models import (
+from .base import KnowledgeBase, bundled_knowledge
+from .context import build_llm_context
+from .models import (
     ChartData,
     ChartSeries,
     QueryAnalysis,
@@ -19,7 +19,7 @@ from app.knowledge.models import (
     Source,
     TableData,
 )
-from app.knowledge.writer import compose_answer
+from .writer import compose_answer
 
 __all__ = [
     "ChartData",

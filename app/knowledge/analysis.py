@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from app.knowledge.models import Intent, Language, QueryAnalysis
-from app.knowledge.periods import parse_period
-from app.knowledge.search import STOPWORDS
-from app.knowledge.store import Part, Warehouse
+from .models import Intent, Language, QueryAnalysis
+from .periods import parse_period
+from .search import STOPWORDS
+from .store import Part, Warehouse
 
 PART_NUMBER = re.compile(r"(?<![A-Za-z0-9-])([A-Za-z]{2,4})-(\d{3,6})(?![0-9])")
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")

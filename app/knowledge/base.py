@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from app.knowledge.analysis import QueryAnalyzer
-from app.knowledge.documents import load_documents
-from app.knowledge.models import QueryAnalysis, Retrieval, Source
-from app.knowledge.retrieval import Retriever
-from app.knowledge.search import DocumentIndex
-from app.knowledge.sources import document_source
-from app.knowledge.store import InventoryStore
+from .analysis import QueryAnalyzer
+from .documents import load_documents
+from .models import QueryAnalysis, Retrieval, Source
+from .retrieval import Retriever
+from .search import DocumentIndex
+from .sources import document_source
+from .store import InventoryStore
 
 
 class KnowledgeBase:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.knowledge.labels import number
-from app.knowledge.models import QueryAnalysis, Retrieval
+from .labels import number
+from .models import QueryAnalysis, Retrieval
 
 
 def build_llm_context(analysis: QueryAnalysis, retrieval: Retrieval) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.knowledge import labels
-from app.knowledge.labels import pick
-from app.knowledge.models import ChartData, ChartSeries, Language, TableData
+from . import labels
+from .labels import pick
+from .models import ChartData, ChartSeries, Language, TableData
 
 Record = dict[str, Any]
 Row = list[str | int | float | None]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from app.knowledge.models import Language
-from app.knowledge.store import DATA_DIR
+from .models import Language
+from .store import DATA_DIR
 
 DOCUMENTS_DIR = DATA_DIR / "documents"
 

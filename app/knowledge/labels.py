@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from app.knowledge.models import Language
+from .models import Language
 
 # unit code -> (Korean suffix, English singular, English plural)
 _UNITS: dict[str, tuple[str, str, str]] = {

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.knowledge import displays
-from app.knowledge.models import Language, QueryAnalysis, Retrieval
-from app.knowledge.periods import resolve_period
-from app.knowledge.search import DocumentHit, DocumentIndex
-from app.knowledge.sources import (
+from . import displays
+from .models import Language, QueryAnalysis, Retrieval
+from .periods import resolve_period
+from .search import DocumentHit, DocumentIndex
+from .sources import (
     PartRecord,
     document_source,
     low_stock_source,
@@ -31,7 +31,7 @@ from app.knowledge.sources import (
     usage_overview_source,
     warehouse_source,
 )
-from app.knowledge.store import InventoryStore, Part
+from .store import InventoryStore, Part
 
 Facts = dict[str, Any]
 

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.knowledge.documents import Document
+from .documents import Document
 
 K1 = 1.5
 B = 0.75

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from app.knowledge import labels
-from app.knowledge.documents import Document
-from app.knowledge.labels import pick
-from app.knowledge.models import Language, Source
+from . import labels
+from .documents import Document
+from .labels import pick
+from .models import Language, Source
 
 Record = dict[str, Any]
 PartRecord = Literal["part", "stock", "usage"]

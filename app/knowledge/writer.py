@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from app.knowledge import labels
-from app.knowledge.labels import pick
-from app.knowledge.models import Language, QueryAnalysis, Retrieval
+from . import labels
+from .labels import pick
+from .models import Language, QueryAnalysis, Retrieval
 
 Facts = dict[str, Any]
 

@@ -52,17 +52,17 @@ from ag_ui.core import (
 from ag_ui.encoder import EventEncoder
 from flask import Blueprint, Response, request
 
-from app.auth import current_owner
-from app.config import Settings
-from app.errors import bad_request
-from app.events import ErrorCode
-from app.extension import stagecast
-from app.protocols.turns import HISTORY_ROLES, history, split_question
-from app.runs.models import RunRequest
-from app.tracing import current_trace_id
-from app.transport.encoders import Parsed
-from app.transport.streams import sse_headers
-from app.validation import validate_body, validate_run_request
+from ..auth import current_owner
+from ..config import Settings
+from ..errors import bad_request
+from ..events import ErrorCode
+from ..extension import stagecast
+from ..runs.models import RunRequest
+from ..tracing import current_trace_id
+from ..transport.encoders import Parsed
+from ..transport.streams import sse_headers
+from ..validation import validate_body, validate_run_request
+from .turns import HISTORY_ROLES, history, split_question
 
 bp = Blueprint("ag_ui", __name__, url_prefix="/ag-ui")
 
@@ -96,7 +96,7 @@ def run_request_of(run_input: RunAgentInput, agent: str | None, settings: Settin
 
 def _resume_value(entries: list[ResumeEntry]) -> Any:
     """The native ``resume``: the one answer as is, or ``{interrupt_id: answer}`` for several
-    (DESIGN.md, "Resuming a paused thread")."""
+    (docs/agents.md, "Resuming a paused thread")."""
     cancelled = [entry.interrupt_id for entry in entries if entry.status == "cancelled"]
     if cancelled:
         # A LangGraph interrupt waits for an answer; it cannot be withdrawn.

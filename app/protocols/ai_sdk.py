@@ -32,19 +32,19 @@ from typing import Any, Literal
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth import current_owner
-from app.config import Settings
-from app.errors import ServiceError
-from app.extension import stagecast
-from app.ownership import check_thread
-from app.protocols.framing import DONE, sse_data
-from app.protocols.turns import history, split_question
-from app.runs.log import MemoryEventLog
-from app.runs.models import Run, RunRequest
-from app.tracing import current_trace_id
-from app.transport.encoders import Parsed
-from app.transport.streams import sse_headers
-from app.validation import validate_body, validate_run_request
+from ..auth import current_owner
+from ..config import Settings
+from ..errors import ServiceError
+from ..extension import stagecast
+from ..ownership import check_thread
+from ..runs.log import MemoryEventLog
+from ..runs.models import Run, RunRequest
+from ..tracing import current_trace_id
+from ..transport.encoders import Parsed
+from ..transport.streams import sse_headers
+from ..validation import validate_body, validate_run_request
+from .framing import DONE, sse_data
+from .turns import history, split_question
 
 bp = Blueprint("ai_sdk", __name__, url_prefix="/ai-sdk")
 

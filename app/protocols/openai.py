@@ -23,18 +23,18 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
-from app.auth import current_owner
-from app.errors import ServiceError
-from app.events import ErrorCode
-from app.extension import stagecast
-from app.protocols.framing import DONE, sse_data
-from app.protocols.turns import history, split_question
-from app.runs.models import Run, RunRequest
-from app.sse import encode_comment
-from app.tracing import current_trace_id
-from app.transport.encoders import Parsed
-from app.transport.streams import run_failure, sse_headers
-from app.validation import validate_body, validate_run_request
+from ..auth import current_owner
+from ..errors import ServiceError
+from ..events import ErrorCode
+from ..extension import stagecast
+from ..runs.models import Run, RunRequest
+from ..sse import encode_comment
+from ..tracing import current_trace_id
+from ..transport.encoders import Parsed
+from ..transport.streams import run_failure, sse_headers
+from ..validation import validate_body, validate_run_request
+from .framing import DONE, sse_data
+from .turns import history, split_question
 
 bp = Blueprint("openai", __name__, url_prefix="/v1")
 

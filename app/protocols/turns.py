@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.errors import bad_request
+from ..errors import bad_request
 
 Turn = tuple[str, str]
 """A message as (role, text)."""

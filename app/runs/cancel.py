@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from app.agent.errors import cancellation
-from app.errors import not_found
-from app.events import ErrorCode, EventFactory
-from app.runs import lookup
-from app.runs.models import Run
+from ..agent.errors import cancellation
+from ..errors import not_found
+from ..events import ErrorCode, EventFactory
+from . import lookup
+from .models import Run
 
 if TYPE_CHECKING:
-    from app.runs.manager import RunManager
+    from .manager import RunManager
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import gevent
 
-from app.errors import ServiceError
-from app.events import ErrorCode
-from app.runs import cancel
+from ..errors import ServiceError
+from ..events import ErrorCode
+from . import cancel
 
 if TYPE_CHECKING:
-    from app.runs.manager import RunManager
+    from .manager import RunManager
 
 # How long a new run on a thread waits for the end of the thread's previous run, which ended
 # in this process, to reach the shared store that frees the thread (distributed mode).

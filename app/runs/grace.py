@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.runs.log import MemoryEventLog
-from app.runs.models import Run
+from .log import MemoryEventLog
+from .models import Run
 
 if TYPE_CHECKING:
-    from app.runs.manager import RunManager
+    from .manager import RunManager
 
 
 def attach(manager: RunManager, run: Run) -> None:

@@ -2,7 +2,7 @@
 
 The producer appends; every subscriber reads after its own offset and waits, with a
 timeout, for more. That is what lets a client rejoin with Last-Event-ID and get exactly
-the events it missed, and several clients watch one run (DESIGN.md, "The run model").
+the events it missed, and several clients watch one run (docs/architecture.md, "The run model").
 Entries are the events' JSON text, serialised once however many subscribers there are,
 and kept UTF-8 encoded: the native stream writes them as they are, and a log of Korean and
 English text takes about 40% less memory than as ``str`` (one non-ASCII character makes a

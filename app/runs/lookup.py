@@ -12,14 +12,14 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.errors import ServiceError, not_found
-from app.events import ErrorCode
-from app.runs.log import MemoryEventLog
-from app.runs.models import Run
-from app.runs.store import RunPage, StoredRun
+from ..errors import ServiceError, not_found
+from ..events import ErrorCode
+from .log import MemoryEventLog
+from .models import Run
+from .store import RunPage, StoredRun
 
 if TYPE_CHECKING:
-    from app.runs.manager import RunManager
+    from .manager import RunManager
 
 log = logging.getLogger(__name__)
 

@@ -29,28 +29,28 @@ from typing import Any
 
 import gevent
 
-from app.agent.branches import has_checkpoint
-from app.agent.chatbot import ChatbotAgent, Restart
-from app.agent.control import RunControl
-from app.agent.errors import RunFailure, cancellation, classify
-from app.agent.registry import AgentRegistry, UnknownAgentError
-from app.agent.run_metrics import NO_METRICS, RunMetrics
-from app.agent.store import set_scope, user_scope
-from app.agent.threads import read_thread
-from app.config import Settings
-from app.errors import ServiceError, not_found
-from app.events import ErrorCode, Event, EventFactory, RunStatus
-from app.logs import bind_log_context
-from app.runs import cancel, claim, grace, lookup, shutdown, takeover
-from app.runs.admission import Admission
-from app.runs.backends import Coordinator, StoreUnavailableError
-from app.runs.cancel import CANCEL_DEADLINE_S
-from app.runs.log import MemoryEventLog
-from app.runs.lookup import RunFinishingElsewhere
-from app.runs.models import Run, RunRequest
-from app.runs.owners import public_thread_id, thread_key
-from app.runs.store import RunPage, RunStore
-from app.runs.timers import Later
+from ..agent.branches import has_checkpoint
+from ..agent.chatbot import ChatbotAgent, Restart
+from ..agent.control import RunControl
+from ..agent.errors import RunFailure, cancellation, classify
+from ..agent.registry import AgentRegistry, UnknownAgentError
+from ..agent.run_metrics import NO_METRICS, RunMetrics
+from ..agent.store import set_scope, user_scope
+from ..agent.threads import read_thread
+from ..config import Settings
+from ..errors import ServiceError, not_found
+from ..events import ErrorCode, Event, EventFactory, RunStatus
+from ..logs import bind_log_context
+from . import cancel, claim, grace, lookup, shutdown, takeover
+from .admission import Admission
+from .backends import Coordinator, StoreUnavailableError
+from .cancel import CANCEL_DEADLINE_S
+from .log import MemoryEventLog
+from .lookup import RunFinishingElsewhere
+from .models import Run, RunRequest
+from .owners import public_thread_id, thread_key
+from .store import RunPage, RunStore
+from .timers import Later
 
 # CANCEL_DEADLINE_S and RunFinishingElsewhere live in their rooms; callers import them from here.
 __all__ = ["CANCEL_DEADLINE_S", "RunFinishingElsewhere", "RunManager"]

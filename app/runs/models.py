@@ -9,11 +9,11 @@ from typing import Any, Literal
 from gevent import Greenlet
 from pydantic import Field, model_validator
 
-from app.agent.control import RunControl
-from app.agent.models import AgentInput
-from app.runs.log import MemoryEventLog
-from app.runs.owners import ID_PATTERN, public_thread_id
-from app.runs.timers import Later
+from ..agent.control import RunControl
+from ..agent.models import AgentInput
+from .log import MemoryEventLog
+from .owners import ID_PATTERN, public_thread_id
+from .timers import Later
 
 RunState = Literal["pending", "running", "success", "error", "cancelled", "timeout", "interrupted", "paused"]
 FINISHED_STATES = frozenset({"success", "error", "cancelled", "timeout", "interrupted", "paused"})

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from app.runs import cancel, takeover
+from . import cancel, takeover
 
 if TYPE_CHECKING:
-    from app.runs.manager import RunManager
+    from .manager import RunManager
 
 
 def drain(manager: RunManager) -> None:

@@ -26,8 +26,8 @@ import time
 
 import gevent
 
-from app.runs.backends.redis import RedisCoordinator
-from app.runs.store import RunStore
+from .backends.redis import RedisCoordinator
+from .store import RunStore
 
 log = logging.getLogger(__name__)
 

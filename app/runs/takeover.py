@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Literal
 
 import gevent
 
-from app.agent.control import RunControl
-from app.agent.errors import RunFailure, cancellation
-from app.events import ErrorCode, EventFactory
-from app.logs import bind_log_context
-from app.runs.models import Run, RunRequest
+from ..agent.control import RunControl
+from ..agent.errors import RunFailure, cancellation
+from ..events import ErrorCode, EventFactory
+from ..logs import bind_log_context
+from .models import Run, RunRequest
 
 if TYPE_CHECKING:
-    from app.runs.manager import RunManager
+    from .manager import RunManager
 
 log = logging.getLogger(__name__)
 

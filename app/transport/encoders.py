@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from app.sse import encode_comment, encode_line_message, encode_retry
+from ..sse import encode_comment, encode_line_message, encode_retry
 
 EncodeEntries = Callable[[list[bytes], int], bytes]
 """Turns log entries (UTF-8 JSON) into response bytes; the int is the sequence number of the first."""

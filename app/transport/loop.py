@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from app.metrics import StreamMeter
-from app.runs.log import MemoryEventLog
-from app.runs.manager import RunManager
-from app.sse import HEARTBEAT
-from app.transport.encoders import StreamEncoder
-from app.transport.hangup import HangupWatch
+from ..metrics import StreamMeter
+from ..runs.log import MemoryEventLog
+from ..runs.manager import RunManager
+from ..sse import HEARTBEAT
+from .encoders import StreamEncoder
+from .hangup import HangupWatch
 
 
 def event_stream(

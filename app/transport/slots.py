@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 from flask import request
 
-from app.config import Settings
-from app.errors import ServiceError
-from app.events import ErrorCode
+from ..config import Settings
+from ..errors import ServiceError
+from ..events import ErrorCode
 
 RETRY_AFTER_S = 2
 

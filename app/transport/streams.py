@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 from flask import Response, request
 
-from app.errors import ServiceError
-from app.events import ErrorCode
-from app.runs.log import MemoryEventLog
-from app.runs.manager import RunManager
-from app.runs.models import Run, RunRequest
-from app.sse import SSE_HEADERS
-from app.transport.encoders import StreamEncoder
-from app.transport.hangup import HangupWatch
-from app.transport.loop import event_stream
-from app.transport.slots import StreamSlots, client_address
+from ..errors import ServiceError
+from ..events import ErrorCode
+from ..runs.log import MemoryEventLog
+from ..runs.manager import RunManager
+from ..runs.models import Run, RunRequest
+from ..sse import SSE_HEADERS
+from .encoders import StreamEncoder
+from .hangup import HangupWatch
+from .loop import event_stream
+from .slots import StreamSlots, client_address
 
 # How a run that ended without an answer is reported by a blocking endpoint.
 _FAILURE_STATUS = {

@@ -13,6 +13,6 @@ assets = Blueprint("web_assets", __name__, static_folder="../static", static_url
 """The pages' own files where the app's static route is not Stagecast's (a host app): mounted
 beside the pages, so ``../stagecast.js`` from ``static/dashboard/`` finds the JS client."""
 
-from app.web import client_files, pages  # noqa: E402  (routes register on bp)
+from . import client_files, pages  # noqa: E402  (routes register on bp)
 
 __all__ = ["assets", "bp", "client_files", "pages"]

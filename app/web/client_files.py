@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import Response, send_from_directory
 
-from app.web import bp
+from . import bp
 
 CLIENT_MODULES = ("stagecast.js", "stagecast.d.ts", "state.js", "sse.js", "branches.js", "branches.d.ts")
 

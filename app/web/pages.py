@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, make_response, render_template
 
-from app.extension import stagecast
-from app.web import bp
+from ..extension import stagecast
+from . import bp
 
 DEFAULT_QUESTION = "ABC-12345 부품의 재고는?"
 # (question, the agent that answers it): a chip switches the agent picker to its agent.

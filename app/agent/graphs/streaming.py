@@ -9,7 +9,7 @@ import uuid
 from langchain_core.messages import AIMessage
 from langgraph.config import get_stream_writer
 
-from app.agent.control import RunControl
+from ..control import RunControl
 
 # Words with their trailing space: the offline writers' unit of streaming.
 _PIECE = re.compile(r"\S+\s*|\s+")

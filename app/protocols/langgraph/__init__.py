@@ -6,13 +6,13 @@ import time
 
 from flask import Blueprint, Flask
 
-from app.config import Settings
-from app.extension import StagecastState
-from app.protocols.langgraph import crons, run_routes, store_routes, thread_routes
-from app.protocols.langgraph.api import bp
-from app.protocols.langgraph.service import LangGraphService
-from app.protocols.langgraph.threads import LangGraphRecords, PostgresRecords, SqliteRecords
-from app.runs.store.sqlite import connect
+from ...config import Settings
+from ...extension import StagecastState
+from ...runs.store.sqlite import connect
+from . import crons, run_routes, store_routes, thread_routes
+from .api import bp
+from .service import LangGraphService
+from .threads import LangGraphRecords, PostgresRecords, SqliteRecords
 
 __all__ = ["bp", "init_app"]
 _ROUTES = (crons, run_routes, store_routes, thread_routes)  # imported for the routes they add to ``bp``
@@ -34,7 +34,7 @@ def init_app(
 def _records(settings: Settings) -> LangGraphRecords:
     if settings.database_url is None:
         return SqliteRecords(connect(settings.database_path))
-    # Made here, in the worker after fork and after gevent patched (DESIGN.md, trap 6).
+    # Made here, in the worker after fork and after gevent patched (docs/architecture.md, trap 6).
     from psycopg_pool import ConnectionPool
 
     pool = ConnectionPool(

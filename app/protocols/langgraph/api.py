@@ -13,12 +13,21 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from app.errors import ServiceError, bad_request
-from app.events import ErrorCode
-from app.ownership import addressable_thread, resolve_thread
-from app.protocols.langgraph import state
-from app.protocols.langgraph.inputs import unprocessable
-from app.protocols.langgraph.models import (
+from ...errors import ServiceError, bad_request
+from ...events import ErrorCode
+from ...ownership import addressable_thread, resolve_thread
+from ...runs.log import MemoryEventLog
+from ...runs.models import Run
+from ...runs.owners import public_thread_id
+from ...sse import SSE_HEADERS, encode_retry
+from ...tracing import current_trace_id
+from ...transport.encoders import Resumable
+from ...transport.loop import event_stream
+from ...transport.streams import respond
+from ...validation import unstorable_text
+from . import state
+from .inputs import unprocessable
+from .models import (
     AssistantSearch,
     HistoryRequest,
     RunCreate,
@@ -26,17 +35,8 @@ from app.protocols.langgraph.models import (
     ThreadSearch,
     ThreadUpdate,
 )
-from app.protocols.langgraph.service import LangGraphService
-from app.protocols.langgraph.stream import RunStreamEncoder, parse_last_event_id
-from app.runs.log import MemoryEventLog
-from app.runs.models import Run
-from app.runs.owners import public_thread_id
-from app.sse import SSE_HEADERS, encode_retry
-from app.tracing import current_trace_id
-from app.transport.encoders import Resumable
-from app.transport.loop import event_stream
-from app.transport.streams import respond
-from app.validation import unstorable_text
+from .service import LangGraphService
+from .stream import RunStreamEncoder, parse_last_event_id
 
 bp = Blueprint("langgraph", __name__, url_prefix="/langgraph")
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.protocols.langgraph.serialize import iso
-from app.protocols.langgraph.threads import LangGraphRecords, PostgresRecords
+from .serialize import iso
+from .threads import LangGraphRecords, PostgresRecords
 
 _COLUMNS = (
     "cron_id, thread_id, assistant_id, schedule, payload, metadata, owner, created_at, updated_at,"

@@ -20,16 +20,16 @@ from typing import Any
 import gevent
 from flask import Flask, Response, g, jsonify
 
-from app.auth import OPEN, Principal, current_owner, current_principal
-from app.errors import not_found
-from app.events import ErrorCode
-from app.ownership import check_thread
-from app.protocols.langgraph.api import _body, bp, service
-from app.protocols.langgraph.cron_table import RUN_ID_KEY, CronRecord, Crons, when_added
-from app.protocols.langgraph.inputs import run_request, unprocessable
-from app.protocols.langgraph.models import CronCreate, CronSearch, RunCreate
-from app.protocols.langgraph.schedule import ScheduleError, parse
-from app.protocols.langgraph.service import LangGraphService
+from ...auth import OPEN, Principal, current_owner, current_principal
+from ...errors import not_found
+from ...events import ErrorCode
+from ...ownership import check_thread
+from .api import _body, bp, service
+from .cron_table import RUN_ID_KEY, CronRecord, Crons, when_added
+from .inputs import run_request, unprocessable
+from .models import CronCreate, CronSearch, RunCreate
+from .schedule import ScheduleError, parse
+from .service import LangGraphService
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.config import Settings
-from app.errors import ServiceError
-from app.events import ErrorCode
-from app.protocols.langgraph.models import RunCreate
-from app.protocols.turns import history, split_question
-from app.runs.models import RunRequest
-from app.validation import validate_run_request
+from ...config import Settings
+from ...errors import ServiceError
+from ...events import ErrorCode
+from ...runs.models import RunRequest
+from ...validation import validate_run_request
+from ..turns import history, split_question
+from .models import RunCreate
 
 _ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant", "system": "system"}
 _OPTIONS = ("user_id", "custom_prompt", "llm_config")

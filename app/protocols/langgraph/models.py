@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.runs.owners import ID_PATTERN
+from ...runs.owners import ID_PATTERN
 
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 SortOrder = Literal["asc", "desc"]

@@ -10,14 +10,14 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
-from app.errors import ServiceError
-from app.events import ErrorCode
-from app.ownership import visible_thread
-from app.protocols.langgraph.api import _body, bp, service
-from app.protocols.langgraph.inputs import unprocessable
-from app.protocols.langgraph.models import BatchRunCreate, RunCreate, RunsCancel
-from app.runs.models import FINISHED_STATES
-from app.tracing import current_trace_id
+from ...errors import ServiceError
+from ...events import ErrorCode
+from ...ownership import visible_thread
+from ...runs.models import FINISHED_STATES
+from ...tracing import current_trace_id
+from .api import _body, bp, service
+from .inputs import unprocessable
+from .models import BatchRunCreate, RunCreate, RunsCancel
 
 _BATCH = TypeAdapter(list[BatchRunCreate])
 _MAX_BATCH = 100

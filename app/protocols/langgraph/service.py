@@ -24,25 +24,25 @@ import gevent
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
-from app.agent.registry import AgentRegistry
-from app.agent.threads import read_thread
-from app.auth import current_owner
-from app.config import Settings
-from app.errors import ServiceError, not_found
-from app.events import ErrorCode
-from app.ownership import check_claimable, check_key, check_run, resolve_thread
-from app.protocols.langgraph import state
-from app.protocols.langgraph.cron_table import Crons, one_shot
-from app.protocols.langgraph.inputs import run_request, unprocessable
-from app.protocols.langgraph.models import RunCreate
-from app.protocols.langgraph.serialize import iso, jsonable
-from app.protocols.langgraph.stream import STREAM_MODES
-from app.protocols.langgraph.threads import LangGraphRecords, RunRecord, ThreadRecord
-from app.protocols.langgraph.webhooks import check_webhook, deliver_when_done
-from app.runs.manager import CANCEL_DEADLINE_S, RunManager
-from app.runs.models import FINISHED_STATES, Run, RunRequest
-from app.runs.owners import public_thread_id
-from app.transport.streams import Transport
+from ...agent.registry import AgentRegistry
+from ...agent.threads import read_thread
+from ...auth import current_owner
+from ...config import Settings
+from ...errors import ServiceError, not_found
+from ...events import ErrorCode
+from ...ownership import check_claimable, check_key, check_run, resolve_thread
+from ...runs.manager import CANCEL_DEADLINE_S, RunManager
+from ...runs.models import FINISHED_STATES, Run, RunRequest
+from ...runs.owners import public_thread_id
+from ...transport.streams import Transport
+from . import state
+from .cron_table import Crons, one_shot
+from .inputs import run_request, unprocessable
+from .models import RunCreate
+from .serialize import iso, jsonable
+from .stream import STREAM_MODES
+from .threads import LangGraphRecords, RunRecord, ThreadRecord
+from .webhooks import check_webhook, deliver_when_done
 
 # Native run states -> the SDKs' RunStatus. A cancelled run is "interrupted" there, and so is
 # a run paused by the graph's interrupt() (its thread is then "interrupted" too).

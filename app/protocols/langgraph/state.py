@@ -17,8 +17,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
-from app.protocols.langgraph.serialize import jsonable
-from app.runs.owners import public_thread_id
+from ...runs.owners import public_thread_id
+from .serialize import jsonable
 
 # The config metadata key the agent stamps on its runs (app/agent/chatbot.py).
 RUN_ID_KEY = "stagecast_run_id"

@@ -11,15 +11,15 @@ from typing import Any
 from flask import Response, jsonify, request
 from langgraph.store.base import BaseStore, Item, SearchItem
 
-from app.agent.store import scoped, user_scope
-from app.auth import current_principal
-from app.errors import not_found
-from app.events import ErrorCode
-from app.protocols.langgraph.api import _body, bp, service
-from app.protocols.langgraph.inputs import unprocessable
-from app.protocols.langgraph.models import StoreDelete, StoreNamespaces, StorePut, StoreSearch
-from app.protocols.langgraph.serialize import jsonable
-from app.validation import validate_model
+from ...agent.store import scoped, user_scope
+from ...auth import current_principal
+from ...errors import not_found
+from ...events import ErrorCode
+from ...validation import validate_model
+from .api import _body, bp, service
+from .inputs import unprocessable
+from .models import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from .serialize import jsonable
 
 
 @bp.put("/store/items")

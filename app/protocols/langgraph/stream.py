@@ -1,6 +1,6 @@
 """Encodes a run's native event log as the LangGraph Platform API's stream (``event: <mode>``).
 
-One native event becomes zero or more stream parts (DESIGN.md, "Adapters", LangGraph column):
+One native event becomes zero or more stream parts (docs/architecture.md, "Adapters", LangGraph column):
 
 - ``start``    -> ``metadata {run_id, attempt}``, always first; ``restart`` (a takeover) -> a new
   ``metadata`` with the next attempt
@@ -31,12 +31,12 @@ from typing import Any
 
 import orjson
 
-from app.errors import bad_request
-from app.events import ErrorCode
-from app.protocols.langgraph.serialize import dumps, jsonable
-from app.protocols.langgraph.state import Step, thread_state
-from app.runs.owners import public_thread_id
-from app.sse import encode_message
+from ...errors import bad_request
+from ...events import ErrorCode
+from ...runs.owners import public_thread_id
+from ...sse import encode_message
+from .serialize import dumps, jsonable
+from .state import Step, thread_state
 
 STREAM_MODES = frozenset(
     {

@@ -16,20 +16,20 @@ from flask import Response, jsonify, request
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
 
-from app.agent.branches import copy_thread, has_checkpoint, keep_latest
-from app.agent.threads import AGENT_KEY
-from app.auth import current_owner
-from app.errors import ServiceError, not_found
-from app.events import ErrorCode
-from app.ownership import visible_thread
-from app.protocols.langgraph import state
-from app.protocols.langgraph.api import _body, _matches, _stream, bp, service
-from app.protocols.langgraph.inputs import unprocessable
-from app.protocols.langgraph.models import StateUpdate, ThreadCount, ThreadPrune
-from app.protocols.langgraph.service import LangGraphService
-from app.protocols.langgraph.stream import parse_last_event_id
-from app.protocols.langgraph.threads import ThreadRecord
-from app.sse import SSE_HEADERS, encode_retry
+from ...agent.branches import copy_thread, has_checkpoint, keep_latest
+from ...agent.threads import AGENT_KEY
+from ...auth import current_owner
+from ...errors import ServiceError, not_found
+from ...events import ErrorCode
+from ...ownership import visible_thread
+from ...sse import SSE_HEADERS, encode_retry
+from . import state
+from .api import _body, _matches, _stream, bp, service
+from .inputs import unprocessable
+from .models import StateUpdate, ThreadCount, ThreadPrune
+from .service import LangGraphService
+from .stream import parse_last_event_id
+from .threads import ThreadRecord
 
 
 @bp.post("/threads/<thread_id>/state")

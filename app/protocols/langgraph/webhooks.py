@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 import gevent
 
-from app.config import Settings
-from app.protocols.langgraph.inputs import unprocessable
-from app.runs.manager import RunManager
+from ...config import Settings
+from ...runs.manager import RunManager
+from .inputs import unprocessable
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def post(url: str, body: dict[str, Any]) -> int | None:
     """POST ``body`` with retries; the last status, or None if no answer ever came."""
     import httpx  # in the worker only, after gevent patched (docs/architecture.md, trap 6)
 
-    from app.protocols.langgraph.serialize import dumps
+    from .serialize import dumps
 
     status: int | None = None
     with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as client:

@@ -16,7 +16,7 @@ import socket
 from abc import ABC, abstractmethod
 from typing import Protocol
 
-from app.runs.log import MemoryEventLog
+from ..log import MemoryEventLog
 
 
 def worker_name() -> str:
@@ -32,6 +32,8 @@ class RunHost(Protocol):
     def take_over(self, run_id: str, attempt: int, handed_over: bool = False) -> None: ...
 
     def fenced(self, run_id: str) -> None: ...
+
+    def local_runs(self) -> list[tuple[str, int]]: ...
 
 
 class StoreUnavailableError(RuntimeError):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.runs.backends import Coordinator
-from app.runs.log import MemoryEventLog
+from ..log import MemoryEventLog
+from . import Coordinator
 
 
 class MemoryCoordinator(Coordinator):

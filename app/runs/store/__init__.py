@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.runs.models import Run
+from ..models import Run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_records (

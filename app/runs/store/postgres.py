@@ -2,7 +2,7 @@
 
 psycopg picks its wait function when it is imported, so it cooperates with gevent only if
 gevent patched first: this module is imported by the app factory, inside a worker, never in
-gunicorn's master (DESIGN.md, "Distributed mode"). The pool is made after fork, per worker.
+gunicorn's master (docs/architecture.md, "Distributed mode"). The pool is made after fork, per worker.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from app.runs.backends import StoreUnavailableError
-from app.runs.store import SCHEMA, RunStore
+from ..backends import StoreUnavailableError
+from . import SCHEMA, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ def schema_lock(pool: ConnectionPool) -> Iterator[None]:
     in ``pg_advisory_lock`` would deadlock with the one holding it.
     """
     with pool.connection() as conn:
-        while not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_SCHEMA_LOCK,)).fetchone()["ok"]:
+        # Rows are dicts here (the pool's row_factory), which psycopg's types cannot know.
+        lock = "SELECT pg_try_advisory_lock(%s) AS ok"
+        while not conn.execute(lock, (_SCHEMA_LOCK,)).fetchone()["ok"]:  # type: ignore[index, call-overload]
             time.sleep(0.1)
         try:
             yield
@@ -190,9 +192,10 @@ def _ids_after(checkpoint_id: str) -> None:
         stamp = checkpoint_ids.UUID(checkpoint_id).time
     except ValueError:
         return
-    floor = checkpoint_ids._last_v6_timestamp
+    floor: int | None = checkpoint_ids._last_v6_timestamp
     if floor is None or stamp > floor:
-        checkpoint_ids._last_v6_timestamp = stamp
+        # Module state that LangGraph initialises to None, hence its inferred type.
+        checkpoint_ids._last_v6_timestamp = stamp  # type: ignore[assignment]
 
 
 def _reconnecting(pool: ConnectionPool, action: Callable[[], _T]) -> _T:

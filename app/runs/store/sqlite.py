@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.runs.models import Run
-from app.runs.store import SCHEMA, RunStore
+from ..models import Run
+from . import SCHEMA, RunStore
 
 log = logging.getLogger(__name__)
 

@@ -423,8 +423,8 @@ function noticeOf(state) {
     return { kind: 'error', text: `${state.error.error}: ${state.error.message}${http}` };
   }
   if (state.restarted) {
-    // The restart event already took the cut-off text out of state.tokens (DESIGN.md, "Round 2
-    // additions"); the answer above types in again from where the lost worker's text began.
+    // The restart event already took the cut-off text out of state.tokens (docs/protocol.md,
+    // "The takeover rule"); the answer above types in again from where the lost worker's text began.
     return {
       kind: 'info',
       text: `Resumed on another worker (attempt ${state.attempt}): the run's worker was lost, so the interrupted part of the answer is written again.`,

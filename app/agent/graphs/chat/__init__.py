@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from app.agent.chat_model import make_chat_model
-from app.agent.control import RunControl
-from app.agent.graphs.chat.context import ChatContext
-from app.agent.graphs.chat.graph import DESCRIPTION, STAGE_MESSAGES, graph
-from app.agent.models import AgentInput
-from app.config import Settings
-from app.knowledge import bundled_knowledge
+from ....config import Settings
+from ....knowledge import bundled_knowledge
+from ...chat_model import make_chat_model
+from ...control import RunControl
+from ...models import AgentInput
+from .context import ChatContext
+from .graph import DESCRIPTION, STAGE_MESSAGES, graph
 
 __all__ = ["DESCRIPTION", "STAGE_MESSAGES", "graph", "make_context"]
 

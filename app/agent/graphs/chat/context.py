@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from langchain_openai import ChatOpenAI
 
-from app.agent.control import RunControl
-from app.config import Settings
-from app.knowledge import KnowledgeBase
+from ....config import Settings
+from ....knowledge import KnowledgeBase
+from ...control import RunControl
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,13 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from app.agent.chat_model import describe_failure, stream_with_retries
-from app.agent.graphs.chat.context import ChatContext
-from app.agent.graphs.chat.prompts import SYSTEM_PROMPT
-from app.agent.graphs.chat.state import ChatState
-from app.agent.graphs.chat.tools import knowledge_tools
-from app.agent.graphs.streaming import stream_text
-from app.knowledge import QueryAnalysis, Retrieval, build_llm_context, compose_answer
+from ....knowledge import QueryAnalysis, Retrieval, build_llm_context, compose_answer
+from ...chat_model import describe_failure, stream_with_retries
+from ..streaming import stream_text
+from .context import ChatContext
+from .prompts import SYSTEM_PROMPT
+from .state import ChatState
+from .tools import knowledge_tools
 
 DESCRIPTION = (
     "Answers questions about the parts inventory (stock, usage, parts, documents) from the "

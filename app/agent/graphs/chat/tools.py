@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
-from app.knowledge import KnowledgeBase
+from ....knowledge import KnowledgeBase
 
 
 class StockLookup(BaseModel):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.agent.control import RunControl
-from app.agent.graphs.review.approval import ACTION, read_decision
-from app.agent.graphs.review.context import ReviewContext
-from app.agent.graphs.review.graph import DESCRIPTION, STAGE_MESSAGES, graph
-from app.agent.models import AgentInput
-from app.config import Settings
-from app.knowledge import bundled_knowledge
+from ....config import Settings
+from ....knowledge import bundled_knowledge
+from ...control import RunControl
+from ...models import AgentInput
+from .approval import ACTION, read_decision
+from .context import ReviewContext
+from .graph import DESCRIPTION, STAGE_MESSAGES, graph
 
 __all__ = ["DESCRIPTION", "STAGE_MESSAGES", "check_resume", "graph", "make_context"]
 

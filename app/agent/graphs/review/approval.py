@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.agent.graphs.review.state import RequestLine
+from .state import RequestLine
 
 ACTION = "approve_order"
 DECISIONS = ["approve", "edit", "reject"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.agent.control import RunControl
-from app.knowledge import KnowledgeBase
+from ....knowledge import KnowledgeBase
+from ...control import RunControl
 
 
 @dataclass(frozen=True)

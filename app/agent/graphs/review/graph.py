@@ -15,15 +15,15 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite, Send, interrupt
 
-from app.agent.graphs.review import prompts
-from app.agent.graphs.review.approval import approval_request, read_decision
-from app.agent.graphs.review.context import ReviewContext
-from app.agent.graphs.review.policies import CHECKS, Rules, order_value, run_check, usage_cap
-from app.agent.graphs.review.reading import purpose_of, request_lines
-from app.agent.graphs.review.state import CheckTask, RequestLine, ReviewState
-from app.agent.graphs.streaming import stream_text
-from app.knowledge.labels import money, quantity
-from app.knowledge.sources import document_source
+from ....knowledge.labels import money, quantity
+from ....knowledge.sources import document_source
+from ..streaming import stream_text
+from . import prompts
+from .approval import approval_request, read_decision
+from .context import ReviewContext
+from .policies import CHECKS, Rules, order_value, run_check, usage_cap
+from .reading import purpose_of, request_lines
+from .state import CheckTask, RequestLine, ReviewState
 
 DESCRIPTION = (
     "Reviews a parts request: classifies it, finds its purpose, checks it against the purchase, "

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.agent.graphs.review.prompts import CHECK_TITLES, FINDINGS
-from app.agent.graphs.review.state import CheckTask, Finding, RequestLine
-from app.knowledge import KnowledgeBase
-from app.knowledge.labels import money, pick, quantity
+from ....knowledge import KnowledgeBase
+from ....knowledge.labels import money, pick, quantity
+from .prompts import CHECK_TITLES, FINDINGS
+from .state import CheckTask, Finding, RequestLine
 
 USAGE_MONTHS = 6
 """Months of usage history a request is compared with."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from app.agent.graphs.review.state import RequestLine
-from app.knowledge.store import InventoryStore
+from ....knowledge.store import InventoryStore
+from .state import RequestLine
 
 _NUMBER = re.compile(
     r"(?<![A-Za-z0-9-])(\d[\d,]*)"

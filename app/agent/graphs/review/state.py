@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-from app.knowledge.models import Language
+from ....knowledge.models import Language
 
 
 class RequestLine(TypedDict):

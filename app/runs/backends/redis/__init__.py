@@ -25,6 +25,6 @@ clients of one worker that watch a run elsewhere share one copy of its log, fed 
 pub/sub connection per worker, never one blocking read per client.
 """
 
-from app.runs.backends.redis.coordinator import RedisCoordinator
+from .coordinator import RedisCoordinator
 
 __all__ = ["RedisCoordinator"]

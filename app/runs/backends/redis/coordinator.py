@@ -8,16 +8,17 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import gevent
 import redis
 from gevent.event import Event as Signal
 
-from app.runs.backends import Coordinator, RunHost, StoreUnavailableError
-from app.runs.backends.redis import flush, leases, mirrors, scripts, signals
-from app.runs.backends.redis.flush import SharedLog
-from app.runs.backends.redis.mirrors import Mirror
-from app.runs.log import MemoryEventLog
+from ...log import MemoryEventLog
+from .. import Coordinator, RunHost, StoreUnavailableError
+from . import flush, leases, mirrors, scripts, signals
+from .flush import SharedLog
+from .mirrors import Mirror
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,9 @@ class RedisCoordinator(Coordinator):
             health_check_interval=30,
             client_name=f"stagecast:{worker}",  # CLIENT LIST shows whose connections these are
         )
-        self.redis = redis.Redis(connection_pool=pool)
+        # redis-py types the results of its sync and asyncio clients as one union
+        # (Awaitable[Any] | Any); this sync client's are read as the values they are.
+        self.redis: Any = redis.Redis(connection_pool=pool)
         self.prefix = prefix
         self.lease_ms = int(lease_s * 1000)
         self.ttl_ms = max(1000, int(ttl_s * 1000))
@@ -231,8 +234,7 @@ class _RedisErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, redis.RedisError):
             self.coordinator._went_away(exc)
             raise StoreUnavailableError("Redis is unavailable") from exc
-        return False

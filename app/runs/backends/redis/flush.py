@@ -14,11 +14,11 @@ import gevent
 import redis
 from redis.exceptions import NoScriptError
 
-from app.runs.backends.redis import scripts
-from app.runs.log import MemoryEventLog
+from ...log import MemoryEventLog
+from . import scripts
 
 if TYPE_CHECKING:
-    from app.runs.backends.redis.coordinator import RedisCoordinator
+    from .coordinator import RedisCoordinator
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import gevent
 import redis
 
-from app.runs.backends.redis import flush, mirrors, signals
+from . import flush, mirrors, signals
 
 if TYPE_CHECKING:
-    from app.runs.backends.redis.coordinator import RedisCoordinator
+    from .coordinator import RedisCoordinator
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import redis
 
-from app.runs.backends import StoreUnavailableError
-from app.runs.backends.redis import signals
-from app.runs.log import MemoryEventLog
+from ...log import MemoryEventLog
+from .. import StoreUnavailableError
+from . import signals
 
 if TYPE_CHECKING:
-    from app.runs.backends.redis.coordinator import RedisCoordinator
+    from .coordinator import RedisCoordinator
 
 
 @dataclass

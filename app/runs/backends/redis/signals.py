@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import redis
 
 if TYPE_CHECKING:
-    from app.runs.backends.redis.coordinator import RedisCoordinator
+    from .coordinator import RedisCoordinator
 
 log = logging.getLogger(__name__)
 
