@@ -14,8 +14,8 @@ from typing import Any
 from .auth import current_principal
 from .errors import ServiceError, not_found
 from .events import ErrorCode
-from .extension import stagecast
 from .runs.owners import is_key, public_thread_id, thread_key
+from .state import stagecast
 
 
 def _no_run(run_id: str) -> ServiceError:

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 
 from app import Stagecast
 from app.config import SettingsError
-from app.extension import StagecastState, settings_overrides
+from app.extension import settings_overrides
+from app.state import StagecastState
 from tests.graphs import slow, tools
 
 

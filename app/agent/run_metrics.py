@@ -1,7 +1,7 @@
 """What runs report to the operators' metrics, as a Protocol the run and agent layers call.
 
 ``app.metrics`` (the module: Prometheus counters) is the implementation the service plugs in
-(``app/extension.py`` hands it to the run manager, which gives it to each run's
+(``app/state.py`` hands it to the run manager, which gives it to each run's
 :class:`~app.agent.control.RunControl`), so neither ``app/runs/`` nor ``app/agent/`` imports
 it: they sit below it. Without one, nothing is counted (:data:`NO_METRICS`).
 """

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, cast
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import (
     BaseStore,
     GetOp,
@@ -28,8 +27,6 @@ from langgraph.store.base import (
     SearchItem,
     SearchOp,
 )
-
-from ..config import Settings
 
 _SCOPE: ContextVar[tuple[str, ...]] = ContextVar("stagecast_store_scope", default=())
 
@@ -107,24 +104,3 @@ def _item(item: Item, scope: tuple[str, ...]) -> Item:
     if isinstance(item, SearchItem):
         return SearchItem(score=item.score, **fields)
     return Item(**fields)
-
-
-def open_store(settings: Settings, checkpointer: BaseCheckpointSaver) -> ScopedStore:
-    """The store, next to the checkpoints (its tables made once, as the checkpointer's)."""
-    if settings.database_url is None:
-        from langgraph.store.sqlite import SqliteStore
-
-        from ..runs.store.sqlite import connect
-
-        sqlite_store = SqliteStore(connect(settings.database_path))
-        sqlite_store.setup()
-        return ScopedStore(sqlite_store)
-    from langgraph.store.postgres import PostgresStore
-
-    from ..runs.store.postgres import schema_lock
-
-    pool = checkpointer.conn  # type: ignore[attr-defined]
-    postgres_store = PostgresStore(pool)
-    with schema_lock(pool):
-        postgres_store.setup()
-    return ScopedStore(postgres_store)

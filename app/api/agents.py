@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from ..extension import stagecast
+from ..state import stagecast
 
 bp = Blueprint("agents", __name__, url_prefix="/agents")
 

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from ..auth import current_owner
-from ..extension import stagecast
 from ..ownership import check_run
 from ..runs.models import RunRequest
 from ..runs.owners import public_thread_id
+from ..state import stagecast
 from ..tracing import current_trace_id
 from ..transport.streams import run_failure
 from .requests import run_request_from_body, run_request_from_query

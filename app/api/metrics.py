@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 
 from .. import metrics
 from ..auth import Unauthorized, authenticator
-from ..extension import stagecast
+from ..state import stagecast
 
 bp = Blueprint("metrics", __name__)
 

@@ -6,9 +6,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..auth import current_owner, stream_token_for
 from ..errors import bad_request
-from ..extension import stagecast
 from ..ownership import check_run, listed_owner, visible_run
 from ..runs.owners import public_thread_id
+from ..state import stagecast
 from ..tracing import current_trace_id
 from .requests import run_request_from_body
 from .streaming import head_response, last_event_id_of, parse_event_id, resume_response

@@ -10,9 +10,9 @@ from ..agent.threads import read_thread
 from ..auth import current_principal
 from ..errors import ServiceError, bad_request, not_found
 from ..events import ErrorCode
-from ..extension import stagecast
 from ..ownership import check_thread
 from ..runs.owners import SEPARATOR
+from ..state import stagecast
 from ..validation import validate_body
 
 bp = Blueprint("threads", __name__, url_prefix="/threads")

@@ -56,8 +56,8 @@ from ..auth import current_owner
 from ..config import Settings
 from ..errors import bad_request
 from ..events import ErrorCode
-from ..extension import stagecast
 from ..runs.models import RunRequest
+from ..state import stagecast
 from ..tracing import current_trace_id
 from ..transport.encoders import Parsed
 from ..transport.streams import sse_headers

@@ -35,10 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..auth import current_owner
 from ..config import Settings
 from ..errors import ServiceError
-from ..extension import stagecast
 from ..ownership import check_thread
 from ..runs.log import MemoryEventLog
 from ..runs.models import Run, RunRequest
+from ..state import stagecast
 from ..tracing import current_trace_id
 from ..transport.encoders import Parsed
 from ..transport.streams import sse_headers

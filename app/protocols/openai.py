@@ -26,9 +26,9 @@ from werkzeug.exceptions import HTTPException
 from ..auth import current_owner
 from ..errors import ServiceError
 from ..events import ErrorCode
-from ..extension import stagecast
 from ..runs.models import Run, RunRequest
 from ..sse import encode_comment
+from ..state import stagecast
 from ..tracing import current_trace_id
 from ..transport.encoders import Parsed
 from ..transport.streams import run_failure, sse_headers

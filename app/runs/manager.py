@@ -68,7 +68,7 @@ class RunManager:
         metrics: RunMetrics = NO_METRICS,
     ) -> None:
         self.settings = settings
-        self.metrics = metrics  # app.metrics in the service (app/extension.py)
+        self.metrics = metrics  # app.metrics in the service (app/state.py)
         self.agents = agents
         self.store = store
         self.coordinator = coordinator

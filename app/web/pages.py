@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, make_response, render_template
 
-from ..extension import stagecast
+from ..state import stagecast
 from . import bp
 
 DEFAULT_QUESTION = "ABC-12345 부품의 재고는?"

@@ -7,8 +7,8 @@ import time
 from flask import Blueprint, Flask
 
 from ...config import Settings
-from ...extension import StagecastState
 from ...runs.store.sqlite import connect
+from ...state import StagecastState
 from . import crons, run_routes, store_routes, thread_routes
 from .api import bp
 from .service import LangGraphService
