@@ -8,7 +8,6 @@ PostgreSQL with a key prefix and database of their own).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -18,27 +17,17 @@ import pytest
 
 from tests.support.client import read_stream
 from tests.support.server import Server, run_server
-from tests.support.services import REDIS_URL, postgres_database, redis_prefix
+from tests.support.services import backend_settings
 
 FIRST = "How many ABC-12345 are in stock?"
 SECOND = "And its usage?"
 EDITED = "How many XYZ-99999 are in stock?"
 
 
-def backend(name: str) -> AbstractContextManager[dict[str, Any]]:
-    return nullcontext({}) if name == "memory" else _distributed()
-
-
-@contextmanager
-def _distributed() -> Iterator[dict[str, Any]]:
-    with postgres_database() as database_url, redis_prefix() as prefix:
-        yield {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
-
-
 @pytest.fixture(scope="module", params=["memory", "distributed"])
 def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     with (
-        backend(request.param) as settings,
+        backend_settings(request.param) as settings,
         run_server(tmp_path_factory.mktemp(request.param), **settings) as running,
     ):
         yield running

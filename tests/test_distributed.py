@@ -18,15 +18,15 @@ import pytest
 from tests.support.client import StreamResult, read_stream
 from tests.support.nginx import run_nginx
 from tests.support.server import Server, free_port, run_server
-from tests.support.services import REDIS_URL, RedisServer, postgres_database, redis_prefix
+from tests.support.services import RedisServer, backend_settings, redis_prefix
 
 QUESTION = "ABC-12345 부품의 재고는?"
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with postgres_database() as database_url, redis_prefix() as prefix:
-        yield {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
+    with backend_settings("distributed") as settings:
+        yield settings
 
 
 @pytest.fixture

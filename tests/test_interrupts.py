@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.client import StreamResult, read_stream
 from tests.support.server import Server, run_server
-from tests.support.services import REDIS_URL, postgres_database, redis_prefix
+from tests.support.services import backend_settings
 
 STREAM = "/api/chat/stream"
-
-
-def backend(name: str) -> AbstractContextManager[dict[str, Any]]:
-    """The settings of a backend; the distributed one's database and key prefix are its own."""
-    if name == "memory":
-        return nullcontext({})
-    return _distributed()
-
-
-@contextmanager
-def _distributed() -> Iterator[dict[str, Any]]:
-    with postgres_database() as database_url, redis_prefix() as prefix:
-        yield {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
 
 
 @pytest.fixture(scope="module", params=["memory", "distributed"])
@@ -43,7 +28,7 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, backend_name: str) -> Iterator[Server]:
     with (
-        backend(backend_name) as settings,
+        backend_settings(backend_name) as settings,
         run_server(tmp_path_factory.mktemp(backend_name), **settings) as running,
     ):
         yield running
@@ -194,7 +179,7 @@ def test_thread_status_busy_and_unknown(server: Server, client: httpx.Client) ->
 def test_pause_survives_a_server_restart(tmp_path: Path, client: httpx.Client, backend_name: str) -> None:
     data_dir = tmp_path / "data"
     thread = "across-restart"
-    with backend(backend_name) as settings:
+    with backend_settings(backend_name) as settings:
         with run_server(data_dir, **settings) as first:
             paused = stream(first, client, message="x", agent="approval", conversation_id=thread)
             interrupts = assert_paused(paused)

@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,29 +21,19 @@ import pytest
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
-from langgraph_sdk.schema import StreamPart
 
+from tests.support.langgraph import by_event, human, langgraph_client
 from tests.support.server import Server, run_server
-from tests.support.services import REDIS_URL, postgres_database, redis_prefix
+from tests.support.services import backend_settings
 
 FIRST = "How many ABC-12345 are in stock?"
 EDITED = "How many XYZ-99999 are in stock?"
 
 
-def backend(name: str) -> AbstractContextManager[dict[str, Any]]:
-    return nullcontext({}) if name == "memory" else _distributed()
-
-
-@contextmanager
-def _distributed() -> Iterator[dict[str, Any]]:
-    with postgres_database() as database_url, redis_prefix() as prefix:
-        yield {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
-
-
 @pytest.fixture(scope="module", params=["memory", "distributed"])
 def lg_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     with (
-        backend(request.param) as settings,
+        backend_settings(request.param) as settings,
         run_server(
             tmp_path_factory.mktemp(request.param), heartbeat_s=0.5, webhook_hosts="127.0.0.1", **settings
         ) as running,
@@ -54,19 +43,8 @@ def lg_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
 
 @pytest.fixture
 def lg(lg_server: Server) -> Iterator[SyncLangGraphClient]:
-    client = get_sync_client(url=lg_server.url + "/langgraph", timeout=30)
-    try:
+    with langgraph_client(lg_server) as client:
         yield client
-    finally:
-        client.http.client.close()
-
-
-def human(text: str) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": text}]}
-
-
-def by_event(parts: list[StreamPart], event: str) -> list[Any]:
-    return [part.data for part in parts if part.event == event]
 
 
 def contents(values: dict[str, Any]) -> list[tuple[str, str]]:

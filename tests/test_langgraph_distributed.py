@@ -8,13 +8,13 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
 
 import pytest
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError
 
+from tests.support.langgraph import human
 from tests.support.server import run_server
 from tests.support.services import REDIS_URL, postgres_database, redis_prefix
 
@@ -47,8 +47,6 @@ def clients(
                 cb.http.client.close()
 
 
-def human(text: str) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": text}]}
 
 
 def test_a_thread_and_its_runs_from_either_host(

@@ -18,6 +18,7 @@ from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import BadRequestError, ConflictError, NotFoundError, UnprocessableEntityError
 from langgraph_sdk.schema import Command, StreamPart
 
+from tests.support.langgraph import by_event, human, langgraph_client
 from tests.support.server import Server, run_server
 
 QUESTION = "How many ABC-12345 are in stock?"
@@ -31,19 +32,8 @@ def lg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def lg(lg_server: Server) -> Iterator[SyncLangGraphClient]:
-    client = get_sync_client(url=lg_server.url + "/langgraph", timeout=30)
-    try:
+    with langgraph_client(lg_server) as client:
         yield client
-    finally:
-        client.http.client.close()
-
-
-def human(text: str) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": text}]}
-
-
-def by_event(parts: list[StreamPart], event: str) -> list[Any]:
-    return [part.data for part in parts if part.event == event]
 
 
 def test_assistants_and_info(lg: SyncLangGraphClient) -> None:

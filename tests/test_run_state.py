@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.client import read_stream, start_slow_run
 from tests.support.server import run_server
-from tests.support.services import REDIS_URL, postgres_database, redis_prefix
+from tests.support.services import REDIS_URL, backend_settings
 
 QUESTION = "ABC-12345 부품의 재고는?"
 
@@ -26,11 +26,8 @@ QUESTION = "ABC-12345 부품의 재고는?"
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    if request.param == "embedded":
-        yield {}
-        return
-    with postgres_database() as database_url, redis_prefix() as prefix:
-        yield {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
+    with backend_settings(request.param) as settings:
+        yield settings
 
 
 def test_runs_are_listed_a_page_at_a_time_without_answers(
@@ -182,20 +179,22 @@ def test_redis_connections_stay_bounded_however_many_streams(tmp_path: Path, cli
 
     import redis
 
-    with postgres_database() as database_url, redis_prefix() as prefix:
-        settings = {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
-        with run_server(tmp_path / "a", **settings) as a, run_server(tmp_path / "b", **settings) as b:
-            run = client.post(a.url + "/api/runs", json={"message": "4", "agent": "slow"}).json()
-            readers = [
-                threading.Thread(target=lambda: httpx.get(b.url + run["stream_url"], timeout=30))
-                for _ in range(60)
-            ]
-            for reader in readers:
-                reader.start()
-            time.sleep(1.5)
-            (worker,) = b.worker_pids()
-            names = [c.get("name", "") for c in redis.Redis.from_url(REDIS_URL).client_list()]
-            for reader in readers:
-                reader.join()
+    with (
+        backend_settings("distributed") as settings,
+        run_server(tmp_path / "a", **settings) as a,
+        run_server(tmp_path / "b", **settings) as b,
+    ):
+        run = client.post(a.url + "/api/runs", json={"message": "4", "agent": "slow"}).json()
+        readers = [
+            threading.Thread(target=lambda: httpx.get(b.url + run["stream_url"], timeout=30))
+            for _ in range(60)
+        ]
+        for reader in readers:
+            reader.start()
+        time.sleep(1.5)
+        (worker,) = b.worker_pids()
+        names = [c.get("name", "") for c in redis.Redis.from_url(REDIS_URL).client_list()]
+        for reader in readers:
+            reader.join()
     mine = [name for name in names if name.endswith(f":{worker}") and name.startswith("stagecast:")]
     assert 1 <= len(mine) <= 8, mine

@@ -13,8 +13,9 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -116,3 +117,15 @@ class RedisServer:
         self.kill()
         shutil.rmtree(self.directory, ignore_errors=True)
         self.start()
+
+
+def backend_settings(name: str) -> AbstractContextManager[dict[str, Any]]:
+    """The settings of a backend: ``{}`` for the embedded one ("memory" or "embedded");
+    for "distributed", its own fresh database and Redis key prefix, dropped afterwards."""
+    return nullcontext({}) if name in ("memory", "embedded") else _distributed_settings()
+
+
+@contextmanager
+def _distributed_settings() -> Iterator[dict[str, Any]]:
+    with postgres_database() as database_url, redis_prefix() as prefix:
+        yield {"redis_url": REDIS_URL, "database_url": database_url, "redis_prefix": prefix}
