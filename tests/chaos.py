@@ -282,15 +282,8 @@ class _Reader(threading.Thread):
 
 def _answer_check(result: StreamResult) -> str | None:
     """``final.content`` if the tokens no ``restart`` discarded concatenate to it, else None."""
-    events = result.events
-    discarded = {m for e in events if e["type"] == "restart" for m in e["data"]["discard_message_ids"]}
-    kept = "".join(
-        e["data"]["content"]
-        for e in events
-        if e["type"] == "token" and e["data"]["message_id"] not in discarded
-    )
-    finals = [e["data"]["content"] for e in events if e["type"] == "final"]
-    return finals[-1] if finals and kept == finals[-1] else None
+    finals = [e["data"]["content"] for e in result.events if e["type"] == "final"]
+    return finals[-1] if finals and result.kept_answer == finals[-1] else None
 
 
 def run_chaos(seed: int, budget_s: float, workdir: Path) -> dict[str, Any]:

@@ -54,14 +54,7 @@ def restart_invariant(result: StreamResult) -> None:
     """Ids contiguous; the tokens no restart discarded concatenate to final.content."""
     seqs = [int(m.id.rpartition(":")[2]) for m in result.messages]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-    discarded = {
-        mid for e in result.events if e["type"] == "restart" for mid in e["data"]["discard_message_ids"]
-    }
-    kept = "".join(
-        e["data"]["content"]
-        for e in result.events
-        if e["type"] == "token" and e["data"]["message_id"] not in discarded
-    )
+    kept = result.kept_answer
     assert kept == result.last("final")["data"]["content"]
 
 

@@ -73,14 +73,7 @@ def assert_one_log(client: httpx.Client, hosts: list[Server], run_id: str, *deli
 
 def assert_answer(result: StreamResult, stored: str) -> None:
     """The tokens no ``restart`` discarded concatenate to ``final``, which is the stored answer."""
-    discarded = {
-        mid for e in result.events if e["type"] == "restart" for mid in e["data"]["discard_message_ids"]
-    }
-    kept = "".join(
-        e["data"]["content"]
-        for e in result.events
-        if e["type"] == "token" and e["data"]["message_id"] not in discarded
-    )
+    kept = result.kept_answer
     trail = [
         (e["type"], e["data"].get("message_id") or e["data"].get("node") or e["data"])
         for e in result.events

@@ -41,6 +41,18 @@ class StreamResult:
     def answer(self) -> str:
         return "".join(e["data"]["content"] for e in self.events if e["type"] == "token")
 
+    @property
+    def kept_answer(self) -> str:
+        """The tokens no ``restart`` discarded, concatenated: ``final.content`` after a takeover."""
+        discarded = {
+            mid for e in self.events if e["type"] == "restart" for mid in e["data"]["discard_message_ids"]
+        }
+        return "".join(
+            e["data"]["content"]
+            for e in self.events
+            if e["type"] == "token" and e["data"]["message_id"] not in discarded
+        )
+
     def last(self, type: str) -> dict[str, Any]:
         return next(e for e in reversed(self.events) if e["type"] == type)
 

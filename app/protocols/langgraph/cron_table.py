@@ -78,8 +78,6 @@ class Crons:
         return bool(self._execute("SELECT 1 FROM langgraph_crons LIMIT 1"))
 
     def add(self, cron: CronRecord) -> None:
-        while _WAITING:
-            _WAITING.pop()()
         self._execute(
             f"INSERT INTO langgraph_crons ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -96,6 +94,8 @@ class Crons:
                 cron.end_time,
             ),
         )
+        while _WAITING:  # a scheduler of this process that waited for a first row
+            _WAITING.pop()()
 
     def get(self, cron_id: str) -> CronRecord | None:
         rows = self._execute(f"SELECT {_COLUMNS} FROM langgraph_crons WHERE cron_id = ?", (cron_id,))
