@@ -1,8 +1,8 @@
 """``make chaos``: a seeded, time-bounded, loopback-only randomized fault run (docs/faults.md).
 
 One cluster (``tests.support.faults.Cluster``): a redis-server of its own, a fresh database,
-three gunicorn hosts with one worker each (two reach Redis through a TCP proxy; one's clock
-runs 30 s ahead). Each *schedule* starts a conversation of two turns on random hosts, with a
+three gunicorn hosts with one worker each (two reach Redis and PostgreSQL through TCP proxies;
+one's clock runs 30 s ahead). Each *schedule* starts a conversation of two turns on random hosts, with a
 client reading each turn from a random host, and injects one random fault at a random moment
 of the first turn. Afterwards it heals everything and checks, for both runs and the thread:
 
@@ -42,7 +42,7 @@ from tests.support.server import Server
 
 QUESTIONS = ["ABC-12345 부품의 재고는?", "그 부품의 월별 사용량 추이는?"]
 FAULTS = ["none", "pause", "partition", "partition_pause", "kill9", "sigterm", "redis_restart", "redis_empty"]
-FAULTS += ["cancel_kill"]
+FAULTS += ["cancel_kill", "pg_cut", "pg_down", "redis_empty_pause"]
 ENDED = {"success", "error", "cancelled", "timeout", "interrupted", "paused"}
 LEASE_S = 1.0
 
@@ -64,9 +64,13 @@ class Chaos:
     def _start(self, slot: str, proxied: bool, skew: float) -> None:
         self.generation += 1
         name = f"{slot}-{self.generation}"
-        self.hosts[slot] = self.cluster.host(name, redis_proxy=proxied, clock_skew_s=skew)
+        self.hosts[slot] = self.cluster.host(
+            name, redis_proxy=proxied, postgres_proxy=proxied, clock_skew_s=skew
+        )
         self._proxy_of = getattr(self, "_proxy_of", {})
         self._proxy_of[slot] = self.cluster.proxies.get(name)
+        self._pg_proxy_of = getattr(self, "_pg_proxy_of", {})
+        self._pg_proxy_of[slot] = self.cluster.proxies.get(name + "/pg")
 
     def _replace(self, slot: str) -> None:
         self._start(slot, slot != "h2", 30.0 if slot == "h2" else 0.0)
@@ -95,7 +99,6 @@ class Chaos:
     def schedule(self, number: int) -> None:
         thread_id = f"chaos-{number}-{self.rng.randrange(1 << 30)}"
         fault = self.rng.choice(FAULTS)
-        self.faults[fault] += 1
         turns: list[dict[str, Any]] = []
         for turn, question in enumerate(QUESTIONS):
             run = self._start_run(thread_id, question)
@@ -110,7 +113,8 @@ class Chaos:
             cancelled = False
             if turn == 0:
                 time.sleep(self.rng.uniform(0.05, 0.8))
-                cancelled = self._inject(fault, run["run_id"])
+                applied, cancelled = self._inject(fault, run["run_id"], thread_id)
+                self.faults[applied] += 1
             status = self._wait_end(run["run_id"])
             for reader in readers:
                 reader.join(30)
@@ -134,10 +138,14 @@ class Chaos:
             time.sleep(0.3)  # 503 while a store comes back, 409 while the thread frees up
         return None
 
-    def _inject(self, fault: str, run_id: str) -> bool:
+    def _inject(self, fault: str, run_id: str, thread_id: str) -> tuple[str, bool]:
+        """Inject ``fault`` into the run's cluster: (the fault actually injected, whether a
+        cancel of the run was answered ``cancelled``)."""
         slot = self._slot_of(run_id)
         if fault == "none" or (slot is None and not fault.startswith("redis")):
-            return False
+            return "none", False  # the run ended (or is between workers) before the fault
+        if fault.startswith("pg_") and self._pg_proxy_of.get(slot) is None:
+            fault = "pause"  # the direct host has no proxy to cut
         if fault == "pause" and slot:
             with paused(self._worker(slot)):
                 time.sleep(self.rng.uniform(1.5, 3) * LEASE_S)
@@ -146,7 +154,7 @@ class Chaos:
             if proxy is None:  # the direct host: pause it instead
                 with paused(self._worker(slot)):
                     time.sleep(2 * LEASE_S)
-                return False
+                return "pause", False
             proxy.partition()
             if fault == "partition_pause":
                 time.sleep(0.2)
@@ -172,10 +180,27 @@ class Chaos:
                 answer = self.client.post(f"{host.url}/api/runs/{run_id}/cancel").json()
                 host.kill_all()
                 self._replace(slot)
-                return bool(answer.get("cancelled"))
+                return fault, bool(answer.get("cancelled"))
             host.kill_all()
             self._replace(slot)
-        return False
+        elif fault == "pg_cut" and slot:
+            self._pg_proxy_of[slot].cut()
+        elif fault == "pg_down" and slot:
+            self._pg_proxy_of[slot].down()
+            time.sleep(self.rng.uniform(0.3, 2))
+            self._pg_proxy_of[slot].up()
+        elif fault == "redis_empty_pause" and slot:
+            # The thread's busy mark is lost while its run's worker cannot write it back: a
+            # second turn elsewhere must still be refused (docs/faults.md, "Store loss").
+            with paused(self._worker(slot)):
+                self.cluster.redis.restart_empty()
+                other = self.rng.choice([h for name, h in self.hosts.items() if name != slot])
+                body = {"message": QUESTIONS[1], "conversation_id": thread_id, "on_disconnect": "continue"}
+                with suppress(httpx.HTTPError):
+                    if self.client.post(other.url + "/api/runs", json=body).status_code == 202:
+                        self._violate("one_run_per_thread", thread_id=thread_id, run_id=run_id)
+                time.sleep(self.rng.uniform(0.2, 1.5) * LEASE_S)
+        return fault, False
 
     def _wait_end(self, run_id: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
@@ -313,6 +338,7 @@ def table(report: dict[str, Any]) -> str:
     lines.append("violations:")
     invariants = ["one_log_hosts_agree", "one_log_delivered_committed", "one_outcome", "every_run_ends"]
     invariants += ["one_history", "one_history_head", "answer_is_final", "durable_cancel", "start_refused"]
+    invariants += ["one_run_per_thread"]
     lines += [f"  {name:<26}{report['violations'].get(name, 0)}" for name in invariants]
     return "\n".join(lines)
 

@@ -218,6 +218,35 @@ def test_redis_restarted_empty_mid_run(tmp_path: Path, client: httpx.Client) -> 
         assert "taken over" not in a.log()
 
 
+def test_a_busy_mark_lost_with_redis_keeps_a_second_turn_out(tmp_path: Path, client: httpx.Client) -> None:
+    """Redis (no AOF) comes back empty while host A, paused, executes a run: the thread's busy
+    mark is gone. Host B sees the dataset's epoch change in the same round trip as its thread
+    claim, asks PostgreSQL, and refuses a second turn on the thread (409 ThreadBusy) instead of
+    interleaving it with the first. A resumes, writes its keys back and finishes; the thread
+    then takes the second turn, and its history holds both turns in order."""
+    with Cluster(tmp_path, appendonly=False) as cluster:
+        a, b = cluster.host("a"), cluster.host("b")
+        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
+        on_a = Reader(a.url + run["stream_url"])
+        on_a.start()
+        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        thread_id = on_a.partial[0].events[0]["data"]["thread_id"]
+        with paused(cluster.worker(a)):
+            cluster.redis.restart_empty()
+            second = new_turn(client, b, thread_id)
+            assert second.status_code == 409 and second.json()["error"] == "ThreadBusy", second.text
+        on_a.join(60)
+        assert on_a.result is not None and on_a.result.last("done")["data"]["status"] == "success"
+        assert_one_log(client, [a, b], run["run_id"], on_a.result)
+        assert new_turn(client, b, thread_id).status_code == 200
+        history = messages(client, b, thread_id)
+        assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
+        assert [history[0]["content"], history[2]["content"]] == [QUESTION, FOLLOW_UP]
+        assert "the Redis dataset changed" in b.log()
+        wait_until(lambda: "Redis lost its dataset" in a.log() + b.log(), 10, "a sweep to see it")
+        no_tracebacks(a, b)
+
+
 def test_redis_down_while_a_run_finishes_then_its_host_killed(tmp_path: Path, client: httpx.Client) -> None:
     """Redis (AOF) stops mid-run; the run ends on host A and its end reaches PostgreSQL, but
     not Redis; A is killed before Redis returns. Once Redis is back, B claims the run, finds
@@ -342,6 +371,34 @@ def test_a_cancel_answered_then_the_host_killed(tmp_path: Path, client: httpx.Cl
         assert "final" not in whole.types and whole.last("done")["data"]["status"] == "cancelled"
 
 
+def test_a_cancel_published_while_the_worker_reconnects_is_read_again(
+    tmp_path: Path, client: httpx.Client
+) -> None:
+    """Host A's Redis connections are reset, and new ones refused, while host B answers a
+    cancel of A's run: the cancel's publish reaches nobody. When A's pub/sub connection comes
+    back, A re-reads the cancel keys of its runs, and ends the run cancelled itself (attempt
+    1, no takeover)."""
+    with Cluster(tmp_path) as cluster:
+        a, b = cluster.host("a", redis_proxy=True), cluster.host("b")
+        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
+        run_id = run["run_id"]
+        on_a = Reader(a.url + run["stream_url"])
+        on_a.start()
+        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        cluster.proxies["a"].down()
+        answer = client.post(f"{b.url}/api/runs/{run_id}/cancel")
+        assert answer.status_code == 202 and answer.json()["cancelled"] is True, answer.text
+        time.sleep(0.5)  # well inside the 2 s lease: nobody takes the run over
+        cluster.proxies["a"].up()
+        on_a.join(30)
+        assert on_a.result is not None
+        assert on_a.result.last("done")["data"]["status"] == "cancelled", on_a.result.types
+        outcome = assert_one_outcome(client, [a, b], run_id)
+        assert outcome["status"] == "cancelled" and outcome["attempt"] == 1
+        assert_one_log(client, [a, b], run_id, on_a.result)
+        assert "taking over" not in a.log() + b.log()
+
+
 def test_three_rolling_sigterms_do_not_use_up_the_attempts(tmp_path: Path, client: httpx.Client) -> None:
     """STAGECAST_RUN_MAX_ATTEMPTS=2 and three rolling restarts (SIGTERM the host executing the
     run, start its replacement): graceful hand-overs are not failures, the run succeeds."""
@@ -405,6 +462,33 @@ def test_postgresql_connections_cut_mid_run(tmp_path: Path, client: httpx.Client
         assert outcome["status"] == "success", (outcome, rest.types)
         assert_answer(whole_log(client, b, run_id), messages(client, b, thread_id)[1]["content"])
         assert new_turn(client, a, thread_id).status_code == 200
+
+
+def test_an_end_in_redis_only_is_recorded_by_a_sweeper(tmp_path: Path, client: httpx.Client) -> None:
+    """Host A loses PostgreSQL mid-run (its server is gone: connections reset, new ones
+    refused). The run ends on A and its terminal event is committed in Redis, but A cannot
+    record the end. B's sweeper finds the unfinished record whose log is closed and writes
+    the end from the committed log; every host then agrees, and the thread takes a new turn."""
+    with Cluster(tmp_path) as cluster:
+        a, b = cluster.host("a", postgres_proxy=True), cluster.host("b")
+        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
+        run_id = run["run_id"]
+        on_a = Reader(a.url + run["stream_url"])
+        on_a.start()
+        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        cluster.proxies["a/pg"].down()
+        on_a.join(60)
+        assert on_a.result is not None
+        status = on_a.result.last("done")["data"]["status"]
+        wait_until(lambda: "could not record the end of the run" in a.log(), 20, "A to give up its write")
+        wait_until(lambda: summary(client, b, run_id)["status"] == status, 15, "B's sweeper to write it")
+        assert "recorded the end of run" in b.log()
+        cluster.proxies["a/pg"].up()
+        assert_one_log(client, [a, b], run_id, on_a.result)
+        outcome = assert_one_outcome(client, [a, b], run_id)
+        assert outcome["events"] == len(on_a.result.messages)
+        thread_id = on_a.result.events[0]["data"]["thread_id"]
+        assert new_turn(client, b, thread_id).status_code == 200
 
 
 def test_a_takeover_that_cannot_start_does_not_use_up_an_attempt(

@@ -28,7 +28,7 @@ def claim_thread(manager: RunManager, thread_id: str, run_id: str) -> None:
 
     A previous run still on the thread is waited for (it ended here, its end not yet in the
     shared store), refused (``busy_thread_policy: reject``) or cancelled and waited for."""
-    holder = manager.coordinator.claim_thread(thread_id, run_id)
+    holder = _claim(manager, thread_id, run_id)
     ended_here = manager.runs.get(holder) if holder is not None else None
     if ended_here is not None and ended_here.finished:
         # Its clients here read `done` from memory; the shared store frees the thread when
@@ -36,7 +36,7 @@ def claim_thread(manager: RunManager, thread_id: str, run_id: str) -> None:
         deadline = time.monotonic() + RELEASE_WAIT_S
         while holder is not None and time.monotonic() < deadline:
             gevent.sleep(0.01)
-            holder = manager.coordinator.claim_thread(thread_id, run_id)
+            holder = _claim(manager, thread_id, run_id)
     if holder is not None and manager.coordinator.distributed and holder not in manager.runs:
         holder = _release_if_ended(manager, thread_id, run_id, holder)
     if holder is None:
@@ -52,7 +52,7 @@ def claim_thread(manager: RunManager, thread_id: str, run_id: str) -> None:
     deadline = time.monotonic() + cancel.CANCEL_DEADLINE_S * 2
     while time.monotonic() < deadline:
         gevent.sleep(0.05)
-        if manager.coordinator.claim_thread(thread_id, run_id) is None:
+        if _claim(manager, thread_id, run_id) is None:
             return
     raise ServiceError(
         ErrorCode.THREAD_BUSY, 409, f"Conversation {thread_id} is still busy with run {holder}."
@@ -67,4 +67,20 @@ def _release_if_ended(manager: RunManager, thread_id: str, run_id: str, holder: 
     if stored is None or not (stored.finished or stored.state == "interrupted"):
         return holder
     manager.coordinator.release_thread(thread_id, holder)
-    return manager.coordinator.claim_thread(thread_id, run_id)
+    return _claim(manager, thread_id, run_id)
+
+
+def _claim(manager: RunManager, thread_id: str, run_id: str) -> str | None:
+    """Claim the thread's busy mark: None if claimed, else the run holding the thread.
+
+    Shortly after Redis lost its data (a new dataset epoch), a missing mark proves nothing:
+    the run holding the thread may be writing its keys back, or be waiting for the sweeper.
+    PostgreSQL's unfinished runs decide then (docs/faults.md, "Store loss")."""
+    holder = manager.coordinator.claim_thread(thread_id, run_id)
+    if holder is not None or not manager.coordinator.recovering():
+        return holder
+    live = manager.store.live_on_thread(thread_id, run_id)
+    if not live:
+        return None
+    manager.coordinator.release_thread(thread_id, run_id)  # so the holder can write its mark back
+    return live[0]

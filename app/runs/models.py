@@ -19,6 +19,19 @@ RunState = Literal["pending", "running", "success", "error", "cancelled", "timeo
 FINISHED_STATES = frozenset({"success", "error", "cancelled", "timeout", "interrupted", "paused"})
 
 
+def outcome_in(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run's ``result``, ``error`` and ``interrupts``, as its log (parsed events) tells them."""
+    outcome: dict[str, Any] = {"result": None, "error": None, "interrupts": None}
+    for event in events:
+        if event["type"] == "final":
+            outcome["result"] = event["data"]
+        elif event["type"] == "error":
+            outcome["error"] = event["data"]
+        elif event["type"] == "interrupt":
+            outcome["interrupts"] = event["data"]["interrupts"]
+    return outcome
+
+
 class RunRequest(AgentInput):
     """The body of ``POST /api/chat/stream``, ``/api/chat`` and ``/api/runs``."""
 

@@ -5,6 +5,9 @@ Every lease period, give or take a fifth (so workers started together do not swe
 - it writes the high-water mark of each run executing here (the highest event seq Redis
   accepted) into PostgreSQL, in one statement: a takeover that finds a shorter log in Redis
   knows Redis lost data, and never reads that as a takeover;
+- it compares the Redis dataset's epoch with the one PostgreSQL last saw: a new one means
+  Redis lost its data, and new runs' threads are checked in PostgreSQL for a while
+  (:mod:`app.runs.backends.redis.epoch`);
 - it finds runs that PostgreSQL has as unfinished but that hold no lease in Redis (Redis
   lost its keys: a restart without AOF, a failover to an empty replica). A run found so on
   two sweeps in a row is made claimable again; the takeover then restarts it from its
@@ -22,11 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 
 import gevent
 
 from .backends.redis import RedisCoordinator
+from .models import outcome_in
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ class Sweeper:
                 log.warning("sweep failed: %s", exc)
 
     def sweep(self) -> None:
+        self._compare_epochs()
         self.store.mark_committed(self.coordinator.committed_marks())
         live = self.store.live()
         if not live:
@@ -76,10 +80,41 @@ class Sweeper:
                 suspects.add(run_id)
         self._suspects = suspects
 
-    def _record_end(self, run_id: str, attempt: int) -> None:
-        events = self.coordinator.entries(run_id)
-        done = json.loads(events[-1]) if events else {}
-        if done.get("type") != "done":
+    def _compare_epochs(self) -> None:
+        """A Redis dataset whose epoch is not the one PostgreSQL last saw has lost its data."""
+        epoch = self.coordinator.dataset_epoch()
+        known = self.store.redis_epoch()
+        if epoch == known:
             return
-        if self.store.ended_in_log(run_id, attempt, done["data"]["status"], events, time.time()):
+        if known is None:  # the deployment's first sweep
+            self.store.advance_redis_epoch(None, epoch)
+            return
+        self.coordinator.dataset_lost()
+        if self.store.advance_redis_epoch(known, epoch):  # one host says it
+            log.error(
+                "Redis lost its dataset (epoch %s, now %s): workers write back the runs they "
+                "execute, and runs nobody holds are swept",
+                known,
+                epoch,
+            )
+
+    def _record_end(self, run_id: str, attempt: int) -> None:
+        entries = self.coordinator.entries(run_id)
+        events = [json.loads(entry) for entry in entries]
+        stored = self.store.get(run_id)
+        if not events or events[-1]["type"] != "done" or stored is None:
+            return
+        done = events[-1]["data"]
+        # Its end on the executing host's clock, like the rest of its summary.
+        started = stored.summary.get("started_at") or stored.summary["created_at"]
+        ended_at = started + done["duration_ms"] / 1000
+        summary = {
+            **stored.summary,
+            **outcome_in(events),
+            "status": done["status"],
+            "ended_at": ended_at,
+            "duration_ms": done["duration_ms"],
+            "events": len(events),
+        }
+        if self.store.ended_in_log(run_id, attempt, summary, entries):
             log.warning("recorded the end of run %s from its log (its worker never did)", run_id)

@@ -23,7 +23,7 @@ from ..agent.control import RunControl
 from ..agent.errors import RunFailure, cancellation
 from ..events import ErrorCode, EventFactory
 from ..logs import bind_log_context
-from .models import Run, RunRequest
+from .models import Run, RunRequest, outcome_in
 
 if TYPE_CHECKING:
     from .manager import RunManager
@@ -109,14 +109,6 @@ def _take_over(manager: RunManager, run_id: str, attempt: int, handed_over: bool
         manager.coordinator.abandon(run_id, stored.thread_id)
         return
     summary = stored.summary
-    entries = manager.coordinator.entries(run_id)
-    if not entries or len(entries) < manager.store.committed_seq(run_id):
-        # Redis lost events clients may have seen (docs/faults.md, "Store loss"): ids
-        # cannot be reused for other events, so the run ends here, interrupted.
-        log.error("run %s lost its log in Redis (store loss); ending it interrupted", run_id)
-        manager.store.set_state([run_id], "interrupted", ended_at=time.time())
-        manager.coordinator.abandon(run_id, stored.thread_id)
-        return
     run = Run(
         run_id=run_id,
         thread_id=stored.thread_id,
@@ -136,11 +128,8 @@ def _take_over(manager: RunManager, run_id: str, attempt: int, handed_over: bool
     manager.active += 1
     events = EventFactory(run_id, run.trace_id)
     delivered = [json.loads(entry) for entry in entries]
-    for event in delivered:  # an outcome already written ends it
-        if event["type"] == "final":
-            run.result = event["data"]
-        elif event["type"] == "error":
-            run.error = event["data"]
+    outcome = outcome_in(delivered)  # an outcome already written ends it
+    run.result, run.error = outcome["result"], outcome["error"]
     cancel_reason = manager.coordinator.cancel_reason(run_id)
     if run.result is not None or run.error is not None or cancel_reason:
         if cancel_reason:

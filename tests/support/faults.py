@@ -78,6 +78,11 @@ class TcpProxy:
         for sock in sockets:
             with suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            # Wakes the pump thread blocked in recv() on it: without this, close() leaves an
+            # idle connection (a pub/sub subscriber, a pooled database connection) open in the
+            # kernel, and it is never reset.
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RD)
             with suppress(OSError):
                 sock.close()
 

@@ -62,6 +62,10 @@ class Coordinator(ABC):
     def claim_thread(self, thread_id: str, run_id: str) -> str | None:
         """Mark ``thread_id`` busy with ``run_id``; None if claimed, else the run holding it."""
 
+    def recovering(self) -> bool:
+        """Whether busy marks may have been lost a moment ago (then PostgreSQL is asked too)."""
+        return False
+
     @abstractmethod
     def release_thread(self, thread_id: str, run_id: str) -> None:
         """Undo :meth:`claim_thread` (the run ended, or its start failed)."""

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS run_records (
     ended_at   DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS run_records_created ON run_records (created_at DESC, run_id DESC);
+CREATE INDEX IF NOT EXISTS run_records_live ON run_records (thread_id) WHERE events IS NULL;
 CREATE TABLE IF NOT EXISTS thread_owners (
     thread_id TEXT PRIMARY KEY,
     owner     TEXT NOT NULL
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS thread_owners (
 """
 
 _COLUMNS = "run_id, thread_id, worker, state, attempt, request, summary, events"
+# A run that may still execute somewhere: not ended, not given up.
+_LIVE = "events IS NULL AND state NOT IN ('interrupted', 'draining')"
 
 
 @dataclass(frozen=True)
@@ -136,20 +139,27 @@ class RunStore(ABC):
         """(run_id, thread_id, attempt) of every run that may still execute somewhere."""
         return [
             (row[0], row[1], row[2])
+            for row in self._execute(f"SELECT run_id, thread_id, attempt FROM run_records WHERE {_LIVE}")
+        ]
+
+    def live_on_thread(self, thread_id: str, run_id: str) -> list[str]:
+        """The runs other than ``run_id`` that may still execute on ``thread_id``."""
+        return [
+            row[0]
             for row in self._execute(
-                "SELECT run_id, thread_id, attempt FROM run_records"
-                " WHERE events IS NULL AND state NOT IN ('interrupted', 'draining')"
+                f"SELECT run_id FROM run_records WHERE thread_id = ? AND run_id <> ? AND {_LIVE}",
+                (thread_id, run_id),
             )
         ]
 
-    def ended_in_log(self, run_id: str, attempt: int, state: str, events: list[str], ended_at: float) -> bool:
+    def ended_in_log(self, run_id: str, attempt: int, summary: dict[str, Any], events: list[str]) -> bool:
         """Record the end of a run whose terminal event is committed in the shared log but whose
-        worker never recorded it (killed between the two writes)."""
+        worker never recorded it (killed between the two writes); ``summary`` as the log tells it."""
         return bool(
             self._execute(
-                "UPDATE run_records SET state = ?, events = ?, ended_at = ?"
+                "UPDATE run_records SET state = ?, summary = ?, events = ?, ended_at = ?"
                 " WHERE run_id = ? AND events IS NULL AND attempt = ? RETURNING run_id",
-                (state, _dump(events), ended_at, run_id, attempt),
+                (summary["status"], _dump(summary), _dump(events), summary["ended_at"], run_id, attempt),
             )
         )
 
@@ -163,6 +173,14 @@ class RunStore(ABC):
     def committed_seq(self, run_id: str) -> int:
         """The run's last high-water mark: a shared log shorter than it lost data."""
         return 0
+
+    def redis_epoch(self) -> str | None:
+        """The Redis dataset's epoch this store last saw (the distributed mode's store only)."""
+        return None
+
+    def advance_redis_epoch(self, seen: str | None, epoch: str) -> bool:
+        """Record ``epoch`` if the store still has ``seen``; False if another host did first."""
+        return False
 
     def forget(self, run_id: str) -> None:
         """Undo :meth:`started` for a run whose start failed half-way."""

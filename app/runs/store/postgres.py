@@ -288,6 +288,10 @@ class PostgresRunStore(RunStore):
                 "ALTER TABLE run_records"
                 " ADD COLUMN IF NOT EXISTS created_db TIMESTAMPTZ NOT NULL DEFAULT now()"
             )
+            # The Redis dataset's epoch, as last seen (docs/faults.md, "Store loss").
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS stagecast_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
 
     def age_s(self, run_id: str, created_at: float) -> float:
         rows = self._execute(
@@ -313,6 +317,17 @@ class PostgresRunStore(RunStore):
     def committed_seq(self, run_id: str) -> int:
         rows = self._execute("SELECT committed_seq FROM run_records WHERE run_id = ?", (run_id,))
         return int(rows[0][0]) if rows else 0
+
+    def redis_epoch(self) -> str | None:
+        rows = self._execute("SELECT value FROM stagecast_meta WHERE name = 'redis_epoch'")
+        return str(rows[0][0]) if rows else None
+
+    def advance_redis_epoch(self, seen: str | None, epoch: str) -> bool:
+        if seen is None:
+            sql = "INSERT INTO stagecast_meta VALUES ('redis_epoch', ?) ON CONFLICT DO NOTHING RETURNING name"
+            return bool(self._execute(sql, (epoch,)))
+        sql = "UPDATE stagecast_meta SET value = ? WHERE name = 'redis_epoch' AND value = ? RETURNING name"
+        return bool(self._execute(sql, (epoch, seen)))
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         def execute() -> list[tuple[Any, ...]]:

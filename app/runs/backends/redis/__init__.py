@@ -14,11 +14,13 @@ Keys, under ``STAGECAST_REDIS_PREFIX``:
   other workers, so it is not cancelled for lack of watchers while one is watching elsewhere.
 - ``thread:<id>``: the run that holds a busy thread. ``run:<id>:cancel``: a cancel request.
 - Channels ``log:<id>`` (new entries, for fan-out) and ``cancel``.
+- ``epoch``: the dataset's epoch, a random id written when a worker finds none; a new one
+  means Redis lost its data (:mod:`.epoch`).
 
 The coordinator (:mod:`.coordinator`) is the backend's one door; its jobs have rooms beside
 it: :mod:`.scripts` (the Lua scripts), :mod:`.flush` (batched appends), :mod:`.mirrors`
-(pub/sub mirrors of runs executing elsewhere), :mod:`.signals` (cancels and watchers) and
-:mod:`.leases` (leases, takeovers, busy threads).
+(pub/sub mirrors of runs executing elsewhere), :mod:`.signals` (cancels and watchers),
+:mod:`.leases` (leases, takeovers, busy threads) and :mod:`.epoch` (the dataset's epoch).
 
 Connections stay bounded however many streams are open (redis-py's pool, gevent-aware):
 clients of one worker that watch a run elsewhere share one copy of its log, fed by one

@@ -16,7 +16,7 @@ from gevent.event import Event as Signal
 
 from ...log import MemoryEventLog
 from .. import Coordinator, RunHost, StoreUnavailableError
-from . import flush, leases, mirrors, scripts, signals
+from . import epoch, flush, leases, mirrors, scripts, signals
 from .flush import SharedLog
 from .mirrors import Mirror
 
@@ -76,6 +76,8 @@ class RedisCoordinator(Coordinator):
         self._greenlets: list[gevent.Greenlet] = []
         self._local: Callable[[], Iterable[tuple[str, int]]] = lambda: ()
         self.available = True
+        self.epoch: str | None = None  # the Redis dataset's epoch, as this worker last saw it
+        self.recovering_until = 0.0  # time.monotonic() until which threads are checked in PostgreSQL
 
     # --- keys ---
 
@@ -100,11 +102,19 @@ class RedisCoordinator(Coordinator):
     def _cancel_channel(self) -> str:
         return self.prefix + "cancel"
 
+    @property
+    def _epoch_key(self) -> str:
+        return self.prefix + "epoch"
+
     # --- lifecycle ---
 
     def start(self, host: RunHost) -> None:
         self._host = host
         self._local = host.local_runs
+        try:
+            epoch.current(self)
+        except redis.RedisError as exc:  # read on the first claim or sweep instead
+            self._went_away(exc)
         self._greenlets = [
             gevent.spawn(loop, self) for loop in (flush.flush_loop, mirrors.listen_loop, leases.keep_loop)
         ]
@@ -187,6 +197,18 @@ class RedisCoordinator(Coordinator):
 
     def entries(self, run_id: str) -> list[str]:
         return mirrors.entries(self, run_id)
+
+    # the dataset's epoch (epoch.py)
+
+    def dataset_epoch(self) -> str:
+        return epoch.current(self)
+
+    def dataset_lost(self) -> None:
+        """The sweeper found the dataset is not the one PostgreSQL knew: check threads there."""
+        epoch.begin_recovery(self)
+
+    def recovering(self) -> bool:
+        return epoch.recovering(self)
 
     # sweeping (app.runs.sweeper)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import gevent
 import redis
 
-from . import flush, mirrors, signals
+from . import epoch, flush, mirrors, signals
 
 if TYPE_CHECKING:
     from .coordinator import RedisCoordinator
@@ -24,9 +24,12 @@ log = logging.getLogger(__name__)
 def claim_thread(coordinator: RedisCoordinator, thread_id: str, run_id: str) -> str | None:
     key = coordinator._thread_key(thread_id)
     with coordinator._unavailable_as_error():
-        if coordinator.redis.set(key, run_id, nx=True, px=coordinator.thread_ttl_ms):
-            return None
-        holder = coordinator.redis.get(key)
+        pipe = coordinator.redis.pipeline(transaction=False)
+        pipe.set(key, run_id, nx=True, px=coordinator.thread_ttl_ms)
+        pipe.get(key)
+        pipe.get(coordinator._epoch_key)  # in the same round trip: a lost dataset is seen at once
+        _, holder, dataset_epoch = pipe.execute()
+    epoch.observe(coordinator, dataset_epoch)
     return None if holder == run_id else holder or None
 
 
