@@ -163,11 +163,7 @@ def test_a_partitioned_worker_does_not_fork_the_log(tmp_path: Path, client: http
     dropped, and both hosts serve the same log and the same outcome."""
     with Cluster(tmp_path) as cluster:
         a, b = cluster.host("a", redis_proxy=True), cluster.host("b")
-        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
-        run_id = run["run_id"]
-        on_a = Reader(a.url + run["stream_url"])
-        on_a.start()
-        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        run_id, on_a = reading_a_run(client, a)
         cluster.proxies["a"].partition()
         time.sleep(0.3)  # A keeps producing into memory; its client sees none of it
         with paused(cluster.worker(a)):
@@ -181,13 +177,22 @@ def test_a_partitioned_worker_does_not_fork_the_log(tmp_path: Path, client: http
         rest = read_stream(
             client,
             "GET",
-            a.url + run["stream_url"],
+            f"{a.url}/api/runs/{run_id}/stream",
             headers={"Last-Event-ID": on_a.result.messages[-1].id} if on_a.result.messages else {},
         )
         assert_one_log(client, [a, b], run_id, on_a.result, rest, on_b)
         outcome = assert_one_outcome(client, [a, b], run_id)
         assert outcome["status"] == "success" and outcome["attempt"] == 2
         no_tracebacks(a, b)
+
+
+def reading_a_run(client: httpx.Client, host: Server) -> tuple[str, Reader]:
+    """A run started on ``host``, read there by a client in the background, 3 tokens in."""
+    run = client.post(host.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
+    reader = Reader(host.url + run["stream_url"])
+    reader.start()
+    wait_until(lambda: reader.tokens() >= 3, 15, "tokens on host " + host.url)
+    return run["run_id"], reader
 
 
 def new_turn(client: httpx.Client, host: Server, thread_id: str) -> httpx.Response:
@@ -200,11 +205,7 @@ def test_redis_restarted_empty_mid_run(tmp_path: Path, client: httpx.Client) -> 
     every event its client saw keeps its id and data, and the thread frees up."""
     with Cluster(tmp_path, appendonly=False) as cluster:
         a, b = cluster.host("a"), cluster.host("b")
-        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
-        run_id = run["run_id"]
-        on_a = Reader(a.url + run["stream_url"])
-        on_a.start()
-        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        run_id, on_a = reading_a_run(client, a)
         cluster.redis.restart_empty()
         on_a.join(60)
         assert on_a.result is not None
@@ -226,10 +227,7 @@ def test_a_busy_mark_lost_with_redis_keeps_a_second_turn_out(tmp_path: Path, cli
     then takes the second turn, and its history holds both turns in order."""
     with Cluster(tmp_path, appendonly=False) as cluster:
         a, b = cluster.host("a"), cluster.host("b")
-        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
-        on_a = Reader(a.url + run["stream_url"])
-        on_a.start()
-        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        run_id, on_a = reading_a_run(client, a)
         thread_id = on_a.partial[0].events[0]["data"]["thread_id"]
         with paused(cluster.worker(a)):
             cluster.redis.restart_empty()
@@ -237,7 +235,7 @@ def test_a_busy_mark_lost_with_redis_keeps_a_second_turn_out(tmp_path: Path, cli
             assert second.status_code == 409 and second.json()["error"] == "ThreadBusy", second.text
         on_a.join(60)
         assert on_a.result is not None and on_a.result.last("done")["data"]["status"] == "success"
-        assert_one_log(client, [a, b], run["run_id"], on_a.result)
+        assert_one_log(client, [a, b], run_id, on_a.result)
         assert new_turn(client, b, thread_id).status_code == 200
         history = messages(client, b, thread_id)
         assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
@@ -380,11 +378,7 @@ def test_a_cancel_published_while_the_worker_reconnects_is_read_again(
     1, no takeover)."""
     with Cluster(tmp_path) as cluster:
         a, b = cluster.host("a", redis_proxy=True), cluster.host("b")
-        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
-        run_id = run["run_id"]
-        on_a = Reader(a.url + run["stream_url"])
-        on_a.start()
-        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        run_id, on_a = reading_a_run(client, a)
         cluster.proxies["a"].down()
         answer = client.post(f"{b.url}/api/runs/{run_id}/cancel")
         assert answer.status_code == 202 and answer.json()["cancelled"] is True, answer.text
@@ -471,11 +465,7 @@ def test_an_end_in_redis_only_is_recorded_by_a_sweeper(tmp_path: Path, client: h
     the end from the committed log; every host then agrees, and the thread takes a new turn."""
     with Cluster(tmp_path) as cluster:
         a, b = cluster.host("a", postgres_proxy=True), cluster.host("b")
-        run = client.post(a.url + "/api/runs", json={"message": QUESTION, "on_disconnect": "continue"}).json()
-        run_id = run["run_id"]
-        on_a = Reader(a.url + run["stream_url"])
-        on_a.start()
-        wait_until(lambda: on_a.tokens() >= 3, 15, "tokens on host A")
+        run_id, on_a = reading_a_run(client, a)
         cluster.proxies["a/pg"].down()
         on_a.join(60)
         assert on_a.result is not None
