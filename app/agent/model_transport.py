@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -176,6 +177,7 @@ class ConnectionPool:
         self._keep = keep
         self._keepalive_s = keepalive_s
         self._idle: dict[_Origin, deque[tuple[float, httpcore.HTTPConnection]]] = {}
+        self._lock = threading.Lock()  # gevent's in a worker; no I/O is done holding it
         self.idle = 0  # connections idle in the pool
         self.opened = 0  # connections opened since the pool was made
 
@@ -216,34 +218,42 @@ class ConnectionPool:
         )
 
     def close(self) -> None:
-        for idle in self._idle.values():
-            while idle:
-                idle.pop()[1].close()
-        self.idle = 0
+        with self._lock:
+            closing = [connection for idle in self._idle.values() for _, connection in idle]
+            self._idle.clear()
+            self.idle = 0
+        for connection in closing:
+            connection.close()
 
     def _take(self, key: _Origin) -> httpcore.HTTPConnection | None:
-        idle = self._idle.get(key)
         kept_since = time.monotonic() - self._keepalive_s
-        while idle:
-            returned, connection = idle.pop()
-            self.idle -= 1
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                returned, connection = idle.pop()
+                self.idle -= 1
             # has_expired: the server has closed it (its socket reads as ready while idle).
             if returned > kept_since and not connection.has_expired():
                 return connection
             connection.close()
-        return None
 
     def _return(self, key: _Origin, connection: httpcore.HTTPConnection, reusable: bool) -> None:
         now = time.monotonic()
-        idle = self._idle.setdefault(key, deque())
-        while idle and idle[0][0] <= now - self._keepalive_s:
-            idle.popleft()[1].close()
-            self.idle -= 1
-        if reusable and connection.is_idle() and self.idle < self._keep:
-            idle.append((now, connection))
-            self.idle += 1
-        else:
-            connection.close()
+        closing = []
+        with self._lock:
+            idle = self._idle.setdefault(key, deque())
+            while idle and idle[0][0] <= now - self._keepalive_s:
+                closing.append(idle.popleft()[1])
+                self.idle -= 1
+            if reusable and connection.is_idle() and self.idle < self._keep:
+                idle.append((now, connection))
+                self.idle += 1
+            else:
+                closing.append(connection)
+        for each in closing:
+            each.close()
 
 
 class _PooledBody:
