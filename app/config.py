@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     llm_max_response_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="one streamed answer; more is an UpstreamError"
     )
+    llm_keepalive_connections: int = Field(
+        100, ge=0, description="idle connections to the model server a worker keeps for later runs"
+    )
+    llm_keepalive_s: float = Field(
+        4.0, gt=0, description="an idle connection to the model server is closed after this"
+    )
     llm_max_retries: int = Field(
         2, ge=0, description="retries of a model call that failed before its first token"
     )

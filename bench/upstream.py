@@ -71,6 +71,7 @@ class Stats:
         self.reset()
 
     def reset(self) -> None:
+        self.connections = 0  # accepted: a client that reuses its connections opens fewer than requests
         self.requests = 0
         self.active = 0
         self.max_active = 0
@@ -86,6 +87,7 @@ class Stats:
             return round(lateness[min(len(lateness) - 1, int(q * len(lateness)))], 3) if lateness else None
 
         return {
+            "connections": self.connections,
             "requests": self.requests,
             "active": self.active,
             "max_active": self.max_active,
@@ -192,6 +194,7 @@ class UpstreamProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.server.stats.connections += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.stream is not None:

@@ -31,6 +31,7 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.llm_max_retries == 2 and settings.review_approval_threshold == 5_000_000
     assert settings.llm_allowed_models == ["a", "b"]
     assert settings.llm_enabled and settings.workers == 1 and settings.disconnect_grace_s == 10
+    assert settings.llm_keepalive_connections == 100 and settings.llm_keepalive_s == 4
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,8 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STAGECAST_LLM_RETRY_BACKOFF_S", "-0.5", "STAGECAST_LLM_RETRY_BACKOFF_S"),
         ("STAGECAST_LLM_RETRY_MAX_WAIT_S", "soon", "STAGECAST_LLM_RETRY_MAX_WAIT_S"),
         ("STAGECAST_LLM_MAX_TOOL_ROUNDS", "-2", "STAGECAST_LLM_MAX_TOOL_ROUNDS"),
+        ("STAGECAST_LLM_KEEPALIVE_CONNECTIONS", "-1", "STAGECAST_LLM_KEEPALIVE_CONNECTIONS"),
+        ("STAGECAST_LLM_KEEPALIVE_S", "0", "STAGECAST_LLM_KEEPALIVE_S"),
         ("STAGECAST_REVIEW_APPROVAL_THRESHOLD", "-1", "STAGECAST_REVIEW_APPROVAL_THRESHOLD"),
     ],
 )

@@ -56,6 +56,19 @@ def test_tokens_come_from_the_model(
     assert request["messages"][-1] == {"role": "user", "content": QUESTION}
 
 
+def test_runs_reuse_the_workers_connections_to_the_model(
+    llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client
+) -> None:
+    """One gevent worker: one run after another, on the connection the first one opened (or on
+    one an earlier test left idle), not a connection each."""
+    before = fake_openai.connections
+    for _ in range(4):
+        result = ask(llm_server, client)
+        assert result.last("done")["data"]["status"] == "success"
+        assert result.answer == "".join(fake_openai.tokens)
+    assert fake_openai.connections - before <= 1
+
+
 def test_llm_config_is_honoured_within_bounds(
     llm_server: Server, fake_openai: FakeOpenAI, client: httpx.Client
 ) -> None:

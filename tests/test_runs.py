@@ -169,6 +169,56 @@ def test_cancel_closes_the_upstream_stream(tmp_path, client: httpx.Client, chat_
         assert upstream.hangups[0] - cancel_at[0] < 1.0
 
 
+@pytest.mark.parametrize("chat_model", ["fast", "stock"])
+def test_a_cancel_closes_only_its_own_upstream_stream(
+    tmp_path, client: httpx.Client, chat_model: str
+) -> None:
+    """Two runs stream from the model at once, on one worker's shared connections: cancelling
+    one closes its connection within a second, and the other streams on to its end."""
+    tokens = [f"t{i} " for i in range(30)]
+    with (
+        FakeOpenAI(tokens=tokens, token_delay_s=0.05) as upstream,
+        run_server(tmp_path, openai_base_url=upstream.base_url, chat_model=chat_model) as server,
+    ):
+        results: dict[str, StreamResult] = {}
+
+        def read_other() -> None:
+            with httpx.Client(timeout=30) as own:
+                results["other"] = read_stream(
+                    own, "POST", server.url + "/api/chat/stream", json={"message": QUESTION}
+                )
+
+        other = threading.Thread(target=read_other)
+        other.start()
+        time.sleep(0.3)  # its answer is streaming (1.5 s in all) when the second run starts
+        cancel_at: list[float] = []
+
+        def cancel_after_tokens(result: StreamResult) -> bool:
+            if not cancel_at and result.types.count("token") >= 3:
+                cancel_at.append(time.monotonic())
+                response = client.post(f"{server.url}/api/runs/{result.headers['x-run-id']}/cancel")
+                assert response.status_code == 202
+            return False
+
+        cancelled = read_stream(
+            client,
+            "POST",
+            server.url + "/api/chat/stream",
+            json={"message": QUESTION},
+            stop_after=cancel_after_tokens,
+        )
+        other.join(30)
+        assert cancelled.last("done")["data"]["status"] == "cancelled"
+        assert cancelled.started + cancelled.arrivals[-1][0] - cancel_at[0] < 1.0
+        deadline = time.monotonic() + 3
+        while not upstream.hangups and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert upstream.hangups and upstream.hangups[0] - cancel_at[0] < 1.0
+        assert results["other"].last("done")["data"]["status"] == "success"
+        assert results["other"].answer == "".join(tokens)
+        assert len(upstream.hangups) == 1 and upstream.connections == 2
+
+
 def test_two_turns_share_the_thread(paced: Server, client: httpx.Client) -> None:
     thread = f"thread-{time.time_ns()}"
     first = read_stream(

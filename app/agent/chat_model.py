@@ -1,10 +1,13 @@
 """Chat model factory: an OpenAI-compatible model through langchain-openai, or none (offline).
 
 Each run gets its own ``httpx.Client`` so that cancelling the run can close the in-flight
-HTTP stream (docs/architecture.md, trap 3): closing the client closes its connections, which wakes a
-node blocked on the upstream's next chunk. The TLS context is built once per process, and
-the ChatOpenAI once per distinct model, temperature and token bound: a run gets a copy of it
-with its own client.
+HTTP stream (docs/architecture.md, trap 3): closing the client closes the connections the
+run's requests are on, which wakes a node blocked on the upstream's next chunk. The
+connections themselves are the worker's, kept alive between runs
+(:class:`~app.agent.model_transport.ConnectionPool`): a run mostly reuses one instead of
+opening a TCP connection and a TLS session of its own. The TLS context and that pool are built
+once per process, at its first run, and the ChatOpenAI once per distinct model, temperature
+and token bound: a run gets a copy of it with its own client.
 
 A model call that fails before its first chunk (429, 5xx, a connect error or timeout) is
 retried by :func:`stream_with_retries`, not by the SDK: each retry is shown to the client,
@@ -14,6 +17,7 @@ and a call is never retried once a chunk has streamed (it would send the text tw
 from __future__ import annotations
 
 import email.utils
+import os
 import random
 import ssl
 import time
@@ -34,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..config import Settings
 from .control import RunControl
 from .fast_openai import FastChatOpenAI
-from .model_transport import GuardedTransport
+from .model_transport import ConnectionPool, GuardedTransport, RunTransport, SharedTransport
 
 
 class ChunkDictOpenAI(openai.OpenAI):
@@ -103,12 +107,29 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+@lru_cache(maxsize=8)
+def shared_transport(base_url: str | None, keep: int, keepalive_s: float) -> SharedTransport:
+    """The worker's connections to the model server at ``base_url`` (the key: one pool each).
+
+    Made at the first run that needs it, so in a worker, after the fork and gevent's patch,
+    never in gunicorn's master (docs/architecture.md, trap 6); a process forked from one that
+    has it starts without it.
+    """
+    return SharedTransport(ConnectionPool(_tls_context(), keep, keepalive_s))
+
+
+os.register_at_fork(after_in_child=shared_transport.cache_clear)
+
+
 def make_chat_model(settings: Settings, options: LLMConfig, control: RunControl) -> ChatOpenAI | None:
     """The run's chat model, or None when no OpenAI-compatible endpoint is configured."""
     if not settings.llm_enabled:
         return None
     timeout = httpx.Timeout(settings.llm_timeout_s, connect=10.0)
-    transport = GuardedTransport(httpx.HTTPTransport(verify=_tls_context()), settings.llm_max_response_bytes)
+    pooled = shared_transport(
+        settings.openai_base_url, settings.llm_keepalive_connections, settings.llm_keepalive_s
+    )
+    transport = GuardedTransport(RunTransport(pooled), settings.llm_max_response_bytes)
     http_client = httpx.Client(transport=transport, timeout=timeout)
     control.add_closer(http_client.close)
     # openai 3 types its client with httpx2, and accepts an httpx client as well at run time.

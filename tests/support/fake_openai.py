@@ -11,7 +11,10 @@ chunks and drops the connection mid-body; ``status-<code>`` answers that HTTP er
 then answers once the request carries the tool's result; ``tools-loop`` asks for a tool
 whenever tools are offered. :meth:`FakeOpenAI.fail_next` makes the next requests, whatever
 their model, answer an HTTP error first (e.g. 503 twice, then the stream).
-It records each request body and when a client hung up in the middle of a stream.
+It records each request body, when a client hung up in the middle of a stream, and how many
+connections it accepted (``connections``; a client that keeps its connections alive opens
+fewer than it makes requests); ``keep_alive = False`` has it close each connection after its
+answer, as a server whose idle timeout ran out would.
 Given a certificate and its key, it speaks HTTPS (``base_url`` is then ``https://``).
 """
 
@@ -41,7 +44,9 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.hangups: list[float] = []  # time.monotonic() when a client closed mid-stream
         self.failures: list[tuple[int, str | None]] = []  # (status, Retry-After) to answer next
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.connections = 0  # accepted so far
+        self.keep_alive = True
+        self._server = _CountingServer(self, ("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._scheme = "http"
         if tls is not None:
@@ -81,6 +86,8 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if not fake.keep_alive:
+                    self.close_connection = True
                 fake.requests.append(body)
                 model = body.get("model", "paced")
                 if fake.failures:
@@ -231,3 +238,15 @@ class FakeOpenAI:
                 self.wfile.write(payload)
 
         return Handler
+
+
+class _CountingServer(ThreadingHTTPServer):
+    """Counts the connections it accepts (each is handled in its own thread)."""
+
+    def __init__(self, fake: FakeOpenAI, *args: Any) -> None:
+        self._fake = fake
+        super().__init__(*args)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._fake.connections += 1
+        super().process_request(request, client_address)
