@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.runs.backends.redis import RedisCoordinator
+from app.runs.backends.redis import RedisCoordinator, leases
 from tests.support.server import free_port
 from tests.support.services import RedisServer
 
@@ -97,3 +97,31 @@ def test_a_redis_that_lost_a_live_run_gets_it_back_not_fenced(coordinator: Redis
     assert coordinator.entries("run-4") == ["a", "b", "c"] and not host.fenced_runs
     assert coordinator.redis.get("t:run:run-4:attempt") == "1"
     assert coordinator.redis.zscore("t:leases", "run-4") is not None
+
+
+def test_a_run_that_ended_while_its_lease_was_renewed_is_not_fenced(coordinator: RedisCoordinator) -> None:
+    """The lease tick listed the run as live, then its terminal append closed the log before
+    the renewal reached Redis: its own end, not a takeover (its readers keep their stream)."""
+    host = Host()
+    coordinator._host = host
+    coordinator._local = lambda: [("run-5", 1)]  # listed before it ended
+    coordinator.begin("run-5", 1)
+    log_ = coordinator.new_log("run-5", "thread-5", 1, [])
+    log_.append("a")
+    log_.close()
+    assert coordinator._flush_now() and log_.closed
+    leases.keep(coordinator)
+    assert not host.fenced_runs
+
+
+def test_a_run_another_attempt_ended_is_fenced_by_the_lease_tick(coordinator: RedisCoordinator) -> None:
+    host = Host()
+    coordinator._host = host
+    coordinator._local = lambda: [("run-6", 1)]
+    coordinator.begin("run-6", 1)
+    log_ = coordinator.new_log("run-6", "thread-6", 1, [])
+    log_.append("a")
+    assert coordinator._flush_now()
+    coordinator.redis.set("t:run:run-6:closed", "1")  # attempt 2, elsewhere, ended it
+    leases.keep(coordinator)
+    assert host.fenced_runs == ["run-6"]

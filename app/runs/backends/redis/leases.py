@@ -122,7 +122,11 @@ def keep(coordinator: RedisCoordinator) -> None:
         shared = coordinator._local_logs.get(run_id)
         if renewed == -3 and shared is not None and flush.restore(coordinator, shared):
             continue  # Redis lost the run's keys; they are back
-        if not renewed:
+        if renewed == 2 and shared is not None and shared.sealed:
+            # It ended here while the renewal was on its way: its own terminal append closed
+            # the log (if another attempt's did, that append is refused, and fences it).
+            continue
+        if renewed in (0, 2):
             host.fenced(run_id)
     for mirror_run, mirror in list(coordinator._mirrors.items()):
         if not mirror.log.closed:

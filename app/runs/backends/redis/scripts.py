@@ -51,11 +51,12 @@ return 1
 """
 )
 
-# Renew a lease we hold; re-take one that lapsed if nobody claimed it meanwhile.
+# Renew a lease we hold; re-take one that lapsed if nobody claimed it meanwhile. 2: the log
+# is closed (its terminal event is in); 0: another attempt holds the run; -3: Redis lost it.
 RENEW = (
     NOW_MS
     + """
-if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[4]) == 1 then return 2 end
 if redis.call('EXISTS', KEYS[3]) == 0 then return -3 end
 local holder = redis.call('HGET', KEYS[2], ARGV[1])
 local me = ARGV[2] .. ':' .. ARGV[3]
