@@ -148,10 +148,7 @@ def test_cancel_from_the_other_host_closes_the_upstream_within_a_second(
             read_stream(client, "GET", b.url + run["stream_url"], stop_after=lambda r: "token" in r.types)
             cancel_at = time.monotonic()
             assert client.post(f"{b.url}/api/runs/{run['run_id']}/cancel").json()["cancelled"] is True
-            while not upstream.hangups and time.monotonic() < cancel_at + 3:
-                time.sleep(0.02)
-            assert upstream.hangups, "the upstream never saw the connection close"
-            assert upstream.hangups[0] - cancel_at < 1.0
+            assert upstream.first_hangup() - cancel_at < 1.0
 
 
 def test_a_thread_is_busy_across_hosts(hosts: tuple[Server, Server], client: httpx.Client) -> None:

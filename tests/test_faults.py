@@ -48,6 +48,24 @@ def whole_log(client: httpx.Client, host: Server, run_id: str) -> StreamResult:
     return read_stream(client, "GET", f"{host.url}/api/runs/{run_id}/stream")
 
 
+def first_tokens(client: httpx.Client, host: Server) -> StreamResult:
+    """A run streamed from ``host`` (it goes on without its client), read to its third token."""
+    return read_stream(
+        client,
+        "POST",
+        host.url + "/api/chat/stream",
+        json={"message": QUESTION, "on_disconnect": "continue"},
+        stop_after=lambda r: r.types.count("token") >= 3,
+    )
+
+
+def the_rest(client: httpx.Client, host: Server, run_id: str, head: StreamResult) -> StreamResult:
+    """The run's stream from ``host``, resumed after the last event ``head`` received."""
+    return read_stream(
+        client, "GET", f"{host.url}/api/runs/{run_id}/stream", headers={"Last-Event-ID": head.messages[-1].id}
+    )
+
+
 def assert_one_outcome(client: httpx.Client, hosts: list[Server], run_id: str) -> dict[str, Any]:
     """Every host answers the same status, attempt and event count for the run."""
     seen = [summary(client, host, run_id) for host in hosts]
@@ -100,13 +118,7 @@ def test_a_paused_worker_cannot_rewrite_the_thread_after_a_takeover(
         Cluster(tmp_path, openai_base_url=upstream.base_url) as cluster,
     ):
         a, b = cluster.host("a"), cluster.host("b")
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = first_tokens(client, a)
         run_id = head.headers["x-run-id"]
         thread_id = head.events[0]["data"]["thread_id"]
         with paused(cluster.worker(a)):
@@ -252,25 +264,14 @@ def test_redis_down_while_a_run_finishes_then_its_host_killed(tmp_path: Path, cl
     log is served from its record, a superset of what clients saw."""
     with Cluster(tmp_path, appendonly=True) as cluster:
         a, b = cluster.host("a"), cluster.host("b")
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = first_tokens(client, a)
         run_id = head.headers["x-run-id"]
         thread_id = head.events[0]["data"]["thread_id"]
         cluster.redis.stop()
         time.sleep(6)  # the run ends on A, in A's memory only
         a.kill_all()
         cluster.redis.start()
-        rest = read_stream(
-            client,
-            "GET",
-            f"{b.url}/api/runs/{run_id}/stream",
-            headers={"Last-Event-ID": head.messages[-1].id},
-        )
+        rest = the_rest(client, b, run_id, head)
         assert rest.last("done")["data"]["status"] == "success", rest.types
         assert_one_log(client, [b], run_id, head, rest)
         assert_answer(whole_log(client, b, run_id), messages(client, b, thread_id)[1]["content"])
@@ -288,13 +289,7 @@ def test_redis_restarted_empty_after_its_host_was_killed(tmp_path: Path, client:
     run interrupted (ids seen by clients are never reused); the thread frees up."""
     with Cluster(tmp_path, appendonly=False) as cluster:
         a, b = cluster.host("a"), cluster.host("b")
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = first_tokens(client, a)
         run_id = head.headers["x-run-id"]
         thread_id = head.events[0]["data"]["thread_id"]
         a.kill_all()
@@ -329,20 +324,9 @@ def test_hosts_with_clocks_30s_apart(tmp_path: Path, client: httpx.Client) -> No
         history = messages(client, a, thread_id)
         assert len(history) == 4 and history[-1]["content"] == second.json()["content"]
 
-        head = read_stream(
-            client,
-            "POST",
-            b.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = first_tokens(client, b)
         b.kill_all()
-        rest = read_stream(
-            client,
-            "GET",
-            f"{a.url}/api/runs/{head.headers['x-run-id']}/stream",
-            headers={"Last-Event-ID": head.messages[-1].id},
-        )
+        rest = the_rest(client, a, head.headers['x-run-id'], head)
         assert "restart" in rest.types
         assert rest.last("done")["data"]["status"] == "success", rest.types
 
@@ -352,13 +336,7 @@ def test_a_cancel_answered_then_the_host_killed(tmp_path: Path, client: httpx.Cl
     is killed at once, and the run taken over ends cancelled, never success."""
     with Cluster(tmp_path, offline_token_delay_ms=100) as cluster:
         a, b = cluster.host("a"), cluster.host("b")
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = first_tokens(client, a)
         run_id = head.headers["x-run-id"]
         answer = client.post(f"{a.url}/api/runs/{run_id}/cancel")
         a.kill_all()
@@ -433,22 +411,11 @@ def test_postgresql_connections_cut_mid_run(tmp_path: Path, client: httpx.Client
     thread takes its next turn."""
     with Cluster(tmp_path) as cluster:
         a, b = cluster.host("a", postgres_proxy=True), cluster.host("b")
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = first_tokens(client, a)
         run_id = head.headers["x-run-id"]
         thread_id = head.events[0]["data"]["thread_id"]
         cluster.proxies["a/pg"].cut()
-        rest = read_stream(
-            client,
-            "GET",
-            f"{a.url}/api/runs/{run_id}/stream",
-            headers={"Last-Event-ID": head.messages[-1].id},
-        )
+        rest = the_rest(client, a, run_id, head)
         status = rest.last("done")["data"]["status"]
         wait_until(lambda: summary(client, b, run_id)["status"] == status, 10, "the record of the end")
         assert_one_log(client, [a, b], run_id, head, rest)
@@ -489,24 +456,13 @@ def test_a_takeover_that_cannot_start_does_not_use_up_an_attempt(
     takes the run over; only A's loss counted, so the run is not interrupted."""
     with Cluster(tmp_path, run_max_attempts=2) as cluster:
         a, b = cluster.host("a"), cluster.host("b", postgres_proxy=True)
-        head = read_stream(
-            client,
-            "POST",
-            a.url + "/api/chat/stream",
-            json={"message": QUESTION, "on_disconnect": "continue"},
-            stop_after=lambda r: r.types.count("token") >= 3,
-        )
+        head = first_tokens(client, a)
         run_id = head.headers["x-run-id"]
         cluster.proxies["b/pg"].down()
         a.kill_all()
         wait_until(lambda: "giving it back" in b.log(), 20, "a claim given back")
         time.sleep(2)  # more claims, each given back
         cluster.proxies["b/pg"].up()
-        rest = read_stream(
-            client,
-            "GET",
-            f"{b.url}/api/runs/{run_id}/stream",
-            headers={"Last-Event-ID": head.messages[-1].id},
-        )
+        rest = the_rest(client, b, run_id, head)
         assert rest.last("done")["data"]["status"] == "success", rest.types
         assert [e["data"]["reason"] for e in rest.events if e["type"] == "restart"] == ["WorkerLost"]

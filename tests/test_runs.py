@@ -135,38 +135,36 @@ def test_rejoin_within_grace_keeps_the_run(impatient: Server, client: httpx.Clie
     assert rest.last("done")["data"]["status"] == "success"
 
 
+def cancelled_after_three_tokens(client: httpx.Client, server: Server) -> tuple[StreamResult, float]:
+    """A chat streamed from ``server``, cancelled (202, ``cancelled: true``) once it has 3
+    tokens, read to its end; and when the cancel was sent (``time.monotonic()``)."""
+    cancel_at: list[float] = []
+
+    def cancel_after_tokens(result: StreamResult) -> bool:
+        if not cancel_at and result.types.count("token") >= 3:
+            cancel_at.append(time.monotonic())
+            response = client.post(f"{server.url}/api/runs/{result.headers['x-run-id']}/cancel")
+            assert response.status_code == 202 and response.json()["cancelled"] is True
+        return False
+
+    url = server.url + "/api/chat/stream"
+    result = read_stream(client, "POST", url, json={"message": QUESTION}, stop_after=cancel_after_tokens)
+    return result, cancel_at[0]
+
+
 @pytest.mark.parametrize("chat_model", ["fast", "stock"])
 def test_cancel_closes_the_upstream_stream(tmp_path, client: httpx.Client, chat_model: str) -> None:
     with (
         FakeOpenAI(tokens=[f"t{i} " for i in range(100)], token_delay_s=0.1) as upstream,
         run_server(tmp_path, openai_base_url=upstream.base_url, chat_model=chat_model) as server,
     ):
-        cancel_at: list[float] = []
-
-        def cancel_after_tokens(result: StreamResult) -> bool:
-            if not cancel_at and result.types.count("token") >= 3:
-                cancel_at.append(time.monotonic())
-                response = client.post(f"{server.url}/api/runs/{result.headers['x-run-id']}/cancel")
-                assert response.status_code == 202 and response.json()["cancelled"] is True
-            return False
-
-        result = read_stream(
-            client,
-            "POST",
-            server.url + "/api/chat/stream",
-            json={"message": QUESTION},
-            stop_after=cancel_after_tokens,
-        )
+        result, cancel_at = cancelled_after_three_tokens(client, server)
         done_at = result.started + result.arrivals[-1][0]
         assert result.last("error")["data"]["error"] == "Cancelled"
         assert result.last("done")["data"]["status"] == "cancelled"
         assert result.types.count("token") < 20
-        assert done_at - cancel_at[0] < 1.0  # the cancel latency a client sees
-        deadline = time.monotonic() + 3
-        while not upstream.hangups and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert upstream.hangups, "the upstream never saw the connection close"
-        assert upstream.hangups[0] - cancel_at[0] < 1.0
+        assert done_at - cancel_at < 1.0  # the cancel latency a client sees
+        assert upstream.first_hangup() - cancel_at < 1.0
 
 
 @pytest.mark.parametrize("chat_model", ["fast", "stock"])
@@ -191,29 +189,11 @@ def test_a_cancel_closes_only_its_own_upstream_stream(
         other = threading.Thread(target=read_other)
         other.start()
         time.sleep(0.3)  # its answer is streaming (1.5 s in all) when the second run starts
-        cancel_at: list[float] = []
-
-        def cancel_after_tokens(result: StreamResult) -> bool:
-            if not cancel_at and result.types.count("token") >= 3:
-                cancel_at.append(time.monotonic())
-                response = client.post(f"{server.url}/api/runs/{result.headers['x-run-id']}/cancel")
-                assert response.status_code == 202
-            return False
-
-        cancelled = read_stream(
-            client,
-            "POST",
-            server.url + "/api/chat/stream",
-            json={"message": QUESTION},
-            stop_after=cancel_after_tokens,
-        )
+        cancelled, cancel_at = cancelled_after_three_tokens(client, server)
         other.join(30)
         assert cancelled.last("done")["data"]["status"] == "cancelled"
-        assert cancelled.started + cancelled.arrivals[-1][0] - cancel_at[0] < 1.0
-        deadline = time.monotonic() + 3
-        while not upstream.hangups and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert upstream.hangups and upstream.hangups[0] - cancel_at[0] < 1.0
+        assert cancelled.started + cancelled.arrivals[-1][0] - cancel_at < 1.0
+        assert upstream.first_hangup() - cancel_at < 1.0
         assert results["other"].last("done")["data"]["status"] == "success"
         assert results["other"].answer == "".join(tokens)
         assert len(upstream.hangups) == 1 and upstream.connections == 2

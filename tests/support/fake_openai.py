@@ -59,6 +59,15 @@ class FakeOpenAI:
             self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def first_hangup(self, timeout_s: float = 3.0) -> float:
+        """When a client first closed mid-stream (``time.monotonic()``), waiting up to
+        ``timeout_s`` for it; AssertionError if none did."""
+        deadline = time.monotonic() + timeout_s
+        while not self.hangups and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.hangups, "the upstream never saw the connection close"
+        return self.hangups[0]
+
     @property
     def base_url(self) -> str:
         return f"{self._scheme}://127.0.0.1:{self._server.server_address[1]}/v1"
