@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 from tests.support.client import StreamResult, read_stream
-from tests.support.faults import Cluster, paused
+from tests.support.faults import Cluster, TcpProxy, paused
 from tests.support.server import Server
 
 QUESTIONS = ["ABC-12345 부품의 재고는?", "그 부품의 월별 사용량 추이는?"]
@@ -58,6 +58,9 @@ class Chaos:
         self.faults: Counter[str] = Counter()
         self.violations: Counter[str] = Counter()
         self.runs = 0
+        # Each host slot's proxies to Redis and to PostgreSQL (None: it reaches them directly).
+        self._proxy_of: dict[str, TcpProxy | None] = {}
+        self._pg_proxy_of: dict[str, TcpProxy | None] = {}
         for name, proxied, skew in (("h0", True, 0.0), ("h1", True, 0.0), ("h2", False, 30.0)):
             self._start(name, proxied, skew)
 
@@ -67,9 +70,7 @@ class Chaos:
         self.hosts[slot] = self.cluster.host(
             name, redis_proxy=proxied, postgres_proxy=proxied, clock_skew_s=skew
         )
-        self._proxy_of = getattr(self, "_proxy_of", {})
         self._proxy_of[slot] = self.cluster.proxies.get(name)
-        self._pg_proxy_of = getattr(self, "_pg_proxy_of", {})
         self._pg_proxy_of[slot] = self.cluster.proxies.get(name + "/pg")
 
     def _replace(self, slot: str) -> None:
@@ -144,7 +145,8 @@ class Chaos:
         slot = self._slot_of(run_id)
         if fault == "none" or (slot is None and not fault.startswith("redis")):
             return "none", False  # the run ended (or is between workers) before the fault
-        if fault.startswith("pg_") and self._pg_proxy_of.get(slot) is None:
+        pg_proxy = self._pg_proxy_of.get(slot) if slot else None
+        if fault.startswith("pg_") and pg_proxy is None:
             fault = "pause"  # the direct host has no proxy to cut
         if fault == "pause" and slot:
             with paused(self._worker(slot)):
@@ -183,12 +185,12 @@ class Chaos:
                 return fault, bool(answer.get("cancelled"))
             host.kill_all()
             self._replace(slot)
-        elif fault == "pg_cut" and slot:
-            self._pg_proxy_of[slot].cut()
-        elif fault == "pg_down" and slot:
-            self._pg_proxy_of[slot].down()
+        elif fault == "pg_cut" and pg_proxy:
+            pg_proxy.cut()
+        elif fault == "pg_down" and pg_proxy:
+            pg_proxy.down()
             time.sleep(self.rng.uniform(0.3, 2))
-            self._pg_proxy_of[slot].up()
+            pg_proxy.up()
         elif fault == "redis_empty_pause" and slot:
             # The thread's busy mark is lost while its run's worker cannot write it back: a
             # second turn elsewhere must still be refused (docs/faults.md, "Store loss").
