@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS thread_owners (
 """
 
 _COLUMNS = "run_id, thread_id, worker, state, attempt, request, summary, events"
+INSERT_STARTED = (
+    "INSERT INTO run_records (run_id, thread_id, worker, state, attempt, created_at, request, summary)"
+)
 # A run that may still execute somewhere: not ended, not given up.
 _LIVE = "events IS NULL AND state NOT IN ('interrupted', 'draining')"
 
@@ -75,21 +78,7 @@ class RunStore(ABC):
         """Run one statement (``?`` placeholders) and return its rows, if any."""
 
     def started(self, run: Run) -> None:
-        self._execute(
-            "INSERT INTO run_records"
-            " (run_id, thread_id, worker, state, attempt, created_at, request, summary)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run.run_id,
-                run.thread_id,
-                run.worker,
-                run.state,
-                run.attempt,
-                run.created_at,
-                run.request.model_dump_json(),
-                _dump(run.summary()),
-            ),
-        )
+        self._execute(INSERT_STARTED + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", started_row(run))
 
     # Every update of a record names the attempt that makes it, and changes the row only if
     # that attempt is still the run's (the fencing token, docs/faults.md): a paused or
@@ -268,3 +257,17 @@ class RunStore(ABC):
 
 def _dump(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def started_row(run: Run) -> tuple[Any, ...]:
+    """A new run's record, in ``INSERT_STARTED``'s column order."""
+    return (
+        run.run_id,
+        run.thread_id,
+        run.worker,
+        run.state,
+        run.attempt,
+        run.created_at,
+        run.request.model_dump_json(),
+        _dump(run.summary()),
+    )

@@ -25,7 +25,9 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..backends import StoreUnavailableError
-from . import SCHEMA, RunStore
+from ..batching import Batcher
+from ..models import Run
+from . import INSERT_STARTED, SCHEMA, RunStore, started_row
 
 log = logging.getLogger(__name__)
 
@@ -273,9 +275,18 @@ def _merge(shape: tuple[tuple[str, int], ...]) -> str:
     return f"WITH {ctes} {last}" if ctes else last
 
 
+# One statement shape for any number of rows: prepared once per connection.
+_INSERT_STARTED_ARRAYS = (
+    f"{INSERT_STARTED} SELECT * FROM unnest("
+    "?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::float8[], ?::text[], ?::text[])"
+)
+
+
 class PostgresRunStore(RunStore):
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
+        # A burst of new runs: their records go in one statement per hub turn (app/runs/batching.py).
+        self._starts: Batcher[tuple[Any, ...], None] = Batcher(self._insert_started)
         with schema_lock(pool), pool.connection() as conn:
             for statement in filter(str.strip, SCHEMA.split(";")):  # prepared: one at a time
                 conn.execute(statement)
@@ -292,6 +303,25 @@ class PostgresRunStore(RunStore):
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS stagecast_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
             )
+
+    def started(self, run: Run) -> None:
+        self._starts.call(started_row(run))
+
+    def _insert_started(self, rows: list[tuple[Any, ...]]) -> list[Exception | None]:
+        if len(rows) > 1:
+            try:
+                self._execute(_INSERT_STARTED_ARRAYS, [list(column) for column in zip(*rows, strict=True)])
+                return [None] * len(rows)
+            except psycopg.Error:
+                pass  # a bad row (a run id given twice) fails alone: the others go in one by one
+        return [self._insert_one(row) for row in rows]
+
+    def _insert_one(self, row: tuple[Any, ...]) -> Exception | None:
+        try:
+            self._execute(f"{INSERT_STARTED} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        except Exception as exc:  # its own start's error, raised to that start only
+            return exc
+        return None
 
     def age_s(self, run_id: str, created_at: float) -> float:
         rows = self._execute(

@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import gevent
 import redis
 from gevent.event import Event as Signal
 
+from ...batching import Batcher
 from ...log import MemoryEventLog
 from .. import Coordinator, RunHost, StoreUnavailableError
 from . import epoch, flush, leases, mirrors, scripts, signals
@@ -67,6 +69,9 @@ class RedisCoordinator(Coordinator):
         self._expired = self.redis.register_script(scripts.EXPIRED)
         self._watch = self.redis.register_script(scripts.WATCH)
         self._watchers = self.redis.register_script(scripts.WATCHERS)
+        # The start path's round trips, one per hub turn for a burst of new runs (app/runs/batching.py).
+        self._claims: Batcher[tuple[str, str], str | None] = Batcher(partial(leases.send_claims, self))
+        self._begins: Batcher[tuple[str, int], None] = Batcher(partial(leases.send_begins, self))
         self._local_logs: weakref.WeakValueDictionary[str, SharedLog] = weakref.WeakValueDictionary()
         self._host: RunHost | None = None
         self._dirty: dict[str, SharedLog] = {}

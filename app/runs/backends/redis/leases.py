@@ -22,15 +22,22 @@ log = logging.getLogger(__name__)
 
 
 def claim_thread(coordinator: RedisCoordinator, thread_id: str, run_id: str) -> str | None:
-    key = coordinator._thread_key(thread_id)
     with coordinator._unavailable_as_error():
-        pipe = coordinator.redis.pipeline(transaction=False)
+        return coordinator._claims.call((coordinator._thread_key(thread_id), run_id))
+
+
+def send_claims(coordinator: RedisCoordinator, claims: list[tuple[str, str]]) -> list[str | None]:
+    """The thread claims of one hub turn, ``(thread key, run_id)``, in one round trip; for
+    each, None if claimed, else the run holding the thread (app/runs/batching.py)."""
+    pipe = coordinator.redis.pipeline(transaction=False)
+    for key, run_id in claims:
         pipe.set(key, run_id, nx=True, px=coordinator.thread_ttl_ms)
         pipe.get(key)
-        pipe.get(coordinator._epoch_key)  # in the same round trip: a lost dataset is seen at once
-        _, holder, dataset_epoch = pipe.execute()
+    pipe.get(coordinator._epoch_key)  # in the same round trip: a lost dataset is seen at once
+    *replies, dataset_epoch = pipe.execute()
     epoch.observe(coordinator, dataset_epoch)
-    return None if holder == run_id else holder or None
+    holders = zip(claims, replies[1::2], strict=True)
+    return [None if holder == run_id else holder or None for (_, run_id), holder in holders]
 
 
 def release_thread(coordinator: RedisCoordinator, thread_id: str, run_id: str) -> None:
@@ -49,10 +56,17 @@ def thread_holder(coordinator: RedisCoordinator, thread_id: str) -> str | None:
 
 def begin(coordinator: RedisCoordinator, run_id: str, attempt: int) -> None:
     with coordinator._unavailable_as_error():
-        coordinator._begin(
-            keys=[coordinator._leases, coordinator._holders, coordinator._key(run_id, "attempt")],
-            args=[run_id, coordinator.worker, attempt, coordinator.lease_ms],
-        )
+        coordinator._begins.call((run_id, attempt))
+
+
+def send_begins(coordinator: RedisCoordinator, runs: list[tuple[str, int]]) -> list[None]:
+    """The leases of the runs begun in one hub turn, ``(run_id, attempt)``, in one round trip."""
+    attempt_keys = [coordinator._key(run_id, "attempt") for run_id, _ in runs]
+    coordinator._begin(
+        keys=[coordinator._leases, coordinator._holders, *attempt_keys],
+        args=[coordinator.worker, coordinator.lease_ms, *(value for run in runs for value in run)],
+    )
+    return [None] * len(runs)
 
 
 def release_claim(coordinator: RedisCoordinator, run_id: str, attempt: int, handed_over: bool) -> None:

@@ -40,13 +40,17 @@ return first + n - 1
 
 NOW_MS = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
 
-# A fresh run: attempt 1, leased to this worker.
+# Fresh runs, leased to this worker: KEYS[3..] their attempt keys; ARGV[1] the worker,
+# ARGV[2] the lease in ms, then a run id and its attempt per run, in KEYS' order.
 BEGIN = (
     NOW_MS
     + """
-redis.call('SET', KEYS[3], ARGV[3])
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+for i = 3, #KEYS do
+  local run_id, attempt = ARGV[2 * i - 3], ARGV[2 * i - 2]
+  redis.call('SET', KEYS[i], attempt)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), run_id)
+  redis.call('HSET', KEYS[2], run_id, ARGV[1] .. ':' .. attempt)
+end
 return 1
 """
 )

@@ -1,0 +1,132 @@
+"""Group commit on the distributed start path (app/runs/batching.py): the thread claims, run
+records and leases asked for in one hub turn go out in one round trip, against the real
+Redis and PostgreSQL, and each caller still gets its own answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gevent
+import pytest
+
+from app.runs.backends.redis import RedisCoordinator
+from app.runs.batching import Batcher
+from app.runs.models import Run, RunRequest
+from app.runs.store.postgres import PostgresRunStore, open_pool
+from tests.support.services import REDIS_URL, postgres_database, redis_prefix
+
+
+def test_calls_of_one_turn_go_out_together_and_each_gets_its_answer() -> None:
+    sent: list[list[int]] = []
+
+    def send(items: list[int]) -> list[int | Exception]:
+        sent.append(items)
+        gevent.sleep(0.01)  # a round trip: calls made meanwhile form the next batch
+        return [ValueError(item) if item == 7 else item * 10 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(send)
+
+    def call(item: int) -> int | str:
+        try:
+            return batcher.call(item)
+        except ValueError:
+            return "refused"
+
+    first = [gevent.spawn(call, item) for item in range(10)]
+    gevent.sleep(0.005)
+    later = [gevent.spawn(call, item) for item in range(10, 15)]
+    gevent.joinall(first + later, raise_error=True)
+    assert [g.value for g in first + later] == [
+        0,
+        10,
+        20,
+        30,
+        40,
+        50,
+        60,
+        "refused",
+        80,
+        90,
+        *range(100, 150, 10),
+    ]
+    assert sent == [list(range(10)), list(range(10, 15))]
+    # Idle again: the next call starts a new sender.
+    assert batcher.call(3) == 30 and sent[-1] == [3]
+
+
+def test_a_failed_send_is_raised_to_every_caller_of_its_batch() -> None:
+    def send(items: list[int]) -> list[int | Exception]:
+        if 0 in items:
+            raise ConnectionError("store away")
+        return items
+
+    batcher: Batcher[int, int] = Batcher(send)
+    calls = [gevent.spawn(batcher.call, item) for item in range(3)]
+    gevent.joinall(calls)
+    assert all(isinstance(call.exception, ConnectionError) for call in calls)
+    assert batcher.call(5) == 5
+
+
+@pytest.fixture
+def coordinator() -> Iterator[RedisCoordinator]:
+    with redis_prefix() as prefix:
+        coordinator = RedisCoordinator(
+            "test:1", REDIS_URL, prefix=prefix, lease_s=10, ttl_s=60, max_connections=2, thread_ttl_s=60
+        )
+        yield coordinator
+        coordinator.redis.close()
+
+
+def test_claims_and_leases_of_a_burst_share_round_trips(
+    coordinator: RedisCoordinator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    round_trips: list[str] = []
+    pipeline, begin = coordinator.redis.pipeline, coordinator._begin
+    monkeypatch.setattr(
+        coordinator.redis, "pipeline", lambda **kw: round_trips.append("claims") or pipeline(**kw)
+    )
+    monkeypatch.setattr(coordinator, "_begin", lambda **kw: round_trips.append("leases") or begin(**kw))
+    claims = [gevent.spawn(coordinator.claim_thread, f"thread-{i % 20}", f"run-{i}") for i in range(40)]
+    gevent.joinall(claims, raise_error=True)
+    # One run per thread, even for two claims of one thread in the same round trip.
+    assert [claim.value for claim in claims] == [None] * 20 + [f"run-{i}" for i in range(20)]
+    begins = [gevent.spawn(coordinator.begin, f"run-{i}", 1) for i in range(20)]
+    gevent.joinall(begins, raise_error=True)
+    holders = coordinator.redis.hgetall(coordinator._holders)
+    assert holders == {f"run-{i}": "test:1:1" for i in range(20)}
+    assert coordinator.redis.zcard(coordinator._leases) == 20
+    assert coordinator.redis.get(coordinator._key("run-3", "attempt")) == "1"
+    # 60 calls from 60 greenlets in one hub turn: one round trip for the claims, one for the leases.
+    assert round_trips == ["claims", "leases"]
+
+
+@pytest.fixture
+def run_store() -> Iterator[PostgresRunStore]:
+    with postgres_database() as url:
+        pool = open_pool(url, 2)
+        try:
+            yield PostgresRunStore(pool)
+        finally:
+            pool.close()
+
+
+def _run(run_id: str) -> Run:
+    return Run(
+        run_id=run_id,
+        thread_id=f"t-{run_id}",
+        trace_id="trace",
+        agent="default",
+        request=RunRequest(message="hi"),
+        worker="test:1",
+    )
+
+
+def test_run_records_of_a_burst_go_in_together_and_a_bad_one_fails_alone(run_store: PostgresRunStore) -> None:
+    run_store.started(_run("taken"))
+    starts = [gevent.spawn(run_store.started, _run(run_id)) for run_id in ("a", "b", "taken", "c")]
+    gevent.joinall(starts)
+    failed = [start for start in starts if start.exception is not None]
+    assert failed == [starts[2]]  # the id given twice fails; the others of its batch are in
+    for run_id in ("a", "b", "c", "taken"):
+        stored = run_store.get(run_id)
+        assert stored is not None and stored.thread_id == f"t-{run_id}" and stored.state == "pending"
