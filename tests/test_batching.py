@@ -122,8 +122,11 @@ def _run(run_id: str) -> Run:
 
 
 def test_run_records_of_a_burst_go_in_together_and_a_bad_one_fails_alone(run_store: PostgresRunStore) -> None:
-    run_store.started(_run("taken"))
-    starts = [gevent.spawn(run_store.started, _run(run_id)) for run_id in ("a", "b", "taken", "c")]
+    run_store.started(_run("taken"))()
+    def record(run_id: str) -> None:
+        run_store.started(_run(run_id))()  # returns at once; the call waits for the record
+
+    starts = [gevent.spawn(record, run_id) for run_id in ("a", "b", "taken", "c")]
     gevent.joinall(starts)
     failed = [start for start in starts if start.exception is not None]
     assert failed == [starts[2]]  # the id given twice fails; the others of its batch are in

@@ -35,12 +35,16 @@ class Batcher(Generic[ItemT, ResultT]):
         self._sender: gevent.Greenlet | None = None
 
     def call(self, item: ItemT) -> ResultT:
+        result: ResultT = self.submit(item).get()
+        return result
+
+    def submit(self, item: ItemT) -> AsyncResult:
+        """Queue ``item`` without waiting: its answer is the returned result's ``get()``."""
         answer: AsyncResult = AsyncResult()
         self._waiting.append((item, answer))
         if self._sender is None:
             self._sender = gevent.spawn(self._drain)
-        result: ResultT = answer.get()
-        return result
+        return answer
 
     def _drain(self) -> None:
         try:

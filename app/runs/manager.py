@@ -139,10 +139,14 @@ class RunManager:
             control=RunControl(self.metrics),
         )
         try:
-            self.store.started(run)
-            self.coordinator.begin(run_id, 1)
+            recorded = self.store.started(run)
+            try:
+                self.coordinator.begin(run_id, 1)  # while the record is written: one wait, not two
+            finally:
+                recorded()
         except Exception as exc:
-            # Undo the start completely: nothing may stay counted, locked or pending.
+            # Undo the start completely: nothing may stay counted, leased, locked or pending.
+            self.coordinator.abandon(run_id, None)
             self.coordinator.release_thread(thread_id, run_id)
             self._forget_record(run_id)
             log.error("run could not be started", exc_info=exc, extra={"run_id": run_id})

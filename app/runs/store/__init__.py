@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,8 +77,11 @@ class RunStore(ABC):
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (``?`` placeholders) and return its rows, if any."""
 
-    def started(self, run: Run) -> None:
+    def started(self, run: Run) -> Callable[[], None]:
+        """Record a new run; the function returned waits until the record is in (raising if
+        it could not be written), so the caller can do something else meanwhile."""
         self._execute(INSERT_STARTED + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", started_row(run))
+        return _recorded
 
     # Every update of a record names the attempt that makes it, and changes the row only if
     # that attempt is still the run's (the fencing token, docs/faults.md): a paused or
@@ -271,3 +274,7 @@ def started_row(run: Run) -> tuple[Any, ...]:
         run.request.model_dump_json(),
         _dump(run.summary()),
     )
+
+
+def _recorded() -> None:
+    """A record written before ``started`` returned: nothing to wait for."""

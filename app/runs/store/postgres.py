@@ -304,8 +304,8 @@ class PostgresRunStore(RunStore):
                 "CREATE TABLE IF NOT EXISTS stagecast_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
             )
 
-    def started(self, run: Run) -> None:
-        self._starts.call(started_row(run))
+    def started(self, run: Run) -> Callable[[], None]:
+        return self._starts.submit(started_row(run)).get
 
     def _insert_started(self, rows: list[tuple[Any, ...]]) -> list[Exception | None]:
         if len(rows) > 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,9 @@ class SQLiteRunStore(RunStore):
         self._identity = _identity(self._path)
         self._lost = False
 
-    def started(self, run: Run) -> None:
+    def started(self, run: Run) -> Callable[[], None]:
         self._check_file()
-        super().started(run)
+        return super().started(run)
 
     def finished(self, run: Run, events: list[str]) -> bool:
         self._check_file()
