@@ -41,7 +41,8 @@ if _anonymous:
 
 bind = _settings.bind
 workers = _settings.workers
-worker_class = "gevent"
+# gunicorn's gevent worker, taking a burst of connections as fast with several workers as one.
+worker_class = f"{__package__}.gunicorn_worker.GeventWorker"
 worker_connections = _settings.worker_connections
 
 

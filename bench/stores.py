@@ -10,7 +10,9 @@ workers hold (their client name is ``stagecast:<hostname>:<pid>``, see
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -30,8 +32,9 @@ log = logging.getLogger("bench.stores")
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DATABASE = "stagecast_bench"
-PREFIX_ROOT = "stagecast-bench:"
+# Per bench process, so two benchmarks on one machine do not drop each other's stores.
+DATABASE = f"stagecast_bench_{os.getpid()}"
+PREFIX_ROOT = f"stagecast-bench:{os.getpid()}:"
 CLIENT_NAME = "stagecast:"  # what the app names its Redis connections, before "<hostname>:<pid>"
 
 # A PostgreSQL client backend's process title: "postgres: [cluster: ]<user> <db> <host>(<port>) <state>".
@@ -39,14 +42,26 @@ _BACKEND_TITLE = re.compile(r"^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[loc
 
 
 def fresh_stores() -> tuple[str, str]:
-    """An empty ``stagecast_bench`` database and a new Redis key prefix: (database URL, prefix).
+    """An empty database and a new Redis key prefix of this bench process: (database URL, prefix).
 
-    What earlier launches left (the database, keys under ``stagecast-bench:``) is dropped
-    first; their servers are stopped by then.
+    What its earlier launches left (the database, keys under ``PREFIX_ROOT``) is dropped
+    first, their servers being stopped by then; and again when the bench process exits.
     """
+    _drop_stores(create=True)
+    _drop_at_exit()
+    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{DATABASE}", f"{PREFIX_ROOT}{uuid.uuid4().hex[:10]}:"
+
+
+@functools.cache
+def _drop_at_exit() -> None:
+    atexit.register(_drop_stores)
+
+
+def _drop_stores(create: bool = False) -> None:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DATABASE}"')
+        if create:
+            admin.execute(f'CREATE DATABASE "{DATABASE}"')
     client = redis.Redis.from_url(REDIS_URL)
     try:
         keys = list(client.scan_iter(match=PREFIX_ROOT + "*", count=1000))
@@ -54,7 +69,6 @@ def fresh_stores() -> tuple[str, str]:
             client.unlink(*keys[start : start + 500])
     finally:
         client.close()
-    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{DATABASE}", f"{PREFIX_ROOT}{uuid.uuid4().hex[:10]}:"
 
 
 def _store_process(process: psutil.Process, redis_port: str) -> str | None:

@@ -58,6 +58,8 @@ def test_requirements_are_installed_before_anything_imports_them() -> None:
     assert "installing for stagecast,fastapi" in done.stdout
 
 
-def test_the_docs_are_written_only_with_docs() -> None:
-    assert run.parse_args(["--quick"]).docs is False
-    assert run.parse_args(["--quick", "--docs", "--accept"]).docs is True
+def test_the_docs_are_written_only_with_docs_and_not_after_a_failed_check() -> None:
+    assert run.docs_written(run.parse_args(["--quick"]), regressed=False) is False
+    assert run.docs_written(run.parse_args(["--quick", "--docs"]), regressed=False) is True
+    assert run.docs_written(run.parse_args(["--quick", "--docs"]), regressed=True) is False
+    assert run.docs_written(run.parse_args(["--quick", "--docs", "--accept"]), regressed=True) is True

@@ -379,7 +379,7 @@ def test_serve_runs_gunicorn_with_the_package_config(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "stagecast serve did not come up"
                 time.sleep(0.1)
         assert health.status_code == 200
-        assert "gevent" in (tmp_path / "serve.log").read_text()
+        assert "gunicorn_worker.GeventWorker" in (tmp_path / "serve.log").read_text()  # gevent, ours
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     finally:

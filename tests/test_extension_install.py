@@ -275,7 +275,7 @@ def test_stagecast_serve_runs_the_service_from_the_wheel_without_a_checkout(
     env = {"STAGECAST_DATA_DIR": str(tmp_path / "data")}
     with serving(command, empty, port, tmp_path / "data", probe="/healthz", extra_env=env) as (url, _):
         log = (tmp_path / "data.log").read_text(errors="replace")
-        assert "gevent" in log
+        assert "Using worker: stagecast.gunicorn_worker.GeventWorker" in log
         with httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/").status_code == 200
             assert client.get("/static/stagecast.js").status_code == 200
