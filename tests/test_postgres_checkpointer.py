@@ -16,7 +16,8 @@ from langgraph.types import Command, interrupt
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from app.runs.store.postgres import PostgresCheckpointer, open_pool
+from app.runs.models import Run, RunRequest
+from app.runs.store.postgres import PostgresCheckpointer, PostgresRunStore, StaleAttemptError, open_pool
 from tests.support.services import postgres_database
 
 
@@ -213,3 +214,48 @@ def test_more_parameters_than_one_statement_carries_are_sent_as_the_library_send
     merged = fits.merged()
     assert merged is not None and len(merged[1]) == 65535 and merged[0].count("(%s, %s, %s)") == 21845
     assert too_many.merged() is None
+
+
+def test_a_stale_attempts_write_is_refused_whole_in_its_one_statement() -> None:
+    """The fenced write is one statement (``_merge``): a takeover's attempt bump refuses every
+    later write of the old attempt, and nothing of a refused write is left."""
+    with postgres_database() as url:
+        pool = open_pool(url, 2)
+        try:
+            store = PostgresRunStore(pool)
+            ours = PostgresCheckpointer(pool)
+            ours.setup()
+            stale: list[str] = []
+            ours.on_stale = stale.append
+            store.started(
+                Run(
+                    run_id="r1",
+                    thread_id="t1",
+                    trace_id="x",
+                    agent="a",
+                    request=RunRequest(message="hi"),
+                    worker="w1",
+                )
+            )()
+            graph = build(ours)
+
+            def config(attempt: int) -> Any:
+                return {
+                    "configurable": {
+                        "thread_id": "t1",
+                        "stagecast_run_id": "r1",
+                        "stagecast_attempt": attempt,
+                    }
+                }
+
+            graph.invoke({"log": ["in"]}, config(1), durability="sync")
+            before = rows(ours, "t1")
+            assert before["checkpoints"] and graph.get_state(config(1)).next == ("ask",)
+            assert store.take_over("r1", 2, "w2")
+            with pytest.raises(StaleAttemptError):
+                graph.invoke(Command(resume="yes"), config(1), durability="sync")
+            assert rows(ours, "t1") == before and set(stale) == {"r1"}
+            graph.invoke(Command(resume="yes"), config(2), durability="sync")
+            assert graph.get_state(config(2)).values["log"] == ["in", "first", "asked:yes", "last"]
+        finally:
+            pool.close()

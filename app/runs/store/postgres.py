@@ -140,27 +140,28 @@ class PostgresCheckpointer(PostgresSaver):
                 conn.execute(merged[0], merged[1], binary=True)
 
     def _write_fenced(self, batch: _Batch, run_id: str, attempt: int) -> None:
-        """The batch, committed only if ``attempt`` is still ``run_id``'s, in one transaction.
+        """The batch, committed only if ``attempt`` is still ``run_id``'s: in one statement
+        (one round trip), or in one transaction when the writes cannot be merged.
 
         ``FOR SHARE`` locks the run's row until the commit: a takeover's attempt bump
         (:meth:`RunStore.take_over`) waits for a write that passed the check, and a write that
         comes after the bump finds the new attempt and is refused. So a stale attempt's write
         either lands before the new attempt reads the thread, or never (docs/faults.md)."""
-        merged = batch.merged()
+        merged = batch.merged(fence=(run_id, attempt))
+        if merged is not None:
+            with self.pool.connection() as conn:
+                try:
+                    conn.execute(merged[0], merged[1], binary=True)
+                except psycopg.errors.DivisionByZero:  # the fence's signal (_merge)
+                    raise StaleAttemptError(run_id, attempt) from None
+            return
         with self.pool.connection() as conn, conn.transaction():
-            current = conn.execute(
-                "SELECT 1 AS ok FROM run_records"
-                " WHERE run_id = %s AND attempt = %s AND events IS NULL FOR SHARE",
-                (run_id, attempt),
-            ).fetchone()
+            current = conn.execute(_FENCE_ROW, (run_id, attempt)).fetchone()
             if current is None:
                 raise StaleAttemptError(run_id, attempt)
-            if merged is None:
-                with conn.cursor() as cur:
-                    for sql, rows in batch.statements:
-                        cur.executemany(sql, rows)
-            elif merged[0]:
-                conn.execute(merged[0], merged[1], binary=True)
+            with conn.cursor() as cur:
+                for sql, rows in batch.statements:
+                    cur.executemany(sql, rows)
 
     @contextmanager
     def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
@@ -243,23 +244,33 @@ class _Batch:
         if rows := list(rows):
             self.statements.append((sql, rows))
 
-    def merged(self) -> tuple[str, list[Any]] | None:
+    def merged(self, fence: tuple[str, int] | None = None) -> tuple[str, list[Any]] | None:
         """The recorded statements as one (SQL, parameters); None if they cannot be merged:
         a statement without a one-row VALUES, an upsert given several rows, which one
         statement cannot apply one after the other as the library does, or more parameters
-        than one statement may carry."""
+        than one statement may carry. With a ``fence`` (run id, attempt), the statement
+        fails, writing nothing, unless that attempt is still the run's (``_merge``)."""
         shape = tuple((sql, len(rows)) for sql, rows in self.statements)
         params = [value for _, rows in self.statements for row in rows for value in row]
+        if fence is not None:
+            params = [*fence, *params]
         if len(params) > _MAX_PARAMS:
             return None
         try:
-            return _merge(shape), params
+            return _merge(shape, fence is not None), params
         except ValueError:
             return None
 
 
+# A fenced write as one statement, in one round trip: the run's row is locked FOR SHARE
+# until the statement commits, as the transaction of ``_write_fenced`` does, and a stale
+# attempt (no row) divides by zero, which fails the whole statement, its writes with it.
+_FENCE_ROW = "SELECT 1 FROM run_records WHERE run_id = %s AND attempt = %s AND events IS NULL FOR SHARE"
+_FENCE_CHECK = "SELECT 1 / count(*) FROM fence"
+
+
 @lru_cache(maxsize=64)
-def _merge(shape: tuple[tuple[str, int], ...]) -> str:
+def _merge(shape: tuple[tuple[str, int], ...], fenced: bool = False) -> str:
     parts = []
     for sql, count in shape:
         match = _ROW.search(sql)
@@ -267,10 +278,13 @@ def _merge(shape: tuple[tuple[str, int], ...]) -> str:
             raise ValueError(sql)
         rows = ", ".join([match.group(1)] * count)
         parts.append((sql[: match.start(1)] + rows + sql[match.end(1) :]).strip().rstrip(";"))
+    # Data-modifying CTEs always run to completion, in the same snapshot and transaction.
+    if fenced:
+        ctes = ", ".join([f"fence AS ({_FENCE_ROW})", *(f"w{i} AS ({part})" for i, part in enumerate(parts))])
+        return f"WITH {ctes} {_FENCE_CHECK}"
     if not parts:
         return ""
     *first, last = parts
-    # Data-modifying CTEs always run to completion, in the same snapshot and transaction.
     ctes = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(first))
     return f"WITH {ctes} {last}" if ctes else last
 
