@@ -46,7 +46,7 @@ def test_a_model_over_tls_with_a_ca_from_ssl_cert_file(
     with run_server(tmp_path, openai_base_url=https_upstream.base_url, chat_model=chat_model) as server:
         before = len(https_upstream.requests)
         result = read_stream(client, "POST", server.url + "/api/chat/stream", json={"message": QUESTION})
-        assert "Using worker: gevent" in server.log()
+        assert "Using worker: app.gunicorn_worker.GeventWorker" in server.log()  # gevent, ours
     assert result.last("done")["data"]["status"] == "success"
     assert result.answer == "".join(https_upstream.tokens) == result.last("final")["data"]["content"]
     assert len(https_upstream.requests) - before == 1
