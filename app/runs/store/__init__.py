@@ -42,6 +42,7 @@ _COLUMNS = "run_id, thread_id, worker, state, attempt, request, summary, events"
 INSERT_STARTED = (
     "INSERT INTO run_records (run_id, thread_id, worker, state, attempt, created_at, request, summary)"
 )
+INSERT_ONE_STARTED = INSERT_STARTED + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # one ``started_row``
 # A run that may still execute somewhere: not ended, not given up.
 _LIVE = "events IS NULL AND state NOT IN ('interrupted', 'draining')"
 
@@ -80,7 +81,7 @@ class RunStore(ABC):
     def started(self, run: Run) -> Callable[[], None]:
         """Record a new run; the function returned waits until the record is in (raising if
         it could not be written), so the caller can do something else meanwhile."""
-        self._execute(INSERT_STARTED + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", started_row(run))
+        self._execute(INSERT_ONE_STARTED, started_row(run))
         return _recorded
 
     # Every update of a record names the attempt that makes it, and changes the row only if

@@ -27,7 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..backends import StoreUnavailableError
 from ..batching import Batcher
 from ..models import Run
-from . import INSERT_STARTED, SCHEMA, RunStore, started_row
+from . import INSERT_ONE_STARTED, INSERT_STARTED, SCHEMA, RunStore, started_row
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ class PostgresRunStore(RunStore):
 
     def _insert_one(self, row: tuple[Any, ...]) -> Exception | None:
         try:
-            self._execute(f"{INSERT_STARTED} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            self._execute(INSERT_ONE_STARTED, row)
         except Exception as exc:  # its own start's error, raised to that start only
             return exc
         return None
