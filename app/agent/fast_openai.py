@@ -32,13 +32,16 @@ from typing import Any
 import openai
 import orjson
 from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessageChunk, BaseMessage, BaseMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.runnables import RunnableConfig
 from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models.base import _handle_openai_api_error, _handle_openai_bad_request
 from openai._httpx2 import request_exceptions, timeout_exceptions
 
 from .errors import UpstreamMisbehaved
+from .lean_stream import lean_stream, prepare
 
 __all__ = ["FastChatOpenAI", "iter_sse_data"]
 
@@ -48,7 +51,22 @@ UNREADABLE = "The language model service sent a stream that could not be read."
 
 class FastChatOpenAI(ChatOpenAI):
     """``ChatOpenAI`` with the same constructor, whose chat-completions stream skips the SDK's
-    decoding (module docstring)."""
+    decoding (module docstring), and whose ``stream`` hands chunks to LangGraph's ``messages``
+    handlers directly when nothing else listens (:mod:`app.agent.lean_stream`)."""
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        call = prepare(self, input, config, stop, kwargs)
+        if call is None:
+            yield from super().stream(input, config, stop=stop, **kwargs)
+            return
+        yield from lean_stream(self, call, self._stream(call.model_input, stop=stop, **call.kwargs))
 
     def _stream(
         self,

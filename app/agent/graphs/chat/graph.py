@@ -21,7 +21,6 @@ from langchain_core.messages import (
     ToolCall,
     ToolMessage,
 )
-from langchain_core.messages.ai import add_ai_message_chunks
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.config import get_stream_writer
@@ -29,6 +28,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from ....knowledge import QueryAnalysis, Retrieval, build_llm_context, compose_answer
+from ...answer_parts import message_parts
 from ...chat_model import describe_failure, stream_with_retries
 from ..streaming import stream_text
 from .context import ChatContext
@@ -136,15 +136,16 @@ def _stream_answer(model: Runnable[Any, Any], prompt: list[BaseMessage], context
             }
         )
 
-    chunks: list[AIMessageChunk] = []
-    # Chunks reach clients through the callbacks as they stream; here they are only gathered,
-    # and merged once at the end (adding them one by one copies the answer at every chunk).
+    # Chunks reach clients through the callbacks as they stream; here only what the answer's
+    # merge needs is kept (a chunk that adds only text, as its text: app/agent/answer_parts.py).
+    parts = message_parts()
     for chunk in stream_with_retries(model, prompt, context.settings, context.control, on_retry):
         context.control.raise_if_cancelled()
-        chunks.append(cast(AIMessageChunk, chunk))  # a chat model streams AI message chunks
-    if not chunks:
+        message = cast(AIMessageChunk, chunk)  # a chat model streams AI message chunks
+        parts.add(message, message)
+    answer = parts.merged()
+    if answer is None:
         return AIMessage(content="")
-    answer = add_ai_message_chunks(chunks[0], *chunks[1:]) if len(chunks) > 1 else chunks[0]
     return AIMessage(
         content=answer.content,
         id=answer.id,
