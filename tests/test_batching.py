@@ -80,14 +80,36 @@ def test_claims_and_leases_of_a_burst_share_round_trips(
     gevent.joinall(claims, raise_error=True)
     # One run per thread, even for two claims of one thread in the same round trip.
     assert [claim.value for claim in claims] == [None] * 20 + [f"run-{i}" for i in range(20)]
+    logs = [coordinator.new_log(f"run-{i}", f"thread-{i}", 1, [f"start {i}"]) for i in range(20)]
+    feed = coordinator.redis.pubsub()
+    feed.subscribe(coordinator._log_channel("run-3"))
     begins = [gevent.spawn(coordinator.begin, f"run-{i}", 1) for i in range(20)]
     gevent.joinall(begins, raise_error=True)
     holders = coordinator.redis.hgetall(coordinator._holders)
     assert holders == {f"run-{i}": "test:1:1" for i in range(20)}
     assert coordinator.redis.zcard(coordinator._leases) == 20
     assert coordinator.redis.get(coordinator._key("run-3", "attempt")) == "1"
+    # Each run's start event is committed with its lease, and published as an append is.
+    assert [coordinator.entries(f"run-{i}") for i in range(20)] == [[f"start {i}"] for i in range(20)]
+    published = [feed.get_message(timeout=1) for _ in range(2)][-1]
+    assert published is not None and published["data"] == "1\n0\nstart 3"
     # 60 calls from 60 greenlets in one hub turn: one round trip for the claims, one for the leases.
     assert round_trips == ["claims", "leases"]
+    # The next append goes on from seq 2, fenced by the attempt the lease wrote.
+    logs[3].append("token")
+    assert coordinator._flush_now() and coordinator.entries("run-3") == ["start 3", "token"]
+    feed.close()
+
+
+def test_a_run_withdrawn_leaves_no_lease_attempt_or_log(coordinator: RedisCoordinator) -> None:
+    log_ = coordinator.new_log("run-1", "thread-1", 1, ["start"])
+    coordinator.begin("run-1", 1)
+    assert coordinator.entries("run-1") == ["start"] and log_.read(0, 0) == ["start"]
+    coordinator.withdraw("run-1")
+    assert coordinator.redis.zscore(coordinator._leases, "run-1") is None
+    assert not coordinator.redis.hexists(coordinator._holders, "run-1")
+    assert not coordinator.redis.exists(coordinator._key("run-1", "log"))
+    assert not coordinator.redis.exists(coordinator._key("run-1", "attempt"))
 
 
 @pytest.fixture

@@ -41,8 +41,8 @@ def coordinator(tmp_path: Path) -> Iterator[RedisCoordinator]:
 def test_a_redis_that_lost_its_scripts_gets_them_again(coordinator: RedisCoordinator) -> None:
     host = Host()
     coordinator._host = host
+    log_ = coordinator.new_log("run-1", "thread-1", 1, ["s"])  # its start event
     coordinator.begin("run-1", 1)
-    log_ = coordinator.new_log("run-1", "thread-1", 1, [])
     for entry in ("a", "b"):
         log_.append(entry)
     assert coordinator._flush_now()
@@ -51,34 +51,34 @@ def test_a_redis_that_lost_its_scripts_gets_them_again(coordinator: RedisCoordin
         log_.append(entry)
     log_.close()
     assert coordinator._flush_now()
-    assert coordinator.entries("run-1") == ["a", "b", "c", "d"]
+    assert coordinator.entries("run-1") == ["s", "a", "b", "c", "d"]
     assert coordinator.redis.exists("t:run:run-1:closed") and not host.fenced_runs
 
 
 def test_an_append_of_a_run_taken_over_is_fenced(coordinator: RedisCoordinator) -> None:
     host = Host()
     coordinator._host = host
+    log_ = coordinator.new_log("run-2", "thread-2", 1, ["s"])  # its start event
     coordinator.begin("run-2", 1)
-    log_ = coordinator.new_log("run-2", "thread-2", 1, [])
     log_.append("a")
     assert coordinator._flush_now()
     coordinator.redis.set("t:run:run-2:attempt", 2)  # another worker claimed it
     log_.append("b")
     assert coordinator._flush_now()
-    assert coordinator.entries("run-2") == ["a"] and host.fenced_runs == ["run-2"]
+    assert coordinator.entries("run-2") == ["s", "a"] and host.fenced_runs == ["run-2"]
 
 
 def test_readers_see_only_what_redis_accepted(coordinator: RedisCoordinator) -> None:
     """The fenced append is the commit point (docs/faults.md): nothing before it is readable."""
     coordinator._host = Host()
+    log_ = coordinator.new_log("run-3", "thread-3", 1, ["s"])  # its start event
     coordinator.begin("run-3", 1)
-    log_ = coordinator.new_log("run-3", "thread-3", 1, [])
     log_.append("a")
     log_.append("b")
     log_.close()
-    assert log_.read(0, 0) == [] and not log_.closed and log_.appended() == ["a", "b"]
+    assert log_.read(0, 0) == ["s"] and not log_.closed and log_.appended() == ["s", "a", "b"]
     assert coordinator._flush_now()
-    assert log_.read(0, 0) == ["a", "b"] and log_.closed
+    assert log_.read(0, 0) == ["s", "a", "b"] and log_.closed
 
 
 def test_a_redis_that_lost_a_live_run_gets_it_back_not_fenced(coordinator: RedisCoordinator) -> None:
@@ -86,15 +86,15 @@ def test_a_redis_that_lost_a_live_run_gets_it_back_not_fenced(coordinator: Redis
     writes back what it had committed, then goes on."""
     host = Host()
     coordinator._host = host
+    log_ = coordinator.new_log("run-4", "thread-4", 1, ["s"])  # its start event
     coordinator.begin("run-4", 1)
-    log_ = coordinator.new_log("run-4", "thread-4", 1, [])
     log_.append("a")
     log_.append("b")
     assert coordinator._flush_now()
     coordinator.redis.flushall()
     log_.append("c")
     assert coordinator._flush_now()
-    assert coordinator.entries("run-4") == ["a", "b", "c"] and not host.fenced_runs
+    assert coordinator.entries("run-4") == ["s", "a", "b", "c"] and not host.fenced_runs
     assert coordinator.redis.get("t:run:run-4:attempt") == "1"
     assert coordinator.redis.zscore("t:leases", "run-4") is not None
 
@@ -105,8 +105,8 @@ def test_a_run_that_ended_while_its_lease_was_renewed_is_not_fenced(coordinator:
     host = Host()
     coordinator._host = host
     coordinator._local = lambda: [("run-5", 1)]  # listed before it ended
+    log_ = coordinator.new_log("run-5", "thread-5", 1, ["s"])  # its start event
     coordinator.begin("run-5", 1)
-    log_ = coordinator.new_log("run-5", "thread-5", 1, [])
     log_.append("a")
     log_.close()
     assert coordinator._flush_now() and log_.closed
@@ -118,8 +118,8 @@ def test_a_run_another_attempt_ended_is_fenced_by_the_lease_tick(coordinator: Re
     host = Host()
     coordinator._host = host
     coordinator._local = lambda: [("run-6", 1)]
+    log_ = coordinator.new_log("run-6", "thread-6", 1, ["s"])  # its start event
     coordinator.begin("run-6", 1)
-    log_ = coordinator.new_log("run-6", "thread-6", 1, [])
     log_.append("a")
     assert coordinator._flush_now()
     coordinator.redis.set("t:run:run-6:closed", "1")  # attempt 2, elsewhere, ended it

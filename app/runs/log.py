@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterable
 
 import gevent
 from gevent.event import Event as Signal
@@ -37,8 +38,8 @@ class LogClosedError(RuntimeError):
 class MemoryEventLog:
     """An in-process log; subscribers are greenlets of the same worker."""
 
-    def __init__(self) -> None:
-        self._entries: list[bytes] = []
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self._entries: list[bytes] = [entry.encode("utf-8") for entry in entries]
         self._closed = False
         self._failed = False
         self._signal = Signal()
@@ -47,8 +48,7 @@ class MemoryEventLog:
     @classmethod
     def replay(cls, entries: list[str]) -> MemoryEventLog:
         """A closed log holding the entries of a finished run."""
-        log = cls()
-        log._entries = [entry.encode("utf-8") for entry in entries]
+        log = cls(entries)
         log._closed = True
         return log
 

@@ -127,6 +127,10 @@ class RunManager:
             except ServiceError:
                 self.coordinator.release_thread(thread_id, run_id)
                 raise
+        # The start event is in the log from the first: the stream's first read finds it at
+        # once, and the distributed mode commits it with the run's lease, in one round trip,
+        # instead of waiting for the flusher's next turn on a busy hub (docs/benchmarks.md).
+        start = EventFactory(run_id, trace_id).start(public_thread_id(thread_id), agent.name)
         run = Run(
             run_id=run_id,
             thread_id=thread_id,
@@ -135,7 +139,7 @@ class RunManager:
             request=request,
             owner=owner,
             worker=self.worker,
-            log=self.coordinator.new_log(run_id, thread_id, 1, []),
+            log=self.coordinator.new_log(run_id, thread_id, 1, [start.to_json()]),
             control=RunControl(self.metrics),
         )
         try:
@@ -146,7 +150,7 @@ class RunManager:
                 recorded()
         except Exception as exc:
             # Undo the start completely: nothing may stay counted, leased, locked or pending.
-            self.coordinator.abandon(run_id, None)
+            self.coordinator.withdraw(run_id)
             self.coordinator.release_thread(thread_id, run_id)
             self._forget_record(run_id)
             log.error("run could not be started", exc_info=exc, extra={"run_id": run_id})
@@ -154,10 +158,6 @@ class RunManager:
         self.runs[run_id] = run
         self.active += 1
         self.metrics.run_started(run.agent)
-        # The start event goes in now, from the request's own greenlet: the stream's first
-        # read finds it at once instead of waiting for the producer's first turn on a busy hub.
-        start = EventFactory(run.run_id, run.trace_id).start(public_thread_id(run.thread_id), run.agent)
-        self._append(run, start)
         self._schedule(run, self.settings.run_timeout_s)
         return run
 

@@ -1,6 +1,7 @@
 """The sweeper of the distributed mode: every live worker runs one (docs/faults.md).
 
-Every lease period, give or take a fifth (so workers started together do not sweep in step):
+Every lease period, give or take a fifth (so workers started together do not sweep in step),
+and the epoch once as it starts:
 
 - it writes the high-water mark of each run executing here (the highest event seq Redis
   accepted) into PostgreSQL, in one statement: a takeover that finds a shorter log in Redis
@@ -51,6 +52,12 @@ class Sweeper:
             self._greenlet.kill(block=False)
 
     def _loop(self) -> None:
+        # The epoch at once, not a period later: a Redis that loses its data before this
+        # worker's first sweep must still be seen to have lost it (docs/faults.md).
+        try:
+            self._compare_epochs()
+        except Exception as exc:
+            log.warning("could not compare the Redis dataset's epoch: %s", exc)
         while True:
             gevent.sleep(self.period_s * random.uniform(0.8, 1.2))
             try:

@@ -56,7 +56,9 @@ class Coordinator(ABC):
 
     @abstractmethod
     def new_log(self, run_id: str, thread_id: str, attempt: int, entries: list[str]) -> MemoryEventLog:
-        """The log a run executing here appends to (``entries``: already in it, for a takeover)."""
+        """The log a run executing here appends to. ``entries`` are in it from the start: a
+        taken-over run's committed log, or a fresh run's ``start`` event, which :meth:`begin`
+        commits."""
 
     @abstractmethod
     def claim_thread(self, thread_id: str, run_id: str) -> str | None:
@@ -76,7 +78,12 @@ class Coordinator(ABC):
 
     @abstractmethod
     def begin(self, run_id: str, attempt: int) -> None:
-        """The run executes here from now on (it holds a lease where leases exist)."""
+        """A fresh run executes here from now on: it holds a lease where leases exist, and the
+        entry its log was made with (its ``start`` event) is committed in the same round trip."""
+
+    def withdraw(self, run_id: str) -> None:  # noqa: B027 - nothing to undo in memory
+        """Undo :meth:`begin` for a run that could not start (its record failed): its lease,
+        attempt and log go, as if it had never begun."""
 
     def request_cancel(self, run_id: str, reason: str) -> bool:
         """Ask the process executing ``run_id`` to cancel it; False if none can be asked."""

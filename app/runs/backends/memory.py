@@ -12,7 +12,7 @@ class MemoryCoordinator(Coordinator):
         self._busy_threads: dict[str, str] = {}
 
     def new_log(self, run_id: str, thread_id: str, attempt: int, entries: list[str]) -> MemoryEventLog:
-        return MemoryEventLog()
+        return MemoryEventLog(entries)
 
     def claim_thread(self, thread_id: str, run_id: str) -> str | None:
         holder = self._busy_threads.setdefault(thread_id, run_id)

@@ -169,6 +169,9 @@ class RedisCoordinator(Coordinator):
     def begin(self, run_id: str, attempt: int) -> None:
         leases.begin(self, run_id, attempt)
 
+    def withdraw(self, run_id: str) -> None:
+        leases.withdraw(self, run_id)
+
     def hand_over(self, run_id: str) -> None:
         leases.hand_over(self, run_id)
 

@@ -32,8 +32,7 @@ class SharedLog(MemoryEventLog):
     def __init__(
         self, coordinator: RedisCoordinator, run_id: str, thread_id: str, attempt: int, entries: list[str]
     ) -> None:
-        super().__init__()
-        self._entries = [entry.encode("utf-8") for entry in entries]  # committed: what readers see
+        super().__init__(entries)  # committed: what readers see
         self._pending: list[bytes] = []  # appended, not yet accepted by Redis
         self._sealed = False  # the terminal event is appended (maybe not yet committed)
         self.run_id = run_id

@@ -60,13 +60,29 @@ def begin(coordinator: RedisCoordinator, run_id: str, attempt: int) -> None:
 
 
 def send_begins(coordinator: RedisCoordinator, runs: list[tuple[str, int]]) -> list[None]:
-    """The leases of the runs begun in one hub turn, ``(run_id, attempt)``, in one round trip."""
-    attempt_keys = [coordinator._key(run_id, "attempt") for run_id, _ in runs]
-    coordinator._begin(
-        keys=[coordinator._leases, coordinator._holders, *attempt_keys],
-        args=[coordinator.worker, coordinator.lease_ms, *(value for run in runs for value in run)],
-    )
+    """The leases of the runs begun in one hub turn, ``(run_id, attempt)``, and their logs'
+    ``start`` events, in one round trip."""
+    keys = [coordinator._leases, coordinator._holders]
+    args: list[str | int | bytes] = [coordinator.worker, coordinator.lease_ms]
+    for run_id, attempt in runs:
+        (first,) = coordinator._local_logs[run_id].committed_entries()  # a fresh run's start
+        keys += [coordinator._key(run_id, "attempt"), coordinator._key(run_id, "log")]
+        keys.append(coordinator._log_channel(run_id))
+        args += [run_id, attempt, first]
+    coordinator._begin(keys=keys, args=args)
     return [None] * len(runs)
+
+
+def withdraw(coordinator: RedisCoordinator, run_id: str) -> None:
+    """Undo :func:`begin` for a run whose record could not be written."""
+    try:
+        pipe = coordinator.redis.pipeline(transaction=False)
+        pipe.zrem(coordinator._leases, run_id)
+        pipe.hdel(coordinator._holders, run_id)
+        pipe.delete(coordinator._key(run_id, "log"), coordinator._key(run_id, "attempt"))
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not withdraw run %s; its lease lapses and finds no record", run_id)
 
 
 def release_claim(coordinator: RedisCoordinator, run_id: str, attempt: int, handed_over: bool) -> None:

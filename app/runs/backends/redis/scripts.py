@@ -40,16 +40,23 @@ return first + n - 1
 
 NOW_MS = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
 
-# Fresh runs, leased to this worker: KEYS[3..] their attempt keys; ARGV[1] the worker,
-# ARGV[2] the lease in ms, then a run id and its attempt per run, in KEYS' order.
+# Fresh runs, leased to this worker, each with its first event committed as seq 1 and
+# published as APPEND publishes it (so its stream's first read waits for no flush).
+# KEYS[3..]: per run, its attempt key, log key and log channel; ARGV[1] the worker, ARGV[2]
+# the lease in ms, then per run, in KEYS' order, its id, its attempt and its first event.
+# Idempotent (a retry after a lost reply): a log that has entries is left as it is.
 BEGIN = (
     NOW_MS
     + """
-for i = 3, #KEYS do
-  local run_id, attempt = ARGV[2 * i - 3], ARGV[2 * i - 2]
-  redis.call('SET', KEYS[i], attempt)
+for i = 0, (#KEYS - 2) / 3 - 1 do
+  local run_id, attempt, first = ARGV[3 * i + 3], ARGV[3 * i + 4], ARGV[3 * i + 5]
+  redis.call('SET', KEYS[3 * i + 3], attempt)
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), run_id)
   redis.call('HSET', KEYS[2], run_id, ARGV[1] .. ':' .. attempt)
+  if redis.call('XLEN', KEYS[3 * i + 4]) == 0 then
+    redis.call('XADD', KEYS[3 * i + 4], '0-1', 'e', first)
+    redis.call('PUBLISH', KEYS[3 * i + 5], '1\\n0\\n' .. first)
+  end
 end
 return 1
 """
