@@ -66,8 +66,8 @@ def send_begins(coordinator: RedisCoordinator, runs: list[tuple[str, int]]) -> l
     args: list[str | int | bytes] = [coordinator.worker, coordinator.lease_ms]
     for run_id, attempt in runs:
         (first,) = coordinator._local_logs[run_id].committed_entries()  # a fresh run's start
-        keys += [coordinator._key(run_id, "attempt"), coordinator._key(run_id, "log")]
-        keys.append(coordinator._log_channel(run_id))
+        log_key, attempt_key = coordinator._key(run_id, "log"), coordinator._key(run_id, "attempt")
+        keys += [attempt_key, log_key, coordinator._log_channel(run_id)]
         args += [run_id, attempt, first]
     coordinator._begin(keys=keys, args=args)
     return [None] * len(runs)
@@ -76,13 +76,19 @@ def send_begins(coordinator: RedisCoordinator, runs: list[tuple[str, int]]) -> l
 def withdraw(coordinator: RedisCoordinator, run_id: str) -> None:
     """Undo :func:`begin` for a run whose record could not be written."""
     try:
-        pipe = coordinator.redis.pipeline(transaction=False)
-        pipe.zrem(coordinator._leases, run_id)
-        pipe.hdel(coordinator._holders, run_id)
+        pipe = _unlease(coordinator, run_id)
         pipe.delete(coordinator._key(run_id, "log"), coordinator._key(run_id, "attempt"))
         pipe.execute()
     except redis.RedisError:
         log.warning("could not withdraw run %s; its lease lapses and finds no record", run_id)
+
+
+def _unlease(coordinator: RedisCoordinator, run_id: str) -> redis.client.Pipeline:
+    """A pipeline that drops ``run_id``'s lease and holder, for the caller to add to and send."""
+    pipe = coordinator.redis.pipeline(transaction=False)
+    pipe.zrem(coordinator._leases, run_id)
+    pipe.hdel(coordinator._holders, run_id)
+    return pipe
 
 
 def release_claim(coordinator: RedisCoordinator, run_id: str, attempt: int, handed_over: bool) -> None:
@@ -208,10 +214,7 @@ def revive(coordinator: RedisCoordinator, run_id: str, attempt: int) -> None:
 def abandon(coordinator: RedisCoordinator, run_id: str, thread_id: str | None) -> None:
     """A claimed run turned out to have nothing to run: give back its lease and its thread."""
     try:
-        pipe = coordinator.redis.pipeline(transaction=False)
-        pipe.zrem(coordinator._leases, run_id)
-        pipe.hdel(coordinator._holders, run_id)
-        pipe.execute()
+        _unlease(coordinator, run_id).execute()
     except redis.RedisError:
         log.warning("could not release the lease of run %s", run_id)
     if thread_id is not None:
