@@ -69,18 +69,20 @@ def test_a_flooding_upstream_ends_only_its_own_run(faulty: Server, client: httpx
     pid = client.get(faulty.url + "/healthz").json()["pid"]
     results: dict[str, object] = {}
     flood = threading.Thread(target=_tail_of_flood, args=(faulty, results))
-    paced = threading.Thread(
-        target=lambda: results.update(paced=ask(faulty, httpx.Client(timeout=60), "paced"))
+    # The paced run starts once the flood is under way; /healthz is asked from the flood's
+    # start to its end, often enough for a few answers on a fast, quiet machine too (its
+    # flood lasts ~1 s; at 0.1 s between asks, 4 of them once fell inside it).
+    paced = threading.Timer(
+        0.5, lambda: results.update(paced=ask(faulty, httpx.Client(timeout=60), "paced"))
     )
     flood.start()
-    time.sleep(0.5)
     paced.start()
     health_ms: list[float] = []
     while flood.is_alive():
         started = time.monotonic()
         assert client.get(faulty.url + "/healthz", timeout=5).status_code == 200
         health_ms.append((time.monotonic() - started) * 1000)
-        time.sleep(0.1)
+        time.sleep(0.02)
     flood.join()
     paced.join()
     flooded, other = results["flood"], results["paced"]
